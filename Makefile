@@ -1,0 +1,60 @@
+# kkot — the two commands a newcomer needs are `make run` and `make test`.
+# Both set up what they need (virtualenv, packages, the default model, chromium) and
+# are safe to repeat.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MODEL_DIR ?= var/models/default
+EXTRAS ?= serve,was,web,train,infra,dev
+
+.PHONY: help setup model chromium run test lint typecheck unit bench templates clean
+
+help:
+	@echo "make run    start gateway, web, WAS and the model server on http://127.0.0.1:8080"
+	@echo "make test   lint, type-check and run every test"
+	@echo "make bench  run the benchmarks in bench/"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch==2.13.0 (the CPU build) comes first so nothing else pulls a CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $@
+
+setup: $(STAMP)
+
+$(MODEL_DIR)/model.onnx: | $(STAMP)
+	$(BIN)/kkot model prepare --out $(MODEL_DIR)
+
+model: $(MODEL_DIR)/model.onnx
+
+# Debian's chromium for the browser tests (Playwright drives it; it never downloads one).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: setup model
+	$(BIN)/kkot run --model-dir $(MODEL_DIR)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+test: setup model chromium lint typecheck
+	KKOT_TEST_MODEL_DIR=$(abspath $(MODEL_DIR)) $(BIN)/pytest
+
+bench: setup model
+	$(BIN)/python bench/run_all.py
+
+templates: setup
+	$(BIN)/generate-templates --out build/templates
+
+clean:
+	rm -rf $(VENV) var build test-artifacts .pytest_cache .mypy_cache .ruff_cache

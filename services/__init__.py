@@ -1,0 +1,1 @@
+"""kkot's services: gateway, web, WAS, the model container, and the ML pipeline."""

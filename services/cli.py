@@ -1,0 +1,34 @@
+"""The `kkot` command. Each area adds its own sub-commands through `register()`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Modules that contribute sub-commands; each has `register(subparsers)` and sets
+# `func` (taking the parsed namespace, returning an exit code) on its parsers.
+_COMMAND_MODULES = (
+    "services.model.cli",  # model prepare, serve, train
+    "services.pipeline.cli",  # pipeline run, models ls|show|approve|reject|deploy|rollback
+    "services.runner",  # run: every service in one process
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kkot", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

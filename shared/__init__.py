@@ -1,0 +1,1 @@
+"""Code every kkot service shares: wire contracts, settings, logging, errors, events."""

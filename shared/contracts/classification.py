@@ -1,0 +1,110 @@
+"""WAS's public API: classification records, feedback, pages of records, and the
+tutorial's `/classify/image` answer kept compatible."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from shared.contracts.base import Contract
+from shared.contracts.prediction import LabelScore
+
+
+class ClassificationStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ScoredLabel(Contract):
+    """A top-k entry with its display text in the requested language."""
+
+    label: str
+    display_name: str
+    score: float = Field(ge=0, le=1)
+
+
+class ClassificationTiming(Contract):
+    was_ms: float = Field(ge=0, description="time spent in WAS outside the endpoint call")
+    endpoint_ms: float = Field(ge=0, description="round trip to the model endpoint")
+    model_ms: float | None = Field(None, ge=0, description="the endpoint's own server time")
+
+
+class ClassificationRecord(Contract):
+    """A stored classification, as the API returns it."""
+
+    id: str
+    status: ClassificationStatus
+    created_at: datetime
+    completed_at: datetime | None = None
+    filename: str | None = None
+    content_type: str
+    image_url: str
+    label: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+    confidence: float | None = Field(None, ge=0, le=1)
+    top_k: list[ScoredLabel] = Field(default_factory=list)
+    model_name: str | None = None
+    model_version: str | None = None
+    timing: ClassificationTiming | None = None
+    error: str | None = None
+    feedback_label: str | None = None
+
+
+class ClassificationPage(Contract):
+    items: list[ClassificationRecord]
+    next_cursor: str | None = None
+
+
+class FeedbackRequest(Contract):
+    """"This was actually <label>": validated against the deployed model's labels."""
+
+    label: str = Field(min_length=1, max_length=200)
+
+
+class TutorialResult(Contract):
+    """The tutorial's `{"result": {"no", "name", "acc", "description"}}` shape."""
+
+    no: int
+    name: str
+    acc: float
+    description: str
+
+
+class TutorialResponse(Contract):
+    result: TutorialResult
+
+
+class LabelInfo(Contract):
+    label: str
+    display_name: str
+    description: str
+
+
+class LabelsResponse(Contract):
+    model_version: str
+    labels: list[LabelInfo]
+
+
+class CurrentModel(Contract):
+    name: str
+    version: str
+    num_classes: int
+    source: str
+    created_at: datetime
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class DependencyHealth(Contract):
+    name: str
+    ok: bool
+    detail: str = ""
+    latency_ms: float | None = None
+
+
+class ReadinessResponse(Contract):
+    ready: bool
+    dependencies: list[DependencyHealth]

@@ -1,0 +1,102 @@
+"""The model artifact's contracts.
+
+The artifact is a folder (what SageMaker mounts at `/opt/ml/model` and packs as
+`model.tar.gz`):
+
+    model.onnx        one ONNX graph: float32 NCHW input -> class probabilities
+    labels.json       `LabelList`: class labels in output order
+    catalog.json      `Catalog`: display names and descriptions (ko, en) per label
+    metadata.json     `ModelMetadata`: name, version, preprocessing, source, metrics
+    evaluation.json   `Evaluation` (trained models only): metrics on the hold-out set
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from shared.contracts.base import Contract
+
+MODEL_FILE = "model.onnx"
+LABELS_FILE = "labels.json"
+CATALOG_FILE = "catalog.json"
+METADATA_FILE = "metadata.json"
+EVALUATION_FILE = "evaluation.json"
+
+Language = Literal["en", "ko"]
+
+
+class Preprocessing(Contract):
+    """How an image becomes the model's input; training and serving both read this."""
+
+    image_size: int = Field(224, ge=32, le=1024, description="square crop fed to the model")
+    resize_size: int = Field(256, ge=32, le=2048, description="shorter side before the crop")
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    interpolation: Literal["bilinear", "bicubic"] = "bilinear"
+    layout: Literal["NCHW"] = "NCHW"
+
+
+class LabelList(Contract):
+    labels: list[str] = Field(min_length=1)
+
+
+class LocalizedText(Contract):
+    name: str
+    description: str = ""
+
+
+class CatalogEntry(Contract):
+    label: str
+    en: LocalizedText
+    ko: LocalizedText | None = None
+
+    def text(self, language: Language) -> LocalizedText:
+        """Korean when asked and known, otherwise English."""
+        if language == "ko" and self.ko is not None:
+            return self.ko
+        return self.en
+
+
+class Catalog(Contract):
+    entries: list[CatalogEntry] = Field(default_factory=list)
+
+    def lookup(self, label: str) -> CatalogEntry:
+        """The entry for `label`; an unknown label falls back to the label itself."""
+        for entry in self.entries:
+            if entry.label == label:
+                return entry
+        return CatalogEntry(label=label, en=LocalizedText(name=label.replace("_", " ")))
+
+
+class ClassMetrics(Contract):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class Evaluation(Contract):
+    accuracy: float = Field(ge=0, le=1)
+    per_class: dict[str, ClassMetrics] = Field(default_factory=dict)
+    confusion_matrix: list[list[int]] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    samples: int = 0
+
+
+class ModelMetadata(Contract):
+    name: str
+    version: str
+    framework: Literal["onnx"] = "onnx"
+    input_name: str = "input"
+    output_name: str = "probabilities"
+    num_classes: int = Field(ge=1)
+    preprocessing: Preprocessing = Field(default_factory=Preprocessing)
+    source: str = Field(description="where the weights came from (package, training run)")
+    created_at: datetime
+    dataset_digest: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    code_version: str | None = None

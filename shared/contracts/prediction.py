@@ -1,0 +1,52 @@
+"""What the model endpoint (`/invocations`) accepts and answers."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.contracts.base import Contract
+
+# Content types the endpoint accepts.
+IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "application/x-image")
+JSON_CONTENT_TYPE = "application/json"
+
+
+class ImageRequest(Contract):
+    """`application/json` body carrying one base64-encoded image."""
+
+    image: str = Field(min_length=1, description="base64 (standard or URL-safe) image bytes")
+    top_k: int | None = Field(None, ge=1, le=1000)
+
+
+class InstancesRequest(Contract):
+    """The tutorial's TensorFlow-Serving style body: `{"instances": [H x W x 3 floats]}`."""
+
+    instances: list[list[list[list[float]]]] = Field(min_length=1, max_length=64)
+
+
+class LabelScore(Contract):
+    index: int = Field(ge=0)
+    label: str
+    score: float = Field(ge=0, le=1)
+
+
+class PredictionTiming(Contract):
+    decode_ms: float = Field(ge=0, description="decode + preprocessing of this image")
+    queue_ms: float = Field(ge=0, description="wait for the dynamic batch to run")
+    inference_ms: float = Field(ge=0, description="ONNX Runtime call for the whole batch")
+    total_ms: float = Field(ge=0, description="server time for this request")
+    batch_size: int = Field(ge=1, description="images in the ONNX Runtime call")
+
+
+class Prediction(Contract):
+    model_name: str
+    model_version: str
+    top_k: list[LabelScore]
+    probabilities: list[float] | None = None
+    timing: PredictionTiming
+
+
+class InstancesResponse(Contract):
+    """Answer to an `InstancesRequest`: one prediction per instance, in order."""
+
+    predictions: list[Prediction]

@@ -1,0 +1,137 @@
+"""aiohttp middlewares every service installs, outermost first:
+
+1. `request_context_middleware` — takes `X-Request-ID` from the caller (or makes one),
+   binds it and the service name into structlog's context, echoes it on the response,
+   and writes one canonical access line per request.
+2. `error_middleware` — turns `KkotError`, pydantic `ValidationError` and aiohttp's
+   HTTP exceptions into the single error shape; anything unexpected becomes a logged
+   500 whose body names the request id and never carries a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+
+from shared.contracts.errors import ErrorBody, ErrorResponse
+from shared.errors import KkotError
+
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "error_middleware",
+    "error_response",
+    "make_request_context_middleware",
+    "request_id_of",
+]
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_KEY = "kkot.request_id"
+# A caller-supplied id is logged and echoed, so keep it short and printable.
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_log = structlog.get_logger("kkot.http")
+
+
+def request_id_of(request: web.Request) -> str:
+    """The request id bound by the context middleware ("-" outside one)."""
+    return str(request.get(_REQUEST_ID_KEY, "-"))
+
+
+def error_response(
+    request: web.Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """Render the one error shape."""
+    body = ErrorResponse(
+        error=ErrorBody(code=code, message=message, request_id=request_id_of(request))
+    )
+    return web.Response(
+        status=status,
+        text=body.model_dump_json(),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def make_request_context_middleware(service: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Build the outermost middleware for `service`."""
+
+    @web.middleware
+    async def request_context_middleware(
+        request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request[_REQUEST_ID_KEY] = request_id
+        started = time.perf_counter()
+        status = 500
+        with structlog.contextvars.bound_contextvars(service=service, request_id=request_id):
+            try:
+                response = await handler(request)
+                status = response.status
+                if not response.prepared:
+                    response.headers[REQUEST_ID_HEADER] = request_id
+                return response
+            except web.HTTPException as exc:
+                status = exc.status
+                exc.headers[REQUEST_ID_HEADER] = request_id
+                raise
+            finally:
+                _log.info(
+                    "request",
+                    method=request.method,
+                    path=request.path,
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    remote=request.remote,
+                )
+
+    return request_context_middleware
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map every failure onto the single error JSON shape with the right status."""
+    try:
+        return await handler(request)
+    except KkotError as exc:
+        if exc.status >= 500:
+            _log.warning("request_failed", code=exc.code, error=exc.message)
+        return error_response(request, exc.status, exc.code, exc.message, exc.headers)
+    except ValidationError as exc:
+        return error_response(request, 422, "validation_error", _describe(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = re.sub(r"[^a-z0-9]+", "_", (exc.reason or "error").lower()).strip("_")
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else (
+            exc.reason or "error"
+        )
+        headers = {
+            k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}
+        }
+        return error_response(request, exc.status, code, message, headers)
+    except Exception:
+        _log.exception("unhandled_error")
+        return error_response(
+            request, 500, "internal_error", "internal error; quote the request id when reporting"
+        )
+
+
+def _describe(exc: ValidationError) -> str:
+    """A one-line summary of pydantic errors: `field: problem; field: problem`."""
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

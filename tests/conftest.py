@@ -1,0 +1,66 @@
+"""Fixtures shared by every test package: the default model, the flowers dataset,
+free ports and small generated images."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def default_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ImageNet-pretrained default model artifact (built once if missing)."""
+    configured = os.environ.get("KKOT_TEST_MODEL_DIR")
+    target = Path(configured) if configured else REPO_ROOT / "var" / "models" / "default"
+    if not (target / "model.onnx").exists():
+        from services.model.prepare import prepare_default_model
+
+        prepare_default_model(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def flowers_dir() -> Path:
+    """The shared flowers dataset; tests that need it skip with a reason when absent."""
+    configured = os.environ.get("KKOT_DATASET_DIR")
+    path = Path(configured) if configured else REPO_ROOT.parent / "shared" / "datasets" / "flowers"
+    if not path.is_dir():
+        pytest.skip(f"flowers dataset not found at {path} (set KKOT_DATASET_DIR)")
+    return path
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def make_image_bytes(
+    fmt: str = "JPEG", size: tuple[int, int] = (320, 240), mode: str = "RGB", color: int = 120
+) -> bytes:
+    """A small generated image with some structure (a gradient), encoded as `fmt`."""
+    from PIL import Image
+
+    image = Image.linear_gradient("L").resize(size).convert(mode)
+    if mode == "RGB":
+        r = Image.linear_gradient("L").resize(size)
+        g = Image.new("L", size, color)
+        b = Image.linear_gradient("L").rotate(90).resize(size)
+        image = Image.merge("RGB", (r, g, b))
+    buf = io.BytesIO()
+    image.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def jpeg_bytes() -> bytes:
+    return make_image_bytes("JPEG")
