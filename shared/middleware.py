@@ -114,12 +114,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         code = re.sub(r"[^a-z0-9]+", "_", (exc.reason or "error").lower()).strip("_")
-        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else (
-            exc.reason or "error"
+        message = (
+            exc.text
+            if exc.text and not exc.text.startswith(f"{exc.status}:")
+            else (exc.reason or "error")
         )
-        headers = {
-            k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}
-        }
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
         return error_response(request, exc.status, code, message, headers)
     except Exception:
         _log.exception("unhandled_error")

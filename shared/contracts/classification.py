@@ -9,7 +9,6 @@ from enum import StrEnum
 from pydantic import Field
 
 from shared.contracts.base import Contract
-from shared.contracts.prediction import LabelScore
 
 
 class ClassificationStatus(StrEnum):
@@ -60,7 +59,7 @@ class ClassificationPage(Contract):
 
 
 class FeedbackRequest(Contract):
-    """"This was actually <label>": validated against the deployed model's labels."""
+    """ "This was actually <label>": validated against the deployed model's labels."""
 
     label: str = Field(min_length=1, max_length=200)
 
