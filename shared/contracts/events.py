@@ -53,6 +53,7 @@ class ModelDeployed(Contract):
     model_name: str
     model_version: str
     previous_version: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
 
 
 EventData = Annotated[
