@@ -1,0 +1,1 @@
+"""The SageMaker model container: `serve` (inference) and `train` (training job)."""
