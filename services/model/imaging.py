@@ -219,9 +219,9 @@ def _wide_to_uint8(pixels: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     """16/32-bit integer or float greyscale to 8 bits, keeping the full range visible."""
     if pixels.dtype.kind == "f":
         finite = np.nan_to_num(pixels.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        top = 1.0 if finite.max(initial=0.0) <= 1.0 else 255.0
-        pixels: npt.NDArray[np.uint8] = np.clip(finite * (255.0 / top), 0, 255).astype(np.uint8)
-        return pixels
+        peak = 1.0 if finite.max(initial=0.0) <= 1.0 else 255.0
+        scaled: npt.NDArray[np.uint8] = np.clip(finite * (255.0 / peak), 0, 255).astype(np.uint8)
+        return scaled
     wide = pixels.astype(np.int64)
     top = int(wide.max(initial=0))
     # 16-bit data (PNG "I;16", or "I" holding 16-bit values): keep the high byte.
