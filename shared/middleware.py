@@ -31,7 +31,8 @@ __all__ = [
 ]
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_REQUEST_ID_KEY = "kkot.request_id"
+# A typed request key: aiohttp >= 3.12 warns on plain string keys (an error under pytest).
+_REQUEST_ID_KEY = web.RequestKey("kkot.request_id", str)
 # A caller-supplied id is logged and echoed, so keep it short and printable.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
