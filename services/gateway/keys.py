@@ -1,0 +1,13 @@
+"""Typed application state of the gateway."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from services.gateway.ratelimit import RateLimiter
+from services.gateway.settings import GatewaySettings
+
+SETTINGS = web.AppKey("settings", GatewaySettings)
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

@@ -1,0 +1,47 @@
+"""The gateway's own middlewares, run inside the shared request-context and error
+middlewares: the edge rate limit and the API-key check."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from services.gateway.auth import require_api_key
+from services.gateway.clients import client_identity
+from services.gateway.keys import RATE_LIMITER, SETTINGS
+from shared.errors import TooManyRequests
+
+__all__ = ["access_fields_middleware", "auth_middleware", "rate_limit_middleware"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The gateway's own health check is never limited: load balancers poll it.
+_EXEMPT = frozenset({"/health"})
+
+
+@web.middleware
+async def access_fields_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost: the proxy binds `upstream` and `upstream_ms` for the shared access
+    line; unbind them afterwards so they never leak into the next request's line on a
+    kept-alive connection."""
+    with structlog.contextvars.bound_contextvars(upstream=None, upstream_ms=None):
+        return await handler(request)
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """429 with Retry-After once a client's token bucket is empty."""
+    limiter = request.app[RATE_LIMITER]
+    if limiter.enabled and request.path not in _EXEMPT:
+        wait = limiter.acquire(client_identity(request, request.app[SETTINGS]))
+        if wait > 0:
+            raise TooManyRequests("too many requests; slow down", retry_after=wait)
+    return await handler(request)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """401/403 on `/api/*` when API keys are configured."""
+    require_api_key(request, request.app[SETTINGS].api_keys)
+    return await handler(request)

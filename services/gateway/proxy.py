@@ -1,0 +1,94 @@
+"""The reverse proxy: one handler that streams a request to its upstream and the
+answer back, chunk by chunk (server-sent events included), through the app's one
+pooled `ClientSession`.
+
+Failures before the answer starts become the error shape: 413 (body over the limit),
+502 (upstream refused or dropped the connection), 504 (upstream too slow). After the
+answer has started the only honest thing left is to drop the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from services.gateway.forwarding import upstream_request_headers
+from services.gateway.hop_by_hop import end_to_end
+from services.gateway.keys import SESSION, SETTINGS
+from services.gateway.limits import LimitedBody, check_declared_length, too_large
+from services.gateway.routing import upstream_for
+from shared.errors import UpstreamError, UpstreamTimeout
+from shared.middleware import REQUEST_ID_HEADER, request_id_of
+
+__all__ = ["proxy"]
+
+_log = structlog.get_logger("kkot.gateway")
+# aiohttp writes its own Date and Server; the upstream's would be duplicates.
+_RESPONSE_DROP = ("date", "server", "content-length")
+
+
+async def proxy(request: web.Request) -> web.StreamResponse:
+    """Forward `request` to the upstream that owns its path and stream the answer."""
+    settings = request.app[SETTINGS]
+    session = request.app[SESSION]
+    name, base = upstream_for(request.path, settings)
+    check_declared_length(request, settings.max_body_bytes)
+    body = LimitedBody(request, settings.max_body_bytes) if request.can_read_body else None
+    headers = upstream_request_headers(request, settings.trusted_proxy_hops)
+    url = base + request.rel_url.raw_path_qs
+    started = time.perf_counter()
+    structlog.contextvars.bind_contextvars(upstream=name)
+    try:
+        upstream = await session.request(
+            request.method,
+            url,
+            headers=headers,
+            data=body,
+            # The caller's Content-Length (already checked) is kept; a body without
+            # one goes chunked, as it came.
+            allow_redirects=False,
+        )
+    except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
+        if body is not None and body.exceeded:
+            raise too_large(settings.max_body_bytes) from None
+        raise UpstreamError(f"{name} is unreachable") from exc
+    except TimeoutError as exc:
+        raise UpstreamTimeout(f"{name} did not answer in time") from exc
+    except aiohttp.ClientError as exc:
+        if body is not None and body.exceeded:
+            raise too_large(settings.max_body_bytes) from None
+        raise UpstreamError(f"{name} failed: {type(exc).__name__}") from exc
+    finally:
+        structlog.contextvars.bind_contextvars(
+            upstream_ms=round((time.perf_counter() - started) * 1000, 2)
+        )
+    async with upstream:
+        return await _relay(request, upstream, name)
+
+
+async def _relay(
+    request: web.Request, upstream: aiohttp.ClientResponse, name: str
+) -> web.StreamResponse:
+    """Stream the upstream's answer to the caller as it arrives."""
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+    response.headers.extend(end_to_end(upstream.headers, drop=_RESPONSE_DROP))
+    response.headers[REQUEST_ID_HEADER] = request_id_of(request)
+    length = upstream.content_length
+    if length is not None and "Transfer-Encoding" not in upstream.headers:
+        response.content_length = length
+    await response.prepare(request)
+    try:
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+    except (aiohttp.ClientError, TimeoutError, asyncio.IncompleteReadError) as exc:
+        # Headers are gone already: log and drop the connection rather than pretend.
+        _log.warning("upstream_stream_broken", upstream=name, error=type(exc).__name__)
+        if request.transport is not None:
+            request.transport.close()
+        return response
+    await response.write_eof()
+    return response
