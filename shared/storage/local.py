@@ -1,0 +1,98 @@
+"""`LocalBlobStore`: blobs as files under one folder.
+
+Layout: `<root>/data/<key>` holds the bytes and `<root>/meta/<key>.json` the content
+type. Writes go to a temporary file in the same folder and are renamed into place
+(`os.replace` is atomic on POSIX), the data before the metadata, so a reader never sees
+a half-written blob. File work runs in a thread so the event loop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from shared.storage.blobs import Blob, BlobNotFound, InvalidBlobKey, validate_key
+
+__all__ = ["LocalBlobStore"]
+
+_DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class LocalBlobStore:
+    """A folder-backed `BlobStore`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._data = self.root / "data"
+        self._meta = self.root / "meta"
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        validate_key(key)
+        data = (self._data / key).resolve()
+        meta = (self._meta / f"{key}.json").resolve()
+        # Defence in depth: the key alphabet already forbids escaping the root.
+        if not (data.is_relative_to(self._data) and meta.is_relative_to(self._meta)):
+            raise InvalidBlobKey(f"invalid blob key {key!r:.80}")
+        return data, meta
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store `data` under `key`, atomically."""
+        data_path, meta_path = self._paths(key)
+        meta = json.dumps({"content_type": content_type}).encode()
+
+        def write() -> None:
+            _atomic_write(data_path, data)
+            _atomic_write(meta_path, meta)
+
+        await asyncio.to_thread(write)
+
+    async def get(self, key: str) -> Blob:
+        """The blob under `key`; `BlobNotFound` when there is none."""
+        data_path, meta_path = self._paths(key)
+
+        def read() -> Blob:
+            try:
+                data = data_path.read_bytes()
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                raise BlobNotFound(key) from None
+            try:
+                content_type = str(json.loads(meta_path.read_bytes())["content_type"])
+            except (OSError, ValueError, KeyError):
+                content_type = _DEFAULT_CONTENT_TYPE
+            return Blob(data=data, content_type=content_type)
+
+        return await asyncio.to_thread(read)
+
+    async def exists(self, key: str) -> bool:
+        """Whether a blob is stored under `key`."""
+        data_path, _ = self._paths(key)
+        return await asyncio.to_thread(data_path.is_file)
+
+    async def delete(self, key: str) -> bool:
+        """Remove the blob under `key`; whether there was one."""
+        data_path, meta_path = self._paths(key)
+
+        def remove() -> bool:
+            existed = data_path.is_file()
+            data_path.unlink(missing_ok=True)
+            meta_path.unlink(missing_ok=True)
+            return existed
+
+        return await asyncio.to_thread(remove)
