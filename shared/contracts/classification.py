@@ -51,6 +51,7 @@ class ClassificationRecord(Contract):
     timing: ClassificationTiming | None = None
     error: str | None = None
     feedback_label: str | None = None
+    feedback_at: datetime | None = None
 
 
 class ClassificationPage(Contract):

@@ -27,6 +27,9 @@ class ClassificationRequested(Contract):
     image_key: str
     content_type: str
     language: Literal["en", "ko"] = "en"
+    # False when the request is answered synchronously and this event only records it;
+    # True asks a background consumer to do the classification.
+    background: bool = True
 
 
 class ClassificationCompleted(Contract):
