@@ -100,3 +100,17 @@ class ModelMetadata(Contract):
     metrics: dict[str, float] = Field(default_factory=dict)
     hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
     code_version: str | None = None
+
+
+class LoadedModel(Contract):
+    """What a model server has loaded (`GET /admin/model`, and the answer to a swap)."""
+
+    metadata: ModelMetadata
+    evaluation: Evaluation | None = None
+    model_dir: str = Field(description="the artifact folder the server loaded")
+
+
+class SwapModelRequest(Contract):
+    """`POST /admin/model`: load the artifact at `model_dir`, warm it, then swap it in."""
+
+    model_dir: str = Field(min_length=1, description="absolute path of an artifact folder")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from shared.contracts.base import Contract
+from shared.contracts.errors import ErrorBody
 
 # Content types the endpoint accepts.
 IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "application/x-image")
@@ -50,3 +51,19 @@ class InstancesResponse(Contract):
     """Answer to an `InstancesRequest`: one prediction per instance, in order."""
 
     predictions: list[Prediction]
+
+
+class RuntimeModelError(Contract):
+    """An error on the SageMaker Runtime path (`/endpoints/{name}/invocations`).
+
+    Amazon SageMaker answers a container's error with HTTP 424 `ModelError` carrying the
+    container's status and body; the local server does the same so a botocore client
+    sees identical errors locally and on AWS. `error` keeps kkot's one error shape.
+    """
+
+    error: ErrorBody
+    ErrorCode: str = "CLIENT_ERROR_FROM_MODEL"
+    Message: str
+    OriginalStatusCode: int
+    OriginalMessage: str
+    LogStreamArn: str = ""

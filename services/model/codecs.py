@@ -1,0 +1,124 @@
+"""Content negotiation for `/invocations`: request types, `Accept`, custom attributes.
+
+Raw image bodies are recognised by their bytes, not their label: the Content-Type only
+decides between "image bytes" and "JSON". Known non-raster types are refused with 415.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final
+
+from shared.contracts.prediction import IMAGE_CONTENT_TYPES, JSON_CONTENT_TYPE
+from shared.errors import BadRequest, NotAcceptable, UnsupportedMediaType
+
+__all__ = [
+    "CUSTOM_ATTRIBUTES_HEADER",
+    "RAW_CONTENT_TYPES",
+    "BodyKind",
+    "InvocationOptions",
+    "body_kind",
+    "check_accept",
+    "parse_custom_attributes",
+]
+
+CUSTOM_ATTRIBUTES_HEADER: Final = "X-Amzn-SageMaker-Custom-Attributes"
+# Every raster type is sniffed from the bytes anyway; octet-stream is what a client
+# sends when it names no type (botocore without ContentType, curl --data-binary).
+RAW_CONTENT_TYPES: Final = frozenset(
+    (
+        *IMAGE_CONTENT_TYPES,
+        "image/jpg",
+        "image/pjpeg",
+        "image/gif",
+        "image/bmp",
+        "image/x-ms-bmp",
+        "image/tiff",
+        "application/octet-stream",
+    )
+)
+_ACCEPTABLE: Final = ("application/json", "application/*", "*/*")
+_MAX_ATTRIBUTES_LENGTH: Final = 1024  # SageMaker's own limit on the header
+
+
+class BodyKind(Enum):
+    IMAGE = "image"
+    JSON = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationOptions:
+    """What the caller asked for besides the image itself."""
+
+    top_k: int | None = None
+    probabilities: bool = False
+
+
+def body_kind(content_type: str) -> BodyKind:
+    """Image bytes or JSON, from the (parameter-free, lower-case) Content-Type; else 415."""
+    if content_type == JSON_CONTENT_TYPE or content_type.endswith("+json"):
+        return BodyKind.JSON
+    if content_type in RAW_CONTENT_TYPES:
+        return BodyKind.IMAGE
+    raise UnsupportedMediaType(
+        f"Content-Type {content_type or '(none)'} is not supported; send image/jpeg, "
+        "image/png, image/webp, application/x-image or application/json"
+    )
+
+
+def check_accept(header: str | None) -> None:
+    """Refuse with 406 unless the Accept header allows JSON (absent means anything)."""
+    if not header or not header.strip():
+        return
+    for part in header.split(","):
+        media, _, params = part.strip().partition(";")
+        media = media.strip().lower()
+        if media not in _ACCEPTABLE:
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            return
+    raise NotAcceptable(
+        f"Accept {header[:100]!r} excludes application/json, the only response type"
+    )
+
+
+def parse_custom_attributes(header: str | None) -> InvocationOptions:
+    """Parse `top_k=3,probabilities=true` (also `;`-separated); unknown keys are a 400."""
+    if not header or not header.strip():
+        return InvocationOptions()
+    if len(header) > _MAX_ATTRIBUTES_LENGTH:
+        raise _bad(f"is longer than {_MAX_ATTRIBUTES_LENGTH} characters")
+    top_k: int | None = None
+    probabilities = False
+    for raw in header.replace(";", ",").split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        key, sep, value = entry.partition("=")
+        key, value = key.strip().lower(), value.strip()
+        if not sep:
+            raise _bad(f"entry {entry[:40]!r} is not key=value")
+        if key == "top_k":
+            if not value.isdigit() or not 1 <= int(value) <= 1000:
+                raise _bad(f"top_k must be a whole number from 1 to 1000, got {value[:20]!r}")
+            top_k = int(value)
+        elif key == "probabilities":
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise _bad(f"probabilities must be true or false, got {value[:20]!r}")
+            probabilities = value.lower() in ("true", "1", "yes")
+        else:
+            raise _bad(f"unknown attribute {key[:40]!r}; known: top_k, probabilities")
+    return InvocationOptions(top_k=top_k, probabilities=probabilities)
+
+
+def _bad(problem: str) -> BadRequest:
+    return BadRequest(f"{CUSTOM_ATTRIBUTES_HEADER} {problem}", code="invalid_custom_attributes")

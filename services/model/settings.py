@@ -1,0 +1,52 @@
+"""Settings of the model server (environment prefix ``KKOT_MODEL_``).
+
+SageMaker's own variables are honoured too: `SM_MODEL_DIR` for the artifact folder and
+`SAGEMAKER_BIND_TO_PORT` for the port, so the same image runs unchanged in an endpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+__all__ = ["DEFAULT_MODEL_DIR", "ModelServerSettings"]
+
+DEFAULT_MODEL_DIR = Path("/opt/ml/model")
+
+
+class ModelServerSettings(ServiceSettings):
+    """How the model server listens, batches and guards its inputs."""
+
+    model_config = SettingsConfigDict(env_prefix="KKOT_MODEL_", extra="ignore", frozen=True)
+
+    port: int = Field(
+        8080,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("KKOT_MODEL_PORT", "SAGEMAKER_BIND_TO_PORT", "port"),
+    )
+    model_dir: Path = Field(
+        DEFAULT_MODEL_DIR,
+        validation_alias=AliasChoices("KKOT_MODEL_DIR", "SM_MODEL_DIR", "model_dir"),
+    )
+    # Dynamic batching: a batch runs when it is full or when its first request has
+    # waited this long, whichever comes first.
+    max_batch_size: int = Field(32, ge=1, le=256)
+    max_batch_wait_ms: float = Field(2.0, ge=0, le=1000)
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_pixels: int = Field(40_000_000, ge=1024)
+    # 0 lets ONNX Runtime pick (one thread per physical core).
+    intra_op_threads: int = Field(0, ge=0, le=64)
+    # Decode/preprocess threads; ONNX Runtime has its own pool.
+    decode_threads: int = Field(2, ge=1, le=64)
+    default_top_k: int = Field(5, ge=1, le=1000)
+    # The local deploy swaps models through /admin/model; turn it off where the
+    # endpoint is reachable by others (SageMaker swaps by endpoint update instead).
+    admin_enabled: bool = True
+    # Echoed as x-Amzn-Invoked-Production-Variant, as SageMaker does ("AllTraffic" is
+    # the variant name the console and SDK default to).
+    variant_name: str = "AllTraffic"
