@@ -108,6 +108,10 @@ class LoadedModel(Contract):
     metadata: ModelMetadata
     evaluation: Evaluation | None = None
     model_dir: str = Field(description="the artifact folder the server loaded")
+    # The label list and catalog of the artifact, so clients (WAS) can validate feedback
+    # and show display names without reading the artifact themselves.
+    labels: list[str] = Field(default_factory=list)
+    catalog: Catalog | None = None
 
 
 class SwapModelRequest(Contract):
