@@ -1,0 +1,1 @@
+"""The browser UI: server-rendered pages (jinja2) with progressive JavaScript."""

@@ -1,0 +1,59 @@
+"""The web application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from services.web.feeds import live_feed
+from services.web.keys import BROADCASTER, BUS, JINJA, SETTINGS, STATIC_VERSIONS, WAS
+from services.web.live import Broadcaster
+from services.web.rendering import create_environment, static_versions
+from services.web.routes import setup_routes
+from services.web.security import security_headers_middleware
+from services.web.settings import WebSettings
+from services.web.was_client import WasClient
+from shared.events import EventBus
+from shared.middleware import error_middleware, make_request_context_middleware
+
+__all__ = ["create_app"]
+
+
+async def _was_client(app: web.Application) -> AsyncIterator[None]:
+    """One pooled, keep-alive session towards WAS for the app's lifetime."""
+    settings = app[SETTINGS]
+    timeout = aiohttp.ClientTimeout(total=settings.was_timeout_s, connect=5)
+    connector = aiohttp.TCPConnector(limit=100, keepalive_timeout=30)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        app[WAS] = WasClient(session, settings.was_url)
+        yield
+
+
+async def _end_live_streams(app: web.Application) -> None:
+    """On shutdown, end every SSE stream so the server need not wait them out."""
+    app[BROADCASTER].close()
+
+
+def create_app(settings: WebSettings, *, bus: EventBus | None = None) -> web.Application:
+    """Build the web UI; with `bus`, live history comes from its events."""
+    app = web.Application(
+        middlewares=[
+            make_request_context_middleware("web"),
+            security_headers_middleware,
+            error_middleware,
+        ],
+        client_max_size=settings.max_upload_bytes + 64 * 1024,
+    )
+    app[SETTINGS] = settings
+    app[JINJA] = create_environment()
+    app[STATIC_VERSIONS] = static_versions()
+    app[BROADCASTER] = Broadcaster(settings.sse_queue_size, settings.sse_max_clients)
+    if bus is not None:
+        app[BUS] = bus
+    app.cleanup_ctx.append(_was_client)
+    app.cleanup_ctx.append(live_feed)
+    app.on_shutdown.append(_end_live_streams)
+    setup_routes(app)
+    return app

@@ -1,0 +1,27 @@
+"""The web service's routes, all named (templates build URLs by name)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.web import views
+from services.web.rendering import STATIC_DIR
+from services.web.sse import events
+
+_ID = "{id:[A-Za-z0-9_-]{1,64}}"
+
+
+def setup_routes(app: web.Application) -> None:
+    router = app.router
+    router.add_get("/", views.classify_page, name="classify")
+    router.add_post("/", views.classify_submit, name="classify_submit")
+    router.add_get(f"/results/{_ID}", views.result_page, name="result")
+    router.add_get(f"/results/{_ID}/card", views.result_card, name="result_card")
+    router.add_post(f"/results/{_ID}/feedback", views.feedback_submit, name="feedback")
+    router.add_get("/history", views.history_page, name="history")
+    router.add_get("/events", events, name="events")
+    router.add_get("/model", views.model_page, name="model")
+    router.add_get("/status", views.status_page, name="status")
+    router.add_get("/lang/{lang}", views.set_language, name="language")
+    router.add_get("/health", views.health, name="health")
+    router.add_static("/static", STATIC_DIR, name="static", append_version=False)

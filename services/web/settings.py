@@ -1,0 +1,33 @@
+"""Web settings (environment prefix ``KKOT_WEB_``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.contracts.model import Language
+from shared.settings import ServiceSettings
+
+
+class WebSettings(ServiceSettings):
+    """Where WAS is, how live updates arrive and how the pages behave."""
+
+    model_config = SettingsConfigDict(env_prefix="KKOT_WEB_", extra="ignore", frozen=True)
+
+    port: int = 8000
+    was_url: str = "http://127.0.0.1:8081"
+    default_language: Language = "en"
+    # "bus": classification.completed events from the shared event bus (one process);
+    # "poll": poll WAS's list endpoint (separate containers, no shared bus).
+    events_source: Literal["bus", "poll"] = "bus"
+    poll_interval_s: float = Field(2.0, gt=0)
+    sse_heartbeat_s: float = Field(15.0, gt=0)
+    # Events buffered per live client before that client is dropped (it reconnects).
+    sse_queue_size: int = Field(32, ge=1)
+    sse_max_clients: int = Field(500, ge=1)
+    history_page_size: int = Field(24, ge=1, le=100)
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    was_timeout_s: float = Field(30.0, gt=0)
+    static_max_age_s: int = Field(86_400, ge=0)

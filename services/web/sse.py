@@ -1,0 +1,70 @@
+"""`GET /events`: completed classifications as server-sent events, each carrying the
+history item already rendered in the listener's language."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+
+from services.web.keys import BROADCASTER, SETTINGS, WAS
+from services.web.live import TooManyListeners
+from services.web.rendering import language_of, render_text
+from services.web.security import CONTENT_SECURITY_POLICY
+from services.web.was_client import WasFailure
+from shared.contracts.classification import ClassificationRecord
+
+__all__ = ["events"]
+
+_RETRY_MS = 3000
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    language = language_of(request)
+    try:
+        names = {
+            info.label: info.display_name
+            for info in (await request.app[WAS].labels(language)).labels
+        }
+    except WasFailure:
+        names = {}
+    try:
+        async with request.app[BROADCASTER].listen() as listener:
+            response = web.StreamResponse(
+                headers={
+                    "Content-Type": "text/event-stream",
+                    "Cache-Control": "no-cache, no-transform",
+                    # Proxies (nginx and alike) must not buffer the stream.
+                    "X-Accel-Buffering": "no",
+                    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                    "X-Content-Type-Options": "nosniff",
+                }
+            )
+            await response.prepare(request)
+            await response.write(f"retry: {_RETRY_MS}\n: connected\n\n".encode())
+            while True:
+                try:
+                    record = await asyncio.wait_for(
+                        listener.queue.get(), timeout=settings.sse_heartbeat_s
+                    )
+                except TimeoutError:
+                    await response.write(b": heartbeat\n\n")
+                    continue
+                if record is None:
+                    break
+                await response.write(_event(request, record, names))
+            return response
+    except TooManyListeners:
+        raise web.HTTPServiceUnavailable(
+            text="too many live clients", headers={"Retry-After": "5"}
+        ) from None
+
+
+def _event(request: web.Request, record: ClassificationRecord, names: dict[str, str]) -> bytes:
+    if record.label and record.label in names:
+        record = record.model_copy(update={"display_name": names[record.label]})
+    html = render_text(request, "_history_item.html", record=record)
+    data = json.dumps({"id": record.id, "html": html}, ensure_ascii=False)
+    return f"id: {record.id}\nevent: classification\ndata: {data}\n\n".encode()

@@ -1,0 +1,192 @@
+// kkot — progressive enhancement. Every page works without this file; with it the
+// classify page uploads without a reload (photos downscaled first), feedback is sent
+// in place, and the history page updates live over server-sent events.
+"use strict";
+
+(function () {
+  document.documentElement.classList.add("js");
+  const LONGEST_SIDE = 1024;
+  const JPEG_QUALITY = 0.9;
+  const lang = document.documentElement.lang || "en";
+
+  function show(el, on) { if (el) { el.hidden = !on; } }
+
+  // --- classify page -----------------------------------------------------------
+  async function downscale(file) {
+    // Large photos are shrunk (longest side 1024, JPEG 0.9) before upload; anything
+    // the browser cannot decode goes as it is and the server explains the problem.
+    if (!window.createImageBitmap || !file.type.startsWith("image/")) { return file; }
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    } catch (e) {
+      return file;
+    }
+    const scale = LONGEST_SIDE / Math.max(bitmap.width, bitmap.height);
+    if (scale >= 1) { bitmap.close(); return file; }
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.round(bitmap.width * scale);
+    canvas.height = Math.round(bitmap.height * scale);
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#fff"; // transparent PNGs become white, not black, in a JPEG
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    bitmap.close();
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", JPEG_QUALITY));
+    if (!blob) { return file; }
+    const name = (file.name || "photo").replace(/\.[^.]*$/, "") + ".jpg";
+    return new File([blob], name, { type: "image/jpeg" });
+  }
+
+  function messageFor(form, status, code) {
+    const d = form.dataset;
+    if (status === 413 || code === "payload_too_large") { return d.msgTooLarge; }
+    if (code === "invalid_image" || code === "unsupported_media_type" || status === 415) { return d.msgNotImage; }
+    if (status === 429) { return d.msgRateLimited; }
+    if (status === 502 || status === 503 || status === 504) { return d.msgUnavailable; }
+    return d.msgError;
+  }
+
+  function setupClassify() {
+    const form = document.getElementById("classify-form");
+    if (!form) { return; }
+    const input = document.getElementById("file");
+    const zone = document.getElementById("dropzone");
+    const preview = document.getElementById("preview");
+    const progress = document.getElementById("progress");
+    const progressText = progress.querySelector(".status-text");
+    const button = document.getElementById("submit");
+    const slot = document.getElementById("result");
+    let previewUrl = null;
+
+    function choose(file) {
+      if (!file) { return; }
+      if (previewUrl) { URL.revokeObjectURL(previewUrl); }
+      previewUrl = URL.createObjectURL(file);
+      preview.src = previewUrl;
+      show(preview, true);
+      zone.classList.add("has-preview");
+      show(progress, false);
+    }
+
+    function status(text, isError) {
+      progressText.textContent = text;
+      progress.classList.toggle("error", Boolean(isError));
+      show(progress, true);
+    }
+
+    input.addEventListener("change", () => choose(input.files[0]));
+    ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (event) => {
+      event.preventDefault();
+      zone.classList.add("dragover");
+    }));
+    ["dragleave", "drop"].forEach((type) => zone.addEventListener(type, () => zone.classList.remove("dragover")));
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      const files = event.dataTransfer && event.dataTransfer.files;
+      if (files && files.length) {
+        input.files = files; // keeps the no-JS fallback (native submit) working too
+        choose(files[0]);
+      }
+    });
+
+    form.addEventListener("submit", async (event) => {
+      const file = input.files[0];
+      if (!file) { return; } // the browser's "required" message
+      event.preventDefault();
+      button.disabled = true;
+      status(form.dataset.msgWorking, false);
+      try {
+        const upload = await downscale(file);
+        const body = new FormData();
+        body.append("file", upload, upload.name || "photo.jpg");
+        const response = await fetch(form.dataset.api, {
+          method: "POST", body, headers: { "Accept": "application/json", "Accept-Language": lang },
+        });
+        if (response.status === 401 || response.status === 403) {
+          form.submit(); // the API wants a key this page does not hold: use the form route
+          return;
+        }
+        const data = await response.json().catch(() => ({}));
+        if (!response.ok) {
+          status(messageFor(form, response.status, data.error && data.error.code), true);
+          return;
+        }
+        const card = await fetch(form.dataset.card + encodeURIComponent(data.id) + "/card",
+          { headers: { "Accept": "text/html" } });
+        if (!card.ok) { status(form.dataset.msgError, true); return; }
+        slot.innerHTML = await card.text();
+        show(progress, false);
+        setupFeedback(slot);
+        slot.scrollIntoView({ behavior: "smooth", block: "nearest" });
+      } catch (e) {
+        status(form.dataset.msgError, true);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
+  // --- feedback ------------------------------------------------------------------
+  function setupFeedback(root) {
+    root.querySelectorAll("form.feedback").forEach((form) => {
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const note = form.querySelector(".feedback-note");
+        const label = form.querySelector("select").value;
+        if (!label) { return; }
+        try {
+          const response = await fetch(form.dataset.api, {
+            method: "POST",
+            headers: { "Content-Type": "application/json", "Accept": "application/json" },
+            body: JSON.stringify({ label }),
+          });
+          if (response.status === 401 || response.status === 403) { form.submit(); return; }
+          note.textContent = response.ok ? form.dataset.msgThanks : form.dataset.msgError;
+          note.classList.toggle("error-text", !response.ok);
+        } catch (e) {
+          note.textContent = form.dataset.msgError;
+        }
+      });
+    });
+  }
+
+  // --- history -------------------------------------------------------------------
+  function setupHistory() {
+    const list = document.getElementById("history-list");
+    const badge = document.getElementById("live");
+    if (!list || !list.dataset.live || !badge || !window.EventSource) { return; }
+    const source = new EventSource(badge.dataset.events);
+    source.addEventListener("open", () => {
+      badge.textContent = badge.dataset.msgLive;
+      badge.classList.add("live");
+    });
+    source.addEventListener("error", () => {
+      badge.textContent = badge.dataset.msgOffline;
+      badge.classList.remove("live");
+    });
+    source.addEventListener("classification", (event) => {
+      const item = JSON.parse(event.data);
+      if (list.querySelector('[data-id="' + CSS.escape(item.id) + '"]')) { return; }
+      const template = document.createElement("template");
+      template.innerHTML = item.html.trim();
+      const node = template.content.firstElementChild;
+      if (!node) { return; }
+      node.classList.add("fresh");
+      list.prepend(node);
+      show(document.getElementById("history-empty"), false);
+    });
+    window.addEventListener("pagehide", () => source.close());
+  }
+
+  function start() {
+    setupClassify();
+    setupFeedback(document);
+    setupHistory();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

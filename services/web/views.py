@@ -1,0 +1,194 @@
+"""The pages. Handlers are thin: read the request, ask WAS, render a template; a WAS
+failure becomes a friendly page in the reader's language, never raw JSON."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.web.i18n import LANGUAGE_COOKIE, LANGUAGES
+from services.web.keys import SETTINGS, WAS
+from services.web.rendering import language_of, render, render_text
+from services.web.uploads import UploadProblem, read_upload
+from services.web.was_client import WasFailure
+from shared.contracts.classification import ClassificationRecord, LabelInfo
+from shared.contracts.model import Language
+from shared.middleware import request_id_of
+
+__all__ = [
+    "classify_page",
+    "classify_submit",
+    "feedback_submit",
+    "health",
+    "history_page",
+    "model_page",
+    "result_card",
+    "result_page",
+    "set_language",
+    "status_page",
+]
+
+# WAS error codes that have their own message; the rest get the generic one.
+_KNOWN_ERRORS = frozenset(
+    {
+        "invalid_image",
+        "payload_too_large",
+        "unsupported_media_type",
+        "rate_limited",
+        "not_found",
+        "service_unavailable",
+        "upstream_timeout",
+        "upstream_error",
+        "was_unreachable",
+        "no_file",
+        "bad_request",
+    }
+)
+
+
+def failure_page(request: web.Request, code: str, status: int) -> web.Response:
+    """The error page for a failure `code` (WAS's or ours)."""
+    key = f"error.{code}" if code in _KNOWN_ERRORS else "error.generic"
+    # A WAS-side outage is a 502/503 of ours; the reader's own mistakes stay 4xx.
+    shown = status if 400 <= status < 500 else (503 if status == 503 else 502)
+    return render(
+        request, "error.html", status=shown, message_key=key, request_id=request_id_of(request)
+    )
+
+
+async def _labels(request: web.Request, language: Language) -> list[LabelInfo]:
+    """The deployed model's labels for the feedback control; empty when WAS can't say."""
+    try:
+        return (await request.app[WAS].labels(language, request_id_of(request))).labels
+    except WasFailure:
+        return []
+
+
+async def classify_page(request: web.Request) -> web.Response:
+    return render(request, "classify.html", max_bytes=request.app[SETTINGS].max_upload_bytes)
+
+
+async def classify_submit(request: web.Request) -> web.StreamResponse:
+    """The no-JavaScript path: the form's photo goes to WAS, then to its result page."""
+    language = language_of(request)
+    try:
+        upload = await read_upload(request, request.app[SETTINGS].max_upload_bytes)
+        record = await request.app[WAS].classify(
+            upload.data, upload.filename, upload.content_type, language, request_id_of(request)
+        )
+    except UploadProblem as problem:
+        status = 413 if problem.code == "payload_too_large" else 400
+        return failure_page(request, problem.code, status)
+    except WasFailure as failure:
+        return failure_page(request, failure.code, failure.status)
+    location = request.app.router["result"].url_for(id=record.id)
+    raise web.HTTPSeeOther(location=str(location))
+
+
+async def _record(request: web.Request) -> ClassificationRecord | web.Response:
+    try:
+        return await request.app[WAS].get(
+            request.match_info["id"], language_of(request), request_id_of(request)
+        )
+    except WasFailure as failure:
+        return failure_page(request, failure.code, failure.status)
+
+
+async def result_page(request: web.Request) -> web.Response:
+    record = await _record(request)
+    if isinstance(record, web.Response):
+        return record
+    labels = await _labels(request, language_of(request))
+    return render(
+        request,
+        "result.html",
+        record=record,
+        labels=labels,
+        thanks="thanks" in request.query,
+    )
+
+
+async def result_card(request: web.Request) -> web.Response:
+    """The result card alone, for the script to drop into the classify page."""
+    record = await _record(request)
+    if isinstance(record, web.Response):
+        return record
+    labels = await _labels(request, language_of(request))
+    html = render_text(request, "_result_card.html", record=record, labels=labels, thanks=False)
+    response = web.Response(text=html, content_type="text/html", charset="utf-8")
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    return response
+
+
+async def feedback_submit(request: web.Request) -> web.StreamResponse:
+    """The no-JavaScript feedback form."""
+    form = await request.post()
+    label = form.get("label")
+    if not isinstance(label, str) or not label:
+        return failure_page(request, "bad_request", 400)
+    classification_id = request.match_info["id"]
+    try:
+        await request.app[WAS].feedback(
+            classification_id, label, language_of(request), request_id_of(request)
+        )
+    except WasFailure as failure:
+        return failure_page(request, failure.code, failure.status)
+    location = request.app.router["result"].url_for(id=classification_id)
+    raise web.HTTPSeeOther(location=str(location.with_query(thanks="1")))
+
+
+async def history_page(request: web.Request) -> web.Response:
+    cursor = request.query.get("cursor") or None
+    try:
+        page = await request.app[WAS].list(
+            language_of(request),
+            limit=request.app[SETTINGS].history_page_size,
+            cursor=cursor,
+            request_id=request_id_of(request),
+        )
+    except WasFailure as failure:
+        return failure_page(request, failure.code, failure.status)
+    return render(request, "history.html", page=page, is_first=cursor is None)
+
+
+async def model_page(request: web.Request) -> web.Response:
+    try:
+        model = await request.app[WAS].current_model(language_of(request), request_id_of(request))
+    except WasFailure as failure:
+        return failure_page(request, failure.code, failure.status)
+    return render(request, "model.html", model=model)
+
+
+async def status_page(request: web.Request) -> web.Response:
+    """WAS's liveness and, through WAS's readiness, the model endpoint's."""
+    was = request.app[WAS]
+    health = await was.health(request_id_of(request))
+    ready = await was.ready(request_id_of(request))
+    endpoint = None
+    if ready.readiness is not None:
+        endpoint = ready.readiness.dependencies
+    return render(request, "status.html", health=health, ready=ready, dependencies=endpoint)
+
+
+async def set_language(request: web.Request) -> web.StreamResponse:
+    """The language switch: remember the choice in a cookie and go back."""
+    language = request.match_info["lang"]
+    if language not in LANGUAGES:
+        raise web.HTTPNotFound()
+    target = request.query.get("next", "/")
+    # Only same-site paths: "//host" or "/\\host" would be an open redirect.
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
+        target = "/"
+    response = web.HTTPSeeOther(location=target)
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        language,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        path="/",
+    )
+    raise response
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "service": "web"})

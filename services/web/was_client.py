@@ -1,0 +1,199 @@
+"""WAS over HTTP: one pooled `ClientSession`, typed answers (the shared contracts),
+and failures as `WasFailure` carrying WAS's error code for a friendly message."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypeVar
+
+import aiohttp
+from pydantic import BaseModel, ValidationError
+
+from shared.contracts.classification import (
+    ClassificationPage,
+    ClassificationRecord,
+    CurrentModel,
+    FeedbackRequest,
+    LabelsResponse,
+    ReadinessResponse,
+)
+from shared.contracts.errors import ErrorResponse
+from shared.contracts.model import Language
+from shared.middleware import REQUEST_ID_HEADER
+
+__all__ = ["Health", "WasClient", "WasFailure"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class WasFailure(Exception):
+    """WAS answered with an error, answered garbage, or could not be reached."""
+
+    def __init__(self, status: int, code: str, message: str = "") -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class Health(BaseModel):
+    """What the status page shows about one probe."""
+
+    ok: bool
+    status: int | None = None
+    latency_ms: float | None = None
+    detail: str = ""
+    readiness: ReadinessResponse | None = None
+
+
+class WasClient:
+    """Calls WAS's JSON API; `request_id` is passed on so one id spans the whole path."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+
+    async def classify(
+        self,
+        data: bytes,
+        filename: str,
+        content_type: str,
+        language: Language,
+        request_id: str | None = None,
+    ) -> ClassificationRecord:
+        form = aiohttp.FormData()
+        form.add_field("file", data, filename=filename, content_type=content_type)
+        return await self._call(
+            "POST",
+            "/api/v1/classifications",
+            ClassificationRecord,
+            language,
+            request_id,
+            data=form,
+        )
+
+    async def get(
+        self, classification_id: str, language: Language, request_id: str | None = None
+    ) -> ClassificationRecord:
+        return await self._call(
+            "GET",
+            f"/api/v1/classifications/{classification_id}",
+            ClassificationRecord,
+            language,
+            request_id,
+        )
+
+    async def list(
+        self,
+        language: Language,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        request_id: str | None = None,
+    ) -> ClassificationPage:
+        params = {"limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        return await self._call(
+            "GET",
+            "/api/v1/classifications",
+            ClassificationPage,
+            language,
+            request_id,
+            params=params,
+        )
+
+    async def feedback(
+        self,
+        classification_id: str,
+        label: str,
+        language: Language,
+        request_id: str | None = None,
+    ) -> ClassificationRecord:
+        body = FeedbackRequest(label=label).model_dump(mode="json")
+        return await self._call(
+            "POST",
+            f"/api/v1/classifications/{classification_id}/feedback",
+            ClassificationRecord,
+            language,
+            request_id,
+            json=body,
+        )
+
+    async def labels(self, language: Language, request_id: str | None = None) -> LabelsResponse:
+        return await self._call("GET", "/api/v1/labels", LabelsResponse, language, request_id)
+
+    async def current_model(
+        self, language: Language, request_id: str | None = None
+    ) -> CurrentModel:
+        return await self._call("GET", "/api/v1/models/current", CurrentModel, language, request_id)
+
+    async def health(self, request_id: str | None = None) -> Health:
+        """WAS's own liveness (`/health`)."""
+        return await self._probe("/health", request_id)
+
+    async def ready(self, request_id: str | None = None) -> Health:
+        """WAS's readiness (`/ready`): includes the model endpoint's health."""
+        return await self._probe("/ready", request_id)
+
+    async def _probe(self, path: str, request_id: str | None) -> Health:
+        started = time.perf_counter()
+        try:
+            async with self._session.get(
+                self._base + path, headers=_headers(None, request_id)
+            ) as r:
+                raw = await r.read()
+                latency = round((time.perf_counter() - started) * 1000, 1)
+                readiness = None
+                if path == "/ready":
+                    try:
+                        readiness = ReadinessResponse.model_validate_json(raw)
+                    except ValidationError:
+                        readiness = None
+                return Health(
+                    ok=r.status == 200, status=r.status, latency_ms=latency, readiness=readiness
+                )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return Health(ok=False, detail=type(exc).__name__)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        model: type[M],
+        language: Language,
+        request_id: str | None,
+        **kwargs: Any,
+    ) -> M:
+        try:
+            async with self._session.request(
+                method, self._base + path, headers=_headers(language, request_id), **kwargs
+            ) as response:
+                raw = await response.read()
+                if response.status >= 400:
+                    raise _failure(response.status, raw)
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise WasFailure(502, "was_unreachable", type(exc).__name__) from exc
+        except TimeoutError as exc:
+            raise WasFailure(504, "upstream_timeout", "WAS did not answer in time") from exc
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError as exc:
+            raise WasFailure(502, "bad_answer", "WAS answered an unexpected shape") from exc
+
+
+def _headers(language: Language | None, request_id: str | None) -> dict[str, str]:
+    headers = {"Accept": "application/json"}
+    if language:
+        headers["Accept-Language"] = language
+    if request_id:
+        headers[REQUEST_ID_HEADER] = request_id
+    return headers
+
+
+def _failure(status: int, raw: bytes) -> WasFailure:
+    try:
+        body = ErrorResponse.model_validate_json(raw).error
+        return WasFailure(status, body.code, body.message)
+    except ValidationError:
+        return WasFailure(status, "http_" + str(status))
