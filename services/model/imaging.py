@@ -39,7 +39,7 @@ __all__ = [
 DEFAULT_MAX_PIXELS: Final = 40_000_000
 # Raster formats Pillow may open for us; anything else is refused before decoding so a
 # crafted file cannot reach a rarely used (and rarely hardened) plugin.
-SUPPORTED_FORMATS: Final = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+SUPPORTED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 
 # Magic numbers of formats people upload by mistake; named in the 415 message.
 _UNSUPPORTED_MAGIC: Final = (
@@ -98,13 +98,14 @@ def decode_image(
     if not data:
         raise InvalidImage("the image is empty (0 bytes)", code="empty_image")
     kind = sniff_format(data)
-    if kind is not None and kind.upper() not in SUPPORTED_FORMATS:
+    if kind is not None and kind not in SUPPORTED_FORMATS:
         raise UnsupportedMediaType(
             f"{kind} is not supported; send JPEG, PNG, WebP, GIF, BMP or TIFF",
             code="unsupported_image_format",
         )
     try:
         image = _open(data, max_pixels)
+        # Multi-picture JPEGs from phones open as "MPO" through the JPEG plugin.
         if target_short_side and image.format in ("JPEG", "MPO"):
             image.draft("RGB", (target_short_side, target_short_side))
         image.load()
