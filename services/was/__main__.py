@@ -1,0 +1,20 @@
+"""`python -m services.was`: run WAS alone (settings from KKOT_WAS_* variables)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.was.app import create_app
+from services.was.settings import WasSettings
+from shared.logging import configure_logging
+
+
+def main() -> None:
+    """Load settings, configure logging, serve."""
+    settings = WasSettings()
+    configure_logging(settings.log_level, settings.log_format)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""`create_app(settings, *, bus=None)`: WAS with its resources in cleanup_ctx.
+
+When every service runs in one process (`kkot run`), the composer creates the memory
+bus, starts and closes it, and passes it in; standalone WAS makes (and owns) its own.
+Cleanup runs in reverse order, so consumers stop before the store and clients close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import aioboto3
+import aiohttp
+import structlog
+from aiohttp import web
+
+from services.was import keys
+from services.was.endpoint import EndpointClient, botocore_config
+from services.was.model_info import ModelInfo
+from services.was.openapi import build_openapi
+from services.was.routes import ROUTES, setup_routes
+from services.was.service import ClassificationService
+from services.was.settings import WasSettings
+from services.was.store import SqliteClassificationStore
+from shared.contracts.events import EventType
+from shared.events import EventBus, IdempotentConsumer, create_bus
+from shared.middleware import error_middleware, make_request_context_middleware
+from shared.resilience import CircuitBreaker, RetryPolicy
+from shared.storage import LocalBlobStore
+
+__all__ = ["create_app"]
+
+_log = structlog.get_logger("kkot.was")
+# Consumer names: one SQS queue each on AWS.
+CLASSIFIER_CONSUMER = "was-classifier"
+MODEL_CONSUMER = "was-model-info"
+
+Context = Callable[[web.Application], AsyncIterator[None]]
+
+
+def _bus_ctx(given: EventBus | None) -> Context:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[keys.SETTINGS]
+        owned = given is None
+        bus = create_bus(settings.bus_backend) if given is None else given
+        if owned:
+            await bus.start()
+        app[keys.BUS] = bus
+        yield
+        if owned:
+            await bus.close()
+
+    return ctx
+
+
+async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    store = await SqliteClassificationStore.open(settings.database_path)
+    app[keys.STORE] = store
+    app[keys.BLOBS] = LocalBlobStore(settings.blob_dir)
+    yield
+    await store.close()
+
+
+async def _endpoint_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    local = settings.local_endpoint_url
+    # Locally the model server checks no signature, but botocore insists on signing.
+    session = (
+        aioboto3.Session(aws_access_key_id="local", aws_secret_access_key="local")
+        if local
+        else aioboto3.Session()
+    )
+    async with session.client(
+        "sagemaker-runtime",
+        region_name=settings.region,
+        endpoint_url=local,
+        config=botocore_config(settings.connect_timeout_s, settings.read_timeout_s),
+    ) as client:
+        app[keys.ENDPOINT] = EndpointClient(
+            client,
+            settings.endpoint_name,
+            retry=RetryPolicy(
+                max_attempts=settings.endpoint_max_attempts,
+                base_delay=settings.retry_base_delay_s,
+                max_delay=settings.retry_max_delay_s,
+            ),
+            breaker=CircuitBreaker(
+                name="model-endpoint",
+                failure_threshold=settings.breaker_failure_threshold,
+                reset_timeout=settings.breaker_reset_timeout_s,
+            ),
+            top_k=settings.top_k,
+        )
+        yield
+
+
+async def _model_info_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    timeout = aiohttp.ClientTimeout(
+        total=settings.read_timeout_s, sock_connect=settings.connect_timeout_s
+    )
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        app[keys.HTTP] = http
+        local = settings.local_endpoint_url
+        info = ModelInfo(
+            http if local else None,
+            f"{local}/admin/model" if local else None,
+            timeout_s=settings.read_timeout_s,
+        )
+        app[keys.MODEL_INFO] = info
+        # Not fatal: WAS starts before the model server in some orders; the first
+        # prediction or /ready retries.
+        await info.refresh()
+        yield
+        await info.close()
+
+
+async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
+    service = ClassificationService(
+        store=app[keys.STORE],
+        blobs=app[keys.BLOBS],
+        bus=app[keys.BUS],
+        endpoint=app[keys.ENDPOINT],
+        model_info=app[keys.MODEL_INFO],
+    )
+    app[keys.SERVICE] = service
+    bus = app[keys.BUS]
+    subscriptions = [
+        await bus.subscribe(
+            CLASSIFIER_CONSUMER,
+            [EventType.CLASSIFICATION_REQUESTED],
+            IdempotentConsumer(service.on_requested),
+        ),
+        await bus.subscribe(
+            MODEL_CONSUMER, [EventType.MODEL_DEPLOYED], IdempotentConsumer(service.on_model_event)
+        ),
+    ]
+    yield
+    for subscription in subscriptions:
+        await subscription.close()
+
+
+def create_app(settings: WasSettings, *, bus: EventBus | None = None) -> web.Application:
+    """Build WAS; `bus` is the process's shared bus when several services run together."""
+    app = web.Application(
+        middlewares=[make_request_context_middleware("was"), error_middleware],
+        # Multipart framing on top of the largest accepted image.
+        client_max_size=settings.max_upload_bytes + 64 * 1024,
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.OPENAPI] = build_openapi(ROUTES)
+    app.cleanup_ctx.append(_bus_ctx(bus))
+    app.cleanup_ctx.append(_storage_ctx)
+    app.cleanup_ctx.append(_endpoint_ctx)
+    app.cleanup_ctx.append(_model_info_ctx)
+    app.cleanup_ctx.append(_service_ctx)
+    setup_routes(app)
+    return app

@@ -1,0 +1,233 @@
+"""The model endpoint, reached only through aioboto3's `sagemaker-runtime` client.
+
+The image goes as its own bytes with its content type (never a float tensor in JSON);
+the answer is a `shared.contracts.prediction.Prediction`.
+
+Failure handling (botocore's own retries are off so this policy is the only one):
+
+    connection refused / connect timeout / 5xx / throttling   retried (full jitter),
+                                                              count against the breaker
+    read timeout                                              not retried (a slow model
+                                                              stays slow), counts -> 504
+    the model refused the image (400/413/415/422, or a        not retried, not a failure
+    ModelError whose original status is 4xx)                  -> 400/413/415
+    breaker open                                              -> 503 at once, Retry-After
+
+After the last attempt: throttling/unavailable/unreachable -> 503 (Retry-After),
+other server errors and unreadable answers -> 502, timeouts -> 504.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiobotocore.config import AioConfig
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from pydantic import ValidationError
+
+from shared.contracts.prediction import Prediction
+from shared.errors import (
+    InvalidImage,
+    KkotError,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from shared.resilience import CircuitBreaker, CircuitOpen, RetryPolicy, retry_call
+
+__all__ = ["EndpointClient", "EndpointResult", "botocore_config"]
+
+_log = structlog.get_logger("kkot.was.endpoint")
+
+_RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalServerError",
+        "ModelNotReadyException",
+    }
+)
+_UNAVAILABLE_CODES = frozenset(
+    {"ThrottlingException", "ServiceUnavailable", "ServiceUnavailableException"}
+)
+
+
+class _Transient(Exception):
+    """A failure worth retrying; carries the error to raise if retries run out."""
+
+    def __init__(self, error: KkotError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class _Failure(Exception):
+    """A failure of the endpoint not worth retrying (it still counts against the breaker)."""
+
+    def __init__(self, error: KkotError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def botocore_config(connect_timeout: float, read_timeout: float) -> AioConfig:
+    """Timeouts from settings and botocore's own retries off (ours apply instead)."""
+    return AioConfig(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+    )
+
+
+@dataclass(frozen=True)
+class EndpointResult:
+    """A prediction and how long the round trip to the endpoint took."""
+
+    prediction: Prediction
+    endpoint_ms: float
+    attempts: int
+
+
+def _status_and_code(exc: ClientError) -> tuple[int, str, Any]:
+    response: dict[str, Any] = dict(exc.response)
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    code = str(response.get("Error", {}).get("Code") or status)
+    return status, code, response.get("OriginalStatusCode")
+
+
+def _client_refusal(status: int, message: str) -> KkotError | None:
+    """The model's 4xx verdict on the image, as our own 4xx; None if not such a verdict."""
+    if status == 413:
+        return PayloadTooLarge("the model endpoint refused the image as too large")
+    if status == 415:
+        return UnsupportedMediaType("the model endpoint cannot read this image format")
+    if status in (400, 422):
+        return InvalidImage(
+            f"the model could not read this image{': ' + message if message else ''}"
+        )
+    return None
+
+
+def _classify_client_error(exc: ClientError) -> Exception:
+    """Sort a botocore ClientError into retryable / failure / refusal."""
+    status, code, original = _status_and_code(exc)
+    message = str(exc.response.get("Error", {}).get("Message") or "")[:200]
+    if code == "ModelError":
+        original_status = int(original or 0)
+        refusal = _client_refusal(original_status, message)
+        if refusal is not None:
+            return refusal
+        if original_status in (429, 503):
+            # The model server is loading, swapping or saturated: worth another try.
+            return _Transient(ServiceUnavailable("the model is not ready; try again shortly"))
+        return _Failure(UpstreamError(f"the model failed (status {original_status or '?'})"))
+    if status == 404 or (code == "ValidationError" and "not found" in message.lower()):
+        return _Failure(ServiceUnavailable("the model endpoint does not exist (yet)"))
+    refusal = _client_refusal(status, message)
+    if refusal is not None:
+        return refusal
+    if status == 429 or code in _UNAVAILABLE_CODES or status == 503:
+        return _Transient(ServiceUnavailable("the model endpoint is busy or unavailable"))
+    if status >= 500 or code in _RETRYABLE_CODES:
+        return _Transient(UpstreamError(f"the model endpoint failed (status {status})"))
+    return _Failure(UpstreamError(f"unexpected answer from the model endpoint ({code})"))
+
+
+class EndpointClient:
+    """Invoke one endpoint with bounded retries under a circuit breaker."""
+
+    def __init__(
+        self,
+        client: Any,
+        endpoint_name: str,
+        *,
+        retry: RetryPolicy,
+        breaker: CircuitBreaker,
+        top_k: int = 5,
+    ) -> None:
+        self._client = client
+        self.endpoint_name = endpoint_name
+        self.top_k = top_k
+        self.retry = retry
+        self.breaker = breaker
+
+    async def _invoke_once(self, body: bytes, content_type: str) -> Prediction:
+        try:
+            response = await self._client.invoke_endpoint(
+                EndpointName=self.endpoint_name,
+                Body=body,
+                ContentType=content_type,
+                Accept="application/json",
+                CustomAttributes=f"top_k={self.top_k}",
+            )
+            async with response["Body"] as stream:
+                payload = await stream.read()
+        except ClientError as exc:
+            raise _classify_client_error(exc) from exc
+        except ReadTimeoutError as exc:
+            raise _Failure(UpstreamTimeout("the model endpoint did not answer in time")) from exc
+        except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError) as exc:
+            raise _Transient(ServiceUnavailable("the model endpoint is unreachable")) from exc
+        except BotoCoreError as exc:
+            raise _Transient(UpstreamError(f"calling the model endpoint failed: {exc}")) from exc
+        try:
+            return Prediction.model_validate_json(payload)
+        except ValidationError as exc:
+            raise _Failure(UpstreamError("the model endpoint answered an unreadable body")) from exc
+
+    async def invoke(self, body: bytes, content_type: str) -> EndpointResult:
+        """Classify one image; raises `shared.errors` classes with the right status."""
+        attempts = 0
+
+        async def attempt() -> Prediction:
+            nonlocal attempts
+            attempts += 1
+            return await self.breaker.call(
+                lambda: self._invoke_once(body, content_type),
+                lambda exc: isinstance(exc, _Transient | _Failure),
+            )
+
+        def on_retry(number: int, exc: BaseException, pause: float) -> None:
+            _log.warning(
+                "endpoint_retry", attempt=number, error=str(exc), pause_ms=round(pause * 1000, 1)
+            )
+
+        started = time.perf_counter()
+        try:
+            prediction = await retry_call(
+                attempt, self.retry, lambda exc: isinstance(exc, _Transient), on_retry=on_retry
+            )
+        except CircuitOpen as exc:
+            raise ServiceUnavailable(
+                "the model endpoint is failing; not calling it for a while",
+                retry_after=exc.retry_after,
+                code="endpoint_unavailable",
+            ) from exc
+        except (_Transient, _Failure) as exc:
+            error = exc.error
+            if isinstance(error, ServiceUnavailable):
+                raise ServiceUnavailable(
+                    error.message,
+                    retry_after=self.breaker.reset_timeout
+                    if self.breaker.state != "closed"
+                    else 1.0,
+                    code="endpoint_unavailable",
+                ) from exc
+            raise error from exc
+        return EndpointResult(
+            prediction=prediction,
+            endpoint_ms=(time.perf_counter() - started) * 1000,
+            attempts=attempts,
+        )

@@ -1,0 +1,86 @@
+"""The stored classification and its rendering into the public contract.
+
+Storage keeps labels, scores and keys (language-neutral); display names and
+descriptions are looked up when a record is rendered, in the caller's language, so a
+catalog fix shows up on old records too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.catalog import describe
+from shared.contracts.classification import (
+    ClassificationRecord,
+    ClassificationStatus,
+    ClassificationTiming,
+    ScoredLabel,
+)
+from shared.contracts.model import Catalog, Language
+from shared.contracts.prediction import LabelScore
+
+__all__ = ["StoredClassification", "render_record"]
+
+
+class StoredClassification(BaseModel):
+    """One row of the classification store (never sent over the wire as is)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: ClassificationStatus
+    created_at: datetime
+    completed_at: datetime | None = None
+    request_id: str | None = None
+    filename: str | None = None
+    content_type: str
+    image_key: str
+    top_k: list[LabelScore] = Field(default_factory=list)
+    model_name: str | None = None
+    model_version: str | None = None
+    timing: ClassificationTiming | None = None
+    error: str | None = None
+    error_code: str | None = None
+    feedback_label: str | None = None
+    feedback_at: datetime | None = None
+
+    @property
+    def best(self) -> LabelScore | None:
+        return self.top_k[0] if self.top_k else None
+
+
+def render_record(
+    stored: StoredClassification, language: Language, catalogs: tuple[Catalog, ...], image_url: str
+) -> ClassificationRecord:
+    """The public record in `language`, with display names from `catalogs`."""
+    best = stored.best
+    text = describe(best.label, language, *catalogs) if best else None
+    return ClassificationRecord(
+        id=stored.id,
+        status=stored.status,
+        created_at=stored.created_at,
+        completed_at=stored.completed_at,
+        filename=stored.filename,
+        content_type=stored.content_type,
+        image_url=image_url,
+        label=best.label if best else None,
+        display_name=text.name if text else None,
+        description=text.description if text else None,
+        confidence=best.score if best else None,
+        top_k=[
+            ScoredLabel(
+                label=entry.label,
+                display_name=describe(entry.label, language, *catalogs).name,
+                score=entry.score,
+            )
+            for entry in stored.top_k
+        ],
+        model_name=stored.model_name,
+        model_version=stored.model_version,
+        timing=stored.timing,
+        error=stored.error,
+        feedback_label=stored.feedback_label,
+        feedback_at=stored.feedback_at,
+    )

@@ -1,0 +1,237 @@
+"""The classification workflow, shared by the synchronous and background paths.
+
+    submit()   store the image (blob) and a pending record, publish
+               `classification.requested` (correlation id = the request id)
+    complete() call the endpoint, store the result, publish `classification.completed`
+               (or `classification.failed` and re-raise the error)
+    on_requested()  the bus consumer that runs complete() for `Prefer: respond-async` jobs
+    add_feedback()  "this was actually <label>", checked against the model's labels
+
+Each answer carries the model name/version and the timing split: `endpoint_ms` (the
+round trip to the endpoint, retries included), `model_ms` (the model server's own
+time) and `was_ms` (everything else WAS did for the request).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import structlog
+
+from services.was.endpoint import EndpointClient
+from services.was.model_info import ModelInfo
+from services.was.records import StoredClassification, render_record
+from services.was.store import ClassificationStore
+from services.was.uploads import Upload
+from shared.catalog import flower_catalog
+from shared.contracts.classification import (
+    ClassificationRecord,
+    ClassificationStatus,
+    ClassificationTiming,
+)
+from shared.contracts.events import (
+    ClassificationCompleted,
+    ClassificationFailed,
+    ClassificationRequested,
+    Event,
+    EventType,
+    ModelDeployed,
+)
+from shared.contracts.model import Catalog, Language
+from shared.errors import Conflict, KkotError, NotFound, ServiceUnavailable, Unprocessable
+from shared.events import EventBus
+from shared.storage import BlobStore
+
+__all__ = ["SOURCE", "ClassificationService", "image_path"]
+
+SOURCE = "kkot.was"
+_log = structlog.get_logger("kkot.was")
+
+
+def image_path(record_id: str) -> str:
+    """Where the API serves a record's image (relative, so it works behind the gateway)."""
+    return f"/api/v1/classifications/{record_id}/image"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ClassificationService:
+    """Classify images, keep the records, and tell the bus about it."""
+
+    def __init__(
+        self,
+        *,
+        store: ClassificationStore,
+        blobs: BlobStore,
+        bus: EventBus,
+        endpoint: EndpointClient,
+        model_info: ModelInfo,
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.bus = bus
+        self.endpoint = endpoint
+        self.model_info = model_info
+
+    def catalogs(self) -> tuple[Catalog, ...]:
+        """Where display text comes from: the project's catalog, then the model's own."""
+        snapshot = self.model_info.snapshot
+        return (flower_catalog(), snapshot.catalog) if snapshot else (flower_catalog(),)
+
+    def render(self, stored: StoredClassification, language: Language) -> ClassificationRecord:
+        """The public record in `language`."""
+        return render_record(stored, language, self.catalogs(), image_path(stored.id))
+
+    async def submit(
+        self, upload: Upload, *, language: Language, request_id: str, background: bool
+    ) -> StoredClassification:
+        """Keep the image and a pending record; announce the request."""
+        record_id = uuid.uuid4().hex
+        created = _now()
+        image_key = f"images/{created:%Y/%m/%d}/{record_id}.{upload.extension}"
+        await self.blobs.put(image_key, upload.data, upload.content_type)
+        stored = StoredClassification(
+            id=record_id,
+            status=ClassificationStatus.PENDING,
+            created_at=created,
+            request_id=request_id,
+            filename=upload.filename,
+            content_type=upload.content_type,
+            image_key=image_key,
+        )
+        await self.store.put(stored)
+        await self.bus.publish(
+            Event(
+                type=EventType.CLASSIFICATION_REQUESTED,
+                source=SOURCE,
+                correlation_id=request_id,
+                data=ClassificationRequested(
+                    classification_id=record_id,
+                    image_key=image_key,
+                    content_type=upload.content_type,
+                    language=language,
+                    background=background,
+                ),
+            )
+        )
+        return stored
+
+    async def complete(
+        self, stored: StoredClassification, data: bytes, *, language: Language, started: float
+    ) -> StoredClassification:
+        """Classify `data` for the pending record `stored`; raise on failure."""
+        try:
+            result = await self.endpoint.invoke(data, stored.content_type)
+        except KkotError as exc:
+            await self._fail(stored, exc, language)
+            raise
+        prediction = result.prediction
+        self.model_info.observe(prediction.model_name, prediction.model_version)
+        total_ms = (time.perf_counter() - started) * 1000
+        done = stored.model_copy(
+            update={
+                "status": ClassificationStatus.COMPLETED,
+                "completed_at": _now(),
+                "top_k": prediction.top_k,
+                "model_name": prediction.model_name,
+                "model_version": prediction.model_version,
+                "timing": ClassificationTiming(
+                    was_ms=round(max(0.0, total_ms - result.endpoint_ms), 3),
+                    endpoint_ms=round(result.endpoint_ms, 3),
+                    model_ms=round(prediction.timing.total_ms, 3),
+                ),
+            }
+        )
+        await self.store.put(done)
+        await self.bus.publish(
+            Event(
+                type=EventType.CLASSIFICATION_COMPLETED,
+                source=SOURCE,
+                correlation_id=stored.request_id,
+                data=ClassificationCompleted(record=self.render(done, language)),
+            )
+        )
+        _log.info(
+            "classified",
+            classification_id=done.id,
+            label=prediction.top_k[0].label if prediction.top_k else None,
+            model_version=prediction.model_version,
+            endpoint_ms=round(result.endpoint_ms, 1),
+            attempts=result.attempts,
+        )
+        return done
+
+    async def _fail(self, stored: StoredClassification, exc: KkotError, language: Language) -> None:
+        failed = stored.model_copy(
+            update={
+                "status": ClassificationStatus.FAILED,
+                "completed_at": _now(),
+                "error": exc.message,
+                "error_code": exc.code,
+            }
+        )
+        await self.store.put(failed)
+        await self.bus.publish(
+            Event(
+                type=EventType.CLASSIFICATION_FAILED,
+                source=SOURCE,
+                correlation_id=stored.request_id,
+                data=ClassificationFailed(classification_id=stored.id, error=exc.message),
+            )
+        )
+
+    async def on_requested(self, event: Event) -> None:
+        """Bus consumer: run a background job (idempotent: finished jobs are skipped)."""
+        data = event.data
+        if not isinstance(data, ClassificationRequested) or not data.background:
+            return
+        started = time.perf_counter()
+        stored = await self.store.get(data.classification_id)
+        if stored is None or stored.status is not ClassificationStatus.PENDING:
+            return
+        blob = await self.blobs.get(stored.image_key)
+        try:
+            await self.complete(stored, blob.data, language=data.language, started=started)
+        except KkotError:
+            # Recorded as failed and announced; not an error of the consumer.
+            return
+
+    async def on_model_event(self, event: Event) -> None:
+        """Bus consumer: `model.deployed` refreshes what WAS knows about the model."""
+        if isinstance(event.data, ModelDeployed):
+            await self.model_info.on_deployed(event.data)
+
+    async def get(self, record_id: str) -> StoredClassification:
+        """The record, or 404."""
+        stored = await self.store.get(record_id)
+        if stored is None:
+            raise NotFound(f"no classification {record_id!r}")
+        return stored
+
+    async def current_labels(self) -> tuple[str, ...]:
+        """The deployed model's labels (refreshing once if unknown), or 503."""
+        snapshot = self.model_info.snapshot
+        if snapshot is None or not snapshot.labels:
+            snapshot = await self.model_info.refresh()
+        if snapshot is None or not snapshot.labels:
+            raise ServiceUnavailable("the deployed model's labels are not known yet")
+        return snapshot.labels
+
+    async def add_feedback(self, record_id: str, label: str) -> StoredClassification:
+        """Keep the corrected label with the record (and so with its image)."""
+        stored = await self.get(record_id)
+        if stored.status is ClassificationStatus.PENDING:
+            raise Conflict("the classification is still running; send feedback when it is done")
+        labels = await self.current_labels()
+        if label not in labels:
+            raise Unprocessable(
+                f"unknown label {label!r}; GET /api/v1/labels lists the {len(labels)} labels",
+                code="unknown_label",
+            )
+        updated = stored.model_copy(update={"feedback_label": label, "feedback_at": _now()})
+        await self.store.put(updated)
+        return updated

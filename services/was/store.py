@@ -1,0 +1,166 @@
+"""Classification records: the `ClassificationStore` interface and its SQLite backend.
+
+Listing is newest first with *keyset* pagination: the cursor is an opaque base64 of
+the last row's `(created_at, id)`, and the next page is the rows strictly below it in
+that order. New rows sort above every cursor already handed out, so paging is stable
+under concurrent inserts (no duplicates, no gaps), unlike OFFSET paging.
+
+The DynamoDB backend (a later issue) keeps the same interface: its cursor is the
+encoded `LastEvaluatedKey`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import aiosqlite
+
+from services.was.records import StoredClassification
+
+__all__ = ["ClassificationStore", "InvalidCursor", "SqliteClassificationStore"]
+
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS classifications (
+        id TEXT PRIMARY KEY,
+        created_us INTEGER NOT NULL,
+        has_feedback INTEGER NOT NULL DEFAULT 0,
+        body TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS classifications_by_created "
+    "ON classifications (created_us DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS classifications_by_feedback "
+    "ON classifications (has_feedback, created_us DESC, id DESC)",
+)
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor this store did not produce."""
+
+
+class ClassificationStore(Protocol):
+    """Where classification records live."""
+
+    async def put(self, record: StoredClassification) -> None:
+        """Insert `record`, or replace the record with the same id."""
+
+    async def get(self, record_id: str) -> StoredClassification | None:
+        """The record with `record_id`, or None."""
+
+    async def list(
+        self, *, limit: int, cursor: str | None = None, has_feedback: bool | None = None
+    ) -> tuple[list[StoredClassification], str | None]:
+        """Up to `limit` records, newest first, after `cursor`; and the next cursor."""
+
+    async def ping(self) -> None:
+        """Raise if the store cannot answer."""
+
+
+def _micros(moment: datetime) -> int:
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000)
+
+
+def encode_cursor(created_us: int, record_id: str) -> str:
+    """The opaque cursor for a position in the newest-first order."""
+    raw = json.dumps([created_us, record_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    """The position a cursor names; `InvalidCursor` for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_us, record_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError):
+        raise InvalidCursor("invalid cursor") from None
+    if not isinstance(created_us, int) or not isinstance(record_id, str):
+        raise InvalidCursor("invalid cursor")
+    return created_us, record_id
+
+
+class SqliteClassificationStore:
+    """One aiosqlite connection in WAL mode (readers never block the writer)."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteClassificationStore:
+        """Open (creating folder, file and schema as needed)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")
+            for statement in _SCHEMA:
+                await db.execute(statement)
+            await db.commit()
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._db.close()
+
+    async def put(self, record: StoredClassification) -> None:
+        """Insert or replace `record`."""
+        await self._db.execute(
+            "INSERT INTO classifications (id, created_us, has_feedback, body) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "has_feedback = excluded.has_feedback, body = excluded.body",
+            (
+                record.id,
+                _micros(record.created_at),
+                int(record.feedback_label is not None),
+                record.model_dump_json(),
+            ),
+        )
+        await self._db.commit()
+
+    async def get(self, record_id: str) -> StoredClassification | None:
+        """The record with `record_id`, or None."""
+        async with self._db.execute(
+            "SELECT body FROM classifications WHERE id = ?", (record_id,)
+        ) as rows:
+            row = await rows.fetchone()
+        return StoredClassification.model_validate_json(row[0]) if row else None
+
+    async def list(
+        self, *, limit: int, cursor: str | None = None, has_feedback: bool | None = None
+    ) -> tuple[list[StoredClassification], str | None]:
+        """Up to `limit` records, newest first, strictly after `cursor`."""
+        where: list[str] = []
+        params: list[object] = []
+        if cursor is not None:
+            created_us, record_id = decode_cursor(cursor)
+            where.append("(created_us, id) < (?, ?)")
+            params += [created_us, record_id]
+        if has_feedback is not None:
+            where.append("has_feedback = ?")
+            params.append(int(has_feedback))
+        sql = "SELECT created_us, id, body FROM classifications"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_us DESC, id DESC LIMIT ?"
+        params.append(limit + 1)  # one extra row says whether a next page exists
+        async with self._db.execute(sql, params) as rows:
+            fetched = list(await rows.fetchall())
+        page = fetched[:limit]
+        items = [StoredClassification.model_validate_json(row[2]) for row in page]
+        next_cursor = encode_cursor(page[-1][0], page[-1][1]) if len(fetched) > limit else None
+        return items, next_cursor
+
+    async def ping(self) -> None:
+        """Raise if the database cannot answer."""
+        async with self._db.execute("SELECT 1") as rows:
+            await rows.fetchone()

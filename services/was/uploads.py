@@ -1,0 +1,224 @@
+"""Reading an uploaded image: multipart field `file` or a raw image body.
+
+Every way an upload can be wrong ends in a 4xx `shared.errors` class: no `file` field,
+two files, an empty file, a body over the limit (counted while streaming, so a huge
+upload is refused without being buffered), bytes that are not an image, an image format
+the model cannot read, too many pixels. The content type WAS stores and forwards is the
+one the bytes really are (sniffed), never the client's claim. Filenames are sanitised
+before they are stored or echoed.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from typing import Final
+
+from aiohttp import BodyPartReader, web
+from PIL import Image, UnidentifiedImageError
+
+from shared.errors import (
+    BadRequest,
+    InvalidImage,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+
+__all__ = ["FILE_FIELD", "Upload", "check_image", "read_upload", "sanitize_filename"]
+
+FILE_FIELD: Final = "file"
+MAX_FILENAME_CHARS: Final = 120
+_CHUNK: Final = 64 * 1024
+_MAX_OTHER_FIELD_BYTES: Final = 64 * 1024
+_MAX_PARTS: Final = 16
+
+# Sniffed format -> (content type sent to the endpoint, file extension for the blob key).
+_ACCEPTED: Final = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+    "GIF": ("application/x-image", "gif"),
+    "BMP": ("application/x-image", "bmp"),
+}
+_KNOWN_NOT_RASTER: Final = (
+    (b"%PDF", "PDF"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (b"8BPS", "Photoshop"),
+)
+_HEIF_BRANDS: Final = (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif")
+_RAW_IMAGE_TYPES: Final = ("application/x-image", "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An image as received: its bytes, what they really are, and a safe filename."""
+
+    data: bytes
+    image_format: str
+    content_type: str
+    extension: str
+    filename: str | None
+    width: int
+    height: int
+
+
+def sanitize_filename(raw: str | None) -> str | None:
+    """A display-safe filename: no path, no control characters, bounded length."""
+    if not raw:
+        return None
+    name = unicodedata.normalize("NFC", raw)
+    name = re.split(r"[\\/]", name)[-1]
+    # Drop control, format (bidi overrides), surrogate and unassigned characters.
+    name = "".join(
+        ch for ch in name if unicodedata.category(ch)[0] != "C" and ch not in "\u2028\u2029"
+    )
+    name = re.sub(r'[<>:"|?*]', "_", name).strip(" .")
+    if len(name) > MAX_FILENAME_CHARS:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 10:
+            name = stem[: MAX_FILENAME_CHARS - len(ext) - 1] + "." + ext
+        else:
+            name = name[:MAX_FILENAME_CHARS]
+    return name or None
+
+
+def _sniff(data: bytes) -> str | None:
+    head = data[:32]
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head.startswith(b"BM"):
+        return "BMP"
+    for magic, name in _KNOWN_NOT_RASTER:
+        if head.startswith(magic):
+            return name
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "HEIF/AVIF"
+    text = data[:512].lstrip().lower()
+    if text.startswith((b"<svg", b"<?xml")) and b"<svg" in data[:4096].lower():
+        return "SVG"
+    return None
+
+
+def check_image(data: bytes, filename: str | None, max_pixels: int) -> Upload:
+    """Check that `data` is an image the model can read; describe it."""
+    if not data:
+        raise BadRequest("the uploaded file is empty", code="empty_file")
+    fmt = _sniff(data)
+    if fmt is None:
+        raise InvalidImage("the uploaded file is not an image")
+    if fmt not in _ACCEPTED:
+        raise UnsupportedMediaType(
+            f"{fmt} images are not supported; send JPEG, PNG, WebP, GIF or BMP"
+        )
+    try:
+        # Image.open reads the header only; verify() walks the structure (PNG chunk
+        # CRCs and the like) without decoding pixels, so this is cheap.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+                width, height = image.size
+                image.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PayloadTooLarge("the image has too many pixels") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise InvalidImage(f"the uploaded {fmt} image is damaged or truncated") from exc
+    if width < 1 or height < 1:
+        raise InvalidImage("the image has no pixels")
+    if width * height > max_pixels:
+        raise PayloadTooLarge(
+            f"the image is {width}x{height}; at most {max_pixels} pixels are accepted"
+        )
+    content_type, extension = _ACCEPTED[fmt]
+    return Upload(
+        data=data,
+        image_format=fmt,
+        content_type=content_type,
+        extension=extension,
+        filename=filename,
+        width=width,
+        height=height,
+    )
+
+
+async def _read_limited(part: BodyPartReader, limit: int, what: str) -> bytes:
+    buf = bytearray()
+    while chunk := await part.read_chunk(_CHUNK):
+        buf += chunk
+        if len(buf) > limit:
+            raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
+    return bytes(buf)
+
+
+async def _read_multipart(request: web.Request, max_bytes: int) -> tuple[bytes, str | None]:
+    try:
+        reader = await request.multipart()
+    except (AssertionError, ValueError, KeyError) as exc:
+        raise BadRequest("malformed multipart body", code="invalid_multipart") from exc
+    found: tuple[bytes, str | None] | None = None
+    misnamed: str | None = None
+    try:
+        for _ in range(_MAX_PARTS + 1):
+            part = await reader.next()
+            if part is None:
+                break
+            if not isinstance(part, BodyPartReader):
+                raise BadRequest(
+                    "nested multipart bodies are not accepted", code="invalid_multipart"
+                )
+            if part.name == FILE_FIELD:
+                if found is not None:
+                    raise BadRequest(
+                        f"send exactly one file in field {FILE_FIELD!r}", code="too_many_files"
+                    )
+                data = await _read_limited(part, max_bytes, "the uploaded file")
+                found = (data, part.filename)
+            else:
+                if part.filename and misnamed is None:
+                    misnamed = part.name or ""
+                await _read_limited(part, _MAX_OTHER_FIELD_BYTES, f"field {part.name!r}")
+        else:
+            raise BadRequest("too many multipart fields", code="invalid_multipart")
+    except (AssertionError, ValueError, RuntimeError) as exc:
+        raise BadRequest("malformed multipart body", code="invalid_multipart") from exc
+    if found is None:
+        hint = f" (a file came in field {misnamed!r})" if misnamed is not None else ""
+        raise BadRequest(f"missing multipart field {FILE_FIELD!r}{hint}", code="missing_file")
+    return found
+
+
+async def _read_raw(request: web.Request, max_bytes: int) -> bytes:
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"the image is larger than {max_bytes} bytes")
+    buf = bytearray()
+    while chunk := await request.content.read(_CHUNK):
+        buf += chunk
+        if len(buf) > max_bytes:
+            raise PayloadTooLarge(f"the image is larger than {max_bytes} bytes")
+    return bytes(buf)
+
+
+async def read_upload(request: web.Request, *, max_bytes: int, max_pixels: int) -> Upload:
+    """The image in `request` (multipart `file`, or a raw `image/*` body), checked."""
+    content_type = request.content_type.lower()
+    if content_type.startswith("multipart/"):
+        if content_type != "multipart/form-data":
+            raise UnsupportedMediaType("use multipart/form-data with a 'file' field")
+        data, raw_name = await _read_multipart(request, max_bytes)
+        filename = sanitize_filename(raw_name)
+    elif content_type.startswith("image/") or content_type in _RAW_IMAGE_TYPES:
+        data = await _read_raw(request, max_bytes)
+        filename = None
+    else:
+        raise UnsupportedMediaType(
+            "send multipart/form-data with a 'file' field, or the image itself as image/*"
+        )
+    return check_image(data, filename, max_pixels)
