@@ -1,0 +1,670 @@
+"""The delivery stack (CI/CD), deployed once next to the production stage.
+
+Application images: CodePipeline — Source (GitHub through a CodeConnections
+connection by default, CodeCommit when `SourceProvider` says so) → Test (`make test`)
+→ Build (images tagged with the commit id, pushed to both stages' ECR repositories;
+the model image too, which starts the SageMaker pipeline) → Deploy staging → Manual
+approval → Deploy production.
+
+The model: a SageMaker Pipeline (train → evaluate → accuracy condition → register
+into the model package group). Approving a package in the registry fires an
+EventBridge rule that starts a CodeBuild project which updates the model stacks
+(staging, then production) with the package's model data; the endpoint update is
+blue/green with automatic rollback on the model stack's alarms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from awacs.aws import Condition, Statement, StringEquals, StringLike
+from troposphere import Equals, GetAtt, If, Join, Output, Parameter, Ref, Sub, Template
+from troposphere.codebuild import Artifacts, CloudWatchLogs, LogsConfig, Project, Source
+from troposphere.codebuild import Environment as BuildEnvironment
+from troposphere.codebuild import EnvironmentVariable as BuildVariable
+from troposphere.codepipeline import (
+    Actions,
+    ActionTypeId,
+    ArtifactStore,
+    EncryptionKey,
+    InputArtifacts,
+    OutputArtifacts,
+    Pipeline,
+    Stages,
+)
+from troposphere.events import InputTransformer, Rule, Target
+from troposphere.iam import Policy, Role
+from troposphere.logs import LogGroup
+from troposphere.sagemaker import ModelPackageGroup, PipelineDefinition
+from troposphere.sagemaker import Pipeline as SageMakerPipeline
+
+from cfn.common import checkov_skips, new_template
+from cfn.naming import STAGES, add_export, import_value, scoped
+from cfn.policies import actions, allow, arn, assume_role_policy, document
+from cfn.sagemaker_pipeline import pipeline_definition
+from cfn.stacks.application import SERVICES
+from cfn.storage import add_private_bucket
+
+__all__ = ["STACK", "build_delivery"]
+
+STACK = "delivery"
+NETWORK = "network"
+DATA = "data-and-events"
+CI_DIR = Path(__file__).resolve().parents[2] / "ci"
+BUILD_IMAGE = "aws/codebuild/standard:7.0"
+SOURCE = "SourceOutput"
+BUILD = "BuildOutput"
+
+
+def build_delivery() -> Template:
+    """CodePipeline + CodeBuild for the images; SageMaker Pipeline + registry + deploy."""
+    t = new_template("kkot delivery: CodePipeline/CodeBuild and the SageMaker model pipeline")
+    provider = t.add_parameter(
+        Parameter(
+            "SourceProvider",
+            Type="String",
+            AllowedValues=["CodeConnections", "CodeCommit"],
+            Default="CodeConnections",
+            Description="Where the source comes from",
+        )
+    )
+    connection = t.add_parameter(
+        Parameter(
+            "ConnectionArn",
+            Type="String",
+            Default="",
+            Description="CodeConnections (CodeStar Connections) ARN for GitHub",
+        )
+    )
+    repository = t.add_parameter(
+        Parameter(
+            "FullRepositoryId",
+            Type="String",
+            Default="example/kkot",
+            Description="GitHub owner/name (CodeConnections) or the CodeCommit repository name",
+        )
+    )
+    branch = t.add_parameter(
+        Parameter("BranchName", Type="String", Default="main", Description="Branch to release")
+    )
+    retention = t.add_parameter(
+        Parameter(
+            "LogRetentionDays",
+            Type="Number",
+            Default=30,
+            AllowedValues=[7, 14, 30, 60, 90, 180, 365],
+            Description="Days to keep build logs",
+        )
+    )
+    t.add_condition("UseCodeCommit", Equals(Ref(provider), "CodeCommit"))
+
+    key_arn = import_value(DATA, "DataKeyArn")
+    artifacts = add_private_bucket(
+        t, "ArtifactBucket", key_arn, import_value(DATA, "AccessLogBucketName")
+    )
+    log_group = t.add_resource(
+        LogGroup(
+            "BuildLogGroup",
+            LogGroupName=Sub("/kkot/${Stage}/codebuild"),
+            RetentionInDays=Ref(retention),
+            KmsKeyId=import_value(NETWORK, "LogsKeyArn"),
+        )
+    )
+
+    package_group = t.add_resource(
+        ModelPackageGroup(
+            "ModelPackageGroup",
+            ModelPackageGroupName=scoped("flowers"),
+            ModelPackageGroupDescription="kkot flower classifiers (approve to deploy)",
+        )
+    )
+    sm_role = add_sagemaker_pipeline_role(t, key_arn)
+    t.add_resource(
+        SageMakerPipeline(
+            "ModelPipeline",
+            PipelineName=scoped("model"),
+            PipelineDisplayName=scoped("model"),
+            PipelineDescription="train -> evaluate -> accuracy check -> register",
+            RoleArn=GetAtt(sm_role, "Arn"),
+            PipelineDefinition=PipelineDefinition(
+                PipelineDefinitionBody=Sub(
+                    pipeline_definition(),
+                    ModelsBucket=import_value(DATA, "ModelsBucketName"),
+                    DataKeyArn=key_arn,
+                    PipelineRoleArn=GetAtt(sm_role, "Arn"),
+                    ModelPackageGroup=Ref(package_group),
+                )
+            ),
+        )
+    )
+
+    projects = add_build_projects(t, artifacts, log_group, key_arn)
+    add_pipeline(t, artifacts, key_arn, projects, connection, repository, branch)
+    add_approval_trigger(t, package_group, projects["DeployEndpoint"])
+
+    add_export(t, STACK, "ArtifactBucketName", Ref(artifacts), "Pipeline artifacts")
+    add_export(t, STACK, "ModelPackageGroupName", Ref(package_group), "Model registry group")
+    t.add_output(Output("ModelPipelineName", Value=scoped("model"), Description="SageMaker"))
+    return t
+
+
+def build_role(t: Template, name: str, statements: Sequence[Statement]) -> Role:
+    """A CodeBuild service role with the statements its project needs."""
+    return t.add_resource(
+        Role(
+            f"{name}BuildRole",
+            Path="/kkot/",
+            AssumeRolePolicyDocument=assume_role_policy("codebuild.amazonaws.com"),
+            Policies=[Policy(PolicyName=f"{name}-build", PolicyDocument=document(*statements))],
+        )
+    )
+
+
+def add_build_projects(
+    t: Template, artifacts: object, log_group: LogGroup, key_arn: object
+) -> dict[str, Project]:
+    """Test, image build, model build and endpoint deploy projects, each with its role."""
+    artifact_arn = GetAtt(artifacts, "Arn")
+    common = [
+        allow(
+            actions("logs", "CreateLogStream", "PutLogEvents"),
+            [arn("logs", "log-group:/kkot/${Stage}/codebuild:log-stream:*")],
+        ),
+        allow(
+            actions("s3", "GetObject", "GetObjectVersion", "PutObject"),
+            [Join("", [artifact_arn, "/*"])],
+        ),
+        allow(actions("kms", "Decrypt", "GenerateDataKey"), [key_arn]),
+    ]
+    ecr_push = [
+        # Only works on "*" (see tests/cfn/test_iam.py).
+        allow(actions("ecr", "GetAuthorizationToken"), ["*"]),
+        allow(
+            actions(
+                "ecr",
+                "BatchCheckLayerAvailability",
+                "BatchGetImage",
+                "CompleteLayerUpload",
+                "DescribeImages",
+                "GetDownloadUrlForLayer",
+                "InitiateLayerUpload",
+                "PutImage",
+                "UploadLayerPart",
+            ),
+            [arn("ecr", f"repository/kkot-{stage}-*") for stage in STAGES],
+        ),
+        # Pushing to a KMS-encrypted repository: both stages' data keys.
+        allow(
+            actions("kms", "Decrypt", "GenerateDataKey"),
+            [arn("kms", "key/*")],
+            condition=Condition(
+                StringEquals({"kms:ViaService": Sub("ecr.${AWS::Region}.amazonaws.com")})
+            ),
+        ),
+    ]
+    start_pipeline = allow(
+        actions("sagemaker", "StartPipelineExecution", "DescribePipelineExecution"),
+        [
+            arn("sagemaker", "pipeline/kkot-${Stage}-model"),
+            arn("sagemaker", "pipeline/kkot-${Stage}-model/*"),
+        ],
+    )
+    deploy_endpoint = deploy_endpoint_statements()
+    specs = {
+        "Test": ("ci/buildspec-test.yml", common, False, "BUILD_GENERAL1_MEDIUM"),
+        "Images": ("ci/buildspec-build.yml", common + ecr_push, True, "BUILD_GENERAL1_MEDIUM"),
+        "ModelImage": (
+            "ci/buildspec-model.yml",
+            [*common, *ecr_push, start_pipeline],
+            True,
+            "BUILD_GENERAL1_LARGE",
+        ),
+    }
+    privileged_skip = checkov_skips(
+        (
+            "CKV_AWS_316",
+            "docker build needs the Docker daemon, which CodeBuild only runs in privileged mode",
+        )
+    )
+    projects: dict[str, Project] = {}
+    for name, (buildspec, statements, privileged, compute) in specs.items():
+        role = build_role(t, name, statements)
+        projects[name] = t.add_resource(
+            Project(
+                f"{name}Project",
+                Name=scoped(name.lower()),
+                ServiceRole=GetAtt(role, "Arn"),
+                EncryptionKey=key_arn,
+                Source=Source(Type="CODEPIPELINE", BuildSpec=buildspec),
+                Artifacts=Artifacts(Type="CODEPIPELINE"),
+                TimeoutInMinutes=90,
+                Environment=BuildEnvironment(
+                    Type="LINUX_CONTAINER",
+                    ComputeType=compute,
+                    Image=BUILD_IMAGE,
+                    PrivilegedMode=privileged,
+                    EnvironmentVariables=build_variables(),
+                ),
+                LogsConfig=LogsConfig(
+                    CloudWatchLogs=CloudWatchLogs(
+                        Status="ENABLED", GroupName=Ref(log_group), StreamName=name.lower()
+                    )
+                ),
+            )
+        )
+        if privileged:
+            projects[name].Metadata = privileged_skip
+    # Started by EventBridge, not by the pipeline: its buildspec is inlined from ci/.
+    deploy_role = build_role(t, "DeployEndpoint", [*common[:1], *deploy_endpoint])
+    projects["DeployEndpoint"] = t.add_resource(
+        Project(
+            "DeployEndpointProject",
+            Name=scoped("deploy-endpoint"),
+            ServiceRole=GetAtt(deploy_role, "Arn"),
+            EncryptionKey=key_arn,
+            Source=Source(
+                Type="NO_SOURCE",
+                BuildSpec=(CI_DIR / "buildspec-deploy-endpoint.yml").read_text(encoding="utf-8"),
+            ),
+            Artifacts=Artifacts(Type="NO_ARTIFACTS"),
+            TimeoutInMinutes=180,
+            Environment=BuildEnvironment(
+                Type="LINUX_CONTAINER",
+                ComputeType="BUILD_GENERAL1_SMALL",
+                Image=BUILD_IMAGE,
+                EnvironmentVariables=[
+                    *build_variables(),
+                    BuildVariable(Name="TARGET_STAGES", Value=" ".join(STAGES)),
+                ],
+            ),
+            LogsConfig=LogsConfig(
+                CloudWatchLogs=CloudWatchLogs(
+                    Status="ENABLED", GroupName=Ref(log_group), StreamName="deploy-endpoint"
+                )
+            ),
+        )
+    )
+    return projects
+
+
+def build_variables() -> list[BuildVariable]:
+    """Environment every build gets: the stages and the SageMaker pipeline's name."""
+    return [
+        BuildVariable(Name="KKOT_STAGES", Value=" ".join(STAGES)),
+        BuildVariable(Name="MODEL_PIPELINE_NAME", Value=scoped("model")),
+    ]
+
+
+def deploy_endpoint_statements() -> list[Statement]:
+    """What updating a model stack with `--use-previous-template` needs: the stack, the
+    SageMaker model / endpoint config / endpoint it replaces, passing the SageMaker
+    execution role, and KMS grants for the encrypted endpoint config."""
+    model_stacks = [arn("cloudformation", f"stack/kkot-{stage}-model/*") for stage in STAGES]
+    sagemaker_resources = [
+        arn("sagemaker", "model/*"),
+        arn("sagemaker", "endpoint-config/*"),
+        arn("sagemaker", "endpoint/kkot-*"),
+    ]
+    return [
+        allow(
+            actions("cloudformation", "DescribeStackEvents", "DescribeStacks", "UpdateStack"),
+            model_stacks,
+        ),
+        allow(
+            actions("sagemaker", "DescribeModelPackage"),
+            [arn("sagemaker", "model-package/kkot-*")],
+        ),
+        allow(
+            actions(
+                "sagemaker",
+                "AddTags",
+                "CreateEndpointConfig",
+                "CreateModel",
+                "DeleteEndpointConfig",
+                "DeleteModel",
+                "DescribeEndpoint",
+                "DescribeEndpointConfig",
+                "DescribeModel",
+                "UpdateEndpoint",
+            ),
+            sagemaker_resources,
+        ),
+        allow(
+            actions("iam", "PassRole"),
+            [arn("iam", "role/kkot/*", region=False)],
+            condition=Condition(StringEquals({"iam:PassedToService": "sagemaker.amazonaws.com"})),
+        ),
+        allow(
+            actions("kms", "CreateGrant", "DescribeKey"),
+            [arn("kms", "key/*")],
+            condition=Condition(
+                StringEquals({"kms:ViaService": Sub("sagemaker.${AWS::Region}.amazonaws.com")})
+            ),
+        ),
+    ]
+
+
+def add_sagemaker_pipeline_role(t: Template, key_arn: object) -> Role:
+    """The role the SageMaker pipeline and its training/processing jobs run as."""
+    models_arn = import_value(DATA, "ModelsBucketArn")
+    return t.add_resource(
+        Role(
+            "SageMakerPipelineRole",
+            Path="/kkot/",
+            AssumeRolePolicyDocument=assume_role_policy("sagemaker.amazonaws.com"),
+            Policies=[
+                Policy(
+                    PolicyName="model-pipeline",
+                    PolicyDocument=document(
+                        allow(
+                            actions(
+                                "sagemaker",
+                                "AddTags",
+                                "CreateProcessingJob",
+                                "CreateTrainingJob",
+                                "DescribeProcessingJob",
+                                "DescribeTrainingJob",
+                                "StopProcessingJob",
+                                "StopTrainingJob",
+                            ),
+                            [
+                                arn("sagemaker", "training-job/*"),
+                                arn("sagemaker", "processing-job/*"),
+                            ],
+                        ),
+                        allow(
+                            actions(
+                                "sagemaker",
+                                "CreateModelPackage",
+                                "DescribeModelPackage",
+                                "DescribeModelPackageGroup",
+                            ),
+                            [
+                                arn("sagemaker", "model-package/kkot-${Stage}-flowers/*"),
+                                arn("sagemaker", "model-package-group/kkot-${Stage}-flowers"),
+                            ],
+                        ),
+                        allow(
+                            actions("iam", "PassRole"),
+                            [arn("iam", "role/kkot/*", region=False)],
+                            condition=Condition(
+                                StringEquals({"iam:PassedToService": "sagemaker.amazonaws.com"})
+                            ),
+                        ),
+                        allow(
+                            actions("s3", "GetObject", "PutObject"),
+                            [Join("", [models_arn, "/*"])],
+                        ),
+                        allow(actions("s3", "ListBucket"), [models_arn]),
+                        allow(
+                            actions(
+                                "ecr",
+                                "BatchCheckLayerAvailability",
+                                "BatchGetImage",
+                                "GetDownloadUrlForLayer",
+                            ),
+                            [import_value(DATA, "ModelRepositoryArn")],
+                        ),
+                        # Only works on "*" (see tests/cfn/test_iam.py).
+                        allow(actions("ecr", "GetAuthorizationToken"), ["*"]),
+                        allow(
+                            actions("logs", "CreateLogGroup", "CreateLogStream", "PutLogEvents"),
+                            [arn("logs", "log-group:/aws/sagemaker/*")],
+                        ),
+                        allow(
+                            actions("cloudwatch", "PutMetricData"),
+                            ["*"],
+                            condition=Condition(
+                                StringLike({"cloudwatch:namespace": "/aws/sagemaker/*"})
+                            ),
+                        ),
+                        allow(
+                            actions(
+                                "kms", "CreateGrant", "Decrypt", "DescribeKey", "GenerateDataKey"
+                            ),
+                            [key_arn],
+                        ),
+                    ),
+                )
+            ],
+        )
+    )
+
+
+def add_pipeline(
+    t: Template,
+    artifacts: object,
+    key_arn: object,
+    projects: dict[str, Project],
+    connection: Parameter,
+    repository: Parameter,
+    branch: Parameter,
+) -> Pipeline:
+    """Source -> Test -> Build -> Deploy staging -> Approval -> Deploy production."""
+    role = t.add_resource(
+        Role(
+            "PipelineRole",
+            Path="/kkot/",
+            AssumeRolePolicyDocument=assume_role_policy("codepipeline.amazonaws.com"),
+            Policies=[
+                Policy(
+                    PolicyName="release",
+                    PolicyDocument=document(
+                        allow(
+                            actions("s3", "GetBucketVersioning", "ListBucket"),
+                            [GetAtt(artifacts, "Arn")],
+                        ),
+                        allow(
+                            actions("s3", "GetObject", "GetObjectVersion", "PutObject"),
+                            [Join("", [GetAtt(artifacts, "Arn"), "/*"])],
+                        ),
+                        allow(actions("kms", "Decrypt", "GenerateDataKey"), [key_arn]),
+                        allow(
+                            actions("codestar-connections", "UseConnection")
+                            + actions("codeconnections", "UseConnection"),
+                            [
+                                arn("codestar-connections", "connection/*"),
+                                arn("codeconnections", "connection/*"),
+                            ],
+                        ),
+                        allow(
+                            actions(
+                                "codecommit",
+                                "GetBranch",
+                                "GetCommit",
+                                "GetUploadArchiveStatus",
+                                "UploadArchive",
+                            ),
+                            [arn("codecommit", "${FullRepositoryId}")],
+                        ),
+                        allow(
+                            actions("codebuild", "BatchGetBuilds", "StartBuild"),
+                            [
+                                GetAtt(projects[name], "Arn")
+                                for name in ("Test", "Images", "ModelImage")
+                            ],
+                        ),
+                        allow(
+                            actions("ecs", "DescribeServices", "UpdateService"),
+                            [
+                                arn("ecs", f"service/AppEcsCluster-{stage}/{spec.service_name}")
+                                for stage in STAGES
+                                for spec in SERVICES
+                            ],
+                        ),
+                        # Task definitions are registered, not addressed: "*" only.
+                        allow(
+                            actions("ecs", "DescribeTaskDefinition", "RegisterTaskDefinition"),
+                            ["*"],
+                        ),
+                        allow(
+                            actions("ecs", "TagResource"),
+                            [arn("ecs", "task-definition/kkot-*:*")],
+                        ),
+                        allow(
+                            actions("iam", "PassRole"),
+                            [arn("iam", "role/kkot/*", region=False)],
+                            condition=Condition(
+                                StringEquals({"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+                            ),
+                        ),
+                    ),
+                )
+            ],
+        )
+    )
+
+    source_action = If(
+        "UseCodeCommit",
+        Actions(
+            Name="Source",
+            ActionTypeId=ActionTypeId(
+                Category="Source", Owner="AWS", Provider="CodeCommit", Version="1"
+            ),
+            Configuration={
+                "RepositoryName": Ref(repository),
+                "BranchName": Ref(branch),
+                "PollForSourceChanges": "false",
+            },
+            OutputArtifacts=[OutputArtifacts(Name=SOURCE)],
+            RunOrder=1,
+        ),
+        Actions(
+            Name="Source",
+            ActionTypeId=ActionTypeId(
+                Category="Source", Owner="AWS", Provider="CodeStarSourceConnection", Version="1"
+            ),
+            Configuration={
+                "ConnectionArn": Ref(connection),
+                "FullRepositoryId": Ref(repository),
+                "BranchName": Ref(branch),
+                "OutputArtifactFormat": "CODE_ZIP",
+            },
+            OutputArtifacts=[OutputArtifacts(Name=SOURCE)],
+            RunOrder=1,
+        ),
+    )
+
+    def codebuild(name: str, project: Project, outputs: list[str]) -> Actions:
+        return Actions(
+            Name=name,
+            ActionTypeId=ActionTypeId(
+                Category="Build", Owner="AWS", Provider="CodeBuild", Version="1"
+            ),
+            Configuration={"ProjectName": Ref(project)},
+            InputArtifacts=[InputArtifacts(Name=SOURCE)],
+            OutputArtifacts=[OutputArtifacts(Name=o) for o in outputs],
+            RunOrder=1,
+        )
+
+    def deploy(stage: str) -> Stages:
+        return Stages(
+            Name=f"Deploy-{stage}",
+            Actions=[
+                Actions(
+                    Name=f"{spec.name}-{stage}",
+                    ActionTypeId=ActionTypeId(
+                        Category="Deploy", Owner="AWS", Provider="ECS", Version="1"
+                    ),
+                    Configuration={
+                        "ClusterName": f"AppEcsCluster-{stage}",
+                        "ServiceName": spec.service_name,
+                        "FileName": f"imagedefinitions-{stage}-{spec.name}.json",
+                        "DeploymentTimeout": "30",
+                    },
+                    InputArtifacts=[InputArtifacts(Name=BUILD)],
+                    RunOrder=1,
+                )
+                for spec in SERVICES
+            ],
+        )
+
+    return t.add_resource(
+        Pipeline(
+            "ReleasePipeline",
+            Name=scoped("release"),
+            RoleArn=GetAtt(role, "Arn"),
+            RestartExecutionOnUpdate=False,
+            ArtifactStore=ArtifactStore(
+                Type="S3",
+                Location=Ref(artifacts),
+                EncryptionKey=EncryptionKey(Id=key_arn, Type="KMS"),
+            ),
+            Stages=[
+                Stages(Name="Source", Actions=[source_action]),
+                Stages(Name="Test", Actions=[codebuild("make-test", projects["Test"], [])]),
+                Stages(
+                    Name="Build",
+                    Actions=[
+                        codebuild("images", projects["Images"], [BUILD]),
+                        codebuild("model-image", projects["ModelImage"], []),
+                    ],
+                ),
+                deploy(STAGES[0]),
+                Stages(
+                    Name="Approve",
+                    Actions=[
+                        Actions(
+                            Name="promote-to-production",
+                            ActionTypeId=ActionTypeId(
+                                Category="Approval", Owner="AWS", Provider="Manual", Version="1"
+                            ),
+                            Configuration={
+                                "CustomData": "Staging is live: approve to deploy to production"
+                            },
+                            RunOrder=1,
+                        )
+                    ],
+                ),
+                deploy(STAGES[1]),
+            ],
+        )
+    )
+
+
+def add_approval_trigger(t: Template, package_group: ModelPackageGroup, project: Project) -> Rule:
+    """EventBridge: an Approved model package starts the endpoint deploy with its ARN."""
+    role = t.add_resource(
+        Role(
+            "ApprovalTriggerRole",
+            Path="/kkot/",
+            AssumeRolePolicyDocument=assume_role_policy("events.amazonaws.com"),
+            Policies=[
+                Policy(
+                    PolicyName="start-deploy",
+                    PolicyDocument=document(
+                        allow(actions("codebuild", "StartBuild"), [GetAtt(project, "Arn")])
+                    ),
+                )
+            ],
+        )
+    )
+    return t.add_resource(
+        Rule(
+            "ModelApprovedRule",
+            Description="An approved kkot model package deploys to the endpoints",
+            EventPattern={
+                "source": ["aws.sagemaker"],
+                "detail-type": ["SageMaker Model Package State Change"],
+                "detail": {
+                    "ModelPackageGroupName": [Ref(package_group)],
+                    "ModelApprovalStatus": ["Approved"],
+                },
+            },
+            State="ENABLED",
+            Targets=[
+                Target(
+                    Id="deploy-endpoint",
+                    Arn=GetAtt(project, "Arn"),
+                    RoleArn=GetAtt(role, "Arn"),
+                    InputTransformer=InputTransformer(
+                        InputPathsMap={"package": "$.detail.ModelPackageArn"},
+                        InputTemplate=(
+                            '{"environmentVariablesOverride": [{"name": "MODEL_PACKAGE_ARN",'
+                            ' "type": "PLAINTEXT", "value": <package>}]}'
+                        ),
+                    ),
+                )
+            ],
+        )
+    )
