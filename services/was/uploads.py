@@ -16,6 +16,7 @@ import unicodedata
 import warnings
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 from PIL import Image, UnidentifiedImageError
@@ -69,7 +70,12 @@ def sanitize_filename(raw: str | None) -> str | None:
     """A display-safe filename: no path, no control characters, bounded length."""
     if not raw:
         return None
-    name = unicodedata.normalize("NFC", raw)
+    # Browsers send UTF-8 as is; some clients (aiohttp among them) percent-encode it.
+    try:
+        name = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        name = raw
+    name = unicodedata.normalize("NFC", name)
     name = re.split(r"[\\/]", name)[-1]
     # Drop control, format (bidi overrides), surrogate and unassigned characters.
     name = "".join(
