@@ -20,9 +20,9 @@ ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
-async def wait_ready(client: TestClient[Any, Any], timeout: float = 30.0) -> None:
-    """Poll /ping until 200 (bounded)."""
-    deadline = time.monotonic() + timeout
+async def wait_ready(client: TestClient[Any, Any]) -> None:
+    """Poll /ping until 200 (bounded: 30 s)."""
+    deadline = time.monotonic() + 30.0
     while time.monotonic() < deadline:
         response = await client.get("/ping")
         if response.status == 200:
