@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 from aiohttp import web
 from pydantic import BaseModel
 
@@ -91,7 +92,9 @@ async def _check_endpoint(request: web.Request) -> DependencyHealth:
         ok = breaker.state is not BreakerState.OPEN
         return DependencyHealth(name="model-endpoint", ok=ok, detail=f"circuit {breaker.state}")
     try:
-        async with request.app[keys.HTTP].get(f"{local}/ping") as response:
+        # A probe must answer quickly: bound it by the connect timeout, not the read one.
+        timeout = aiohttp.ClientTimeout(total=settings.connect_timeout_s + 1)
+        async with request.app[keys.HTTP].get(f"{local}/ping", timeout=timeout) as response:
             ok, detail = response.status == 200, f"ping {response.status}"
     except (OSError, TimeoutError) as exc:
         ok, detail = False, f"unreachable: {type(exc).__name__}"

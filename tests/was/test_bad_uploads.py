@@ -140,3 +140,21 @@ async def test_a_browser_style_raw_utf8_filename_is_kept(was: Client) -> None:
     )
     assert response.status == 201, await response.text()
     assert (await response.json())["filename"] == "노루오줌 🌸.jpg"
+
+
+async def test_an_image_only_the_model_can_tell_is_broken_is_a_400_not_a_5xx(was: Client) -> None:
+    from services.was import keys
+    from shared.resilience import BreakerState
+
+    # The header is intact (WAS's own check passes); the pixel data stops a third of the
+    # way in. The model server refuses it, SageMaker-style (424 ModelError wrapping 400).
+    truncated = JPEG[: len(JPEG) // 3]
+    for _ in range(5):
+        response = await was.post(
+            "/api/v1/classifications", data=_form(("file", truncated, "cut.jpg", "image/jpeg"))
+        )
+        await _assert_error(response, 400, "invalid_image")
+    # The endpoint answered every time: a bad image is not an endpoint failure.
+    assert was.app[keys.ENDPOINT].breaker.state is BreakerState.CLOSED
+    page = await (await was.get("/api/v1/classifications?limit=1")).json()
+    assert page["items"][0]["status"] == "failed"
