@@ -157,6 +157,8 @@
     const badge = document.getElementById("live");
     if (!list || !list.dataset.live || !badge || !window.EventSource) { return; }
     const source = new EventSource(badge.dataset.events);
+    show(badge, true);
+    badge.textContent = badge.dataset.msgOffline;
     source.addEventListener("open", () => {
       badge.textContent = badge.dataset.msgLive;
       badge.classList.add("live");
