@@ -186,3 +186,35 @@ async def test_health_and_ready(was: Client) -> None:
     body = await ready.json()
     assert body["ready"] is True
     assert {d["name"] for d in body["dependencies"]} == {"model-endpoint", "classification-store"}
+
+
+async def test_a_redelivered_request_event_is_classified_once(
+    was: Client, bus: MemoryEventBus
+) -> None:
+    seen: list[Event] = []
+
+    async def collect(event: Event) -> None:
+        seen.append(event)
+
+    await bus.subscribe(
+        "test-observer",
+        [EventType.CLASSIFICATION_REQUESTED, EventType.CLASSIFICATION_COMPLETED],
+        collect,
+    )
+    response = await was.post(
+        "/api/v1/classifications",
+        data=_form(make_image_bytes()),
+        headers={"Prefer": "respond-async"},
+    )
+    assert response.status == 202
+    async with asyncio.timeout(30):
+        while not any(e.type is EventType.CLASSIFICATION_COMPLETED for e in seen):
+            await bus.drain()
+            await asyncio.sleep(0.01)
+        requested = next(e for e in seen if e.type is EventType.CLASSIFICATION_REQUESTED)
+        # At-least-once delivery: the same event arrives again.
+        await bus.publish(requested)
+        await bus.publish(requested)
+        await bus.drain()
+    completed = [e for e in seen if e.type is EventType.CLASSIFICATION_COMPLETED]
+    assert len(completed) == 1
