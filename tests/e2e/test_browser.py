@@ -1,0 +1,147 @@
+"""The UI in real Chromium (Debian's /usr/bin/chromium driven by Playwright): upload a
+flower photo and see the result, watch History receive it live over SSE, the no-JS
+form post, and no Content-Security-Policy violation anywhere. Screenshots go to
+test-artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from services.runner import RunningStack
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.browser,
+    pytest.mark.dataset,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() or shutil.which("chromium") is None,
+        reason="Debian's chromium is not installed (apt-get install chromium)",
+    ),
+]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield instance
+        await instance.close()
+
+
+class ConsoleWatch:
+    """Console errors and page errors of one page (CSP violations are console errors)."""
+
+    def __init__(self, page: Any) -> None:
+        self.problems: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.problems.append(f"pageerror: {error}"))
+
+    def _console(self, message: Any) -> None:
+        if message.type in ("error", "warning") or "Content Security Policy" in message.text:
+            self.problems.append(f"{message.type}: {message.text}")
+
+
+async def test_upload_shows_result_and_history_updates_live(
+    stack: RunningStack, browser: Any, flower_photo: Path, artifacts_dir: Path
+) -> None:
+    context = await browser.new_context(locale="ko-KR", viewport={"width": 1200, "height": 900})
+    history = await context.new_page()
+    history_watch = ConsoleWatch(history)
+    await history.goto(f"{stack.url}/history")
+    await history.wait_for_selector("#live.live", timeout=10_000)
+
+    page = await context.new_page()
+    watch = ConsoleWatch(page)
+    await page.goto(f"{stack.url}/")
+    assert await page.text_content("h1") == "이 꽃은 무엇일까요?"
+    await page.set_input_files("#file", str(flower_photo))
+    await page.wait_for_selector("#preview:not([hidden])")
+    await page.click("#submit")
+    card = await page.wait_for_selector("#result article.result", timeout=30_000)
+    record_id = await card.get_attribute("data-id")
+    assert record_id
+    name = await page.text_content("#result .result-name")
+    assert name and name.strip()
+    assert await page.locator("#result .bar-row").count() == 3
+    assert await page.is_hidden("#progress")
+    await page.screenshot(path=str(artifacts_dir / "classify-result-ko.png"), full_page=True)
+
+    # The other tab got the new classification over SSE, without a reload.
+    await history.wait_for_selector(f'.history-item[data-id="{record_id}"]', timeout=15_000)
+    await history.screenshot(path=str(artifacts_dir / "history-live-ko.png"), full_page=True)
+
+    # "Wrong? tell us": feedback through the API, in place.
+    select = page.locator("#result select")
+    options = await select.locator("option").evaluate_all("os => os.map(o => o.value)")
+    await select.select_option(options[1])
+    await page.click("#result form.feedback button")
+    await page.wait_for_selector("#result .feedback-note:has-text('감사합니다')")
+
+    assert watch.problems == [], watch.problems
+    assert history_watch.problems == [], history_watch.problems
+    await context.close()
+
+
+async def test_no_js_form_post_works(
+    stack: RunningStack, browser: Any, flower_photo: Path, artifacts_dir: Path
+) -> None:
+    context = await browser.new_context(
+        java_script_enabled=False, locale="en-US", viewport={"width": 390, "height": 844}
+    )
+    page = await context.new_page()
+    await page.goto(f"{stack.url}/")
+    await page.set_input_files("#file", str(flower_photo))
+    async with page.expect_navigation():
+        await page.click("#submit")
+    assert "/results/" in page.url
+    assert (await page.text_content(".result-name") or "").strip()
+    assert "confident" in (await page.text_content(".confidence") or "")
+    await page.screenshot(path=str(artifacts_dir / "result-nojs-en-phone.png"), full_page=True)
+
+    # Feedback without JavaScript: a plain form post and a redirect back.
+    options = await page.locator("form.feedback option").count()
+    assert options > 1
+    await page.select_option("form.feedback select", index=1)
+    async with page.expect_navigation():
+        await page.click("form.feedback button")
+    assert "thanks=1" in page.url
+    await context.close()
+
+
+async def test_pages_render_without_csp_violations(
+    stack: RunningStack, browser: Any, artifacts_dir: Path
+) -> None:
+    for locale, width in (("en-US", 1200), ("ko-KR", 390)):
+        context = await browser.new_context(locale=locale, viewport={"width": width, "height": 900})
+        page = await context.new_page()
+        watch = ConsoleWatch(page)
+        for path in ("/", "/history", "/model", "/status"):
+            response = await page.goto(f"{stack.url}{path}")
+            assert response is not None and response.status == 200
+            name = path.strip("/") or "classify"
+            await page.screenshot(
+                path=str(artifacts_dir / f"{name}-{locale[:2]}-{width}.png"), full_page=True
+            )
+        assert watch.problems == [], watch.problems
+        await context.close()
