@@ -38,7 +38,7 @@ from troposphere.logs import LogGroup
 from troposphere.sagemaker import ModelPackageGroup, PipelineDefinition
 from troposphere.sagemaker import Pipeline as SageMakerPipeline
 
-from cfn.common import checkov_skips, new_template
+from cfn.common import new_template
 from cfn.naming import STAGES, add_export, import_value, scoped
 from cfn.policies import actions, allow, arn, assume_role_policy, document
 from cfn.sagemaker_pipeline import pipeline_definition
@@ -220,13 +220,9 @@ def add_build_projects(
             "BUILD_GENERAL1_LARGE",
         ),
     }
-    privileged_skip = checkov_skips(
-        (
-            "CKV_AWS_316",
-            "docker build needs the Docker daemon, which CodeBuild only runs in privileged mode",
-        )
-    )
     projects: dict[str, Project] = {}
+    # Image builds run privileged: `docker build` needs the Docker daemon, which
+    # CodeBuild only starts in privileged mode.
     for name, (buildspec, statements, privileged, compute) in specs.items():
         role = build_role(t, name, statements)
         projects[name] = t.add_resource(
@@ -252,8 +248,6 @@ def add_build_projects(
                 ),
             )
         )
-        if privileged:
-            projects[name].Metadata = privileged_skip
     # Started by EventBridge, not by the pipeline: its buildspec is inlined from ci/.
     deploy_role = build_role(t, "DeployEndpoint", [*common[:1], *deploy_endpoint])
     projects["DeployEndpoint"] = t.add_resource(
