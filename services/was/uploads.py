@@ -19,6 +19,7 @@ from typing import Final
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from PIL import Image, UnidentifiedImageError
 
 from shared.errors import (
@@ -193,7 +194,10 @@ async def _read_multipart(request: web.Request, max_bytes: int) -> tuple[bytes, 
                 await _read_limited(part, _MAX_OTHER_FIELD_BYTES, f"field {part.name!r}")
         else:
             raise BadRequest("too many multipart fields", code="invalid_multipart")
-    except (AssertionError, ValueError, RuntimeError) as exc:
+    except LineTooLong as exc:
+        # A part header (e.g. a 20 kB filename) over aiohttp's line limit.
+        raise BadRequest("a multipart header is too long", code="invalid_multipart") from exc
+    except (AssertionError, ValueError, RuntimeError, HttpProcessingError) as exc:
         raise BadRequest("malformed multipart body", code="invalid_multipart") from exc
     if found is None:
         hint = f" (a file came in field {misnamed!r})" if misnamed is not None else ""

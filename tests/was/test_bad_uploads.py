@@ -113,9 +113,9 @@ async def test_filenames_are_sanitised_unicode_kept_and_huge_names_truncated(was
         )
         assert response.status == 201, await response.text()
         assert ClassificationRecord.model_validate(await response.json()).filename == expected
-    huge = "a" * 5000 + ".jpg"
+    long_name = "a" * 5000 + ".jpg"
     response = await was.post(
-        "/api/v1/classifications", data=_form(("file", JPEG, huge, "image/jpeg"))
+        "/api/v1/classifications", data=_form(("file", JPEG, long_name, "image/jpeg"))
     )
     assert response.status == 201
     name = ClassificationRecord.model_validate(await response.json()).filename
@@ -158,3 +158,11 @@ async def test_an_image_only_the_model_can_tell_is_broken_is_a_400_not_a_5xx(was
     assert was.app[keys.ENDPOINT].breaker.state is BreakerState.CLOSED
     page = await (await was.get("/api/v1/classifications?limit=1")).json()
     assert page["items"][0]["status"] == "failed"
+
+
+async def test_a_filename_longer_than_a_header_line_may_be_is_a_400(was: Client) -> None:
+    huge = "x" * 20_000 + ".jpg"  # the part header exceeds aiohttp's 8 KiB line limit
+    response = await was.post(
+        "/api/v1/classifications", data=_form(("file", JPEG, huge, "image/jpeg"))
+    )
+    await _assert_error(response, 400, "invalid_multipart")
