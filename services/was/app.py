@@ -131,6 +131,7 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
             CLASSIFIER_CONSUMER,
             [EventType.CLASSIFICATION_REQUESTED],
             IdempotentConsumer(service.on_requested),
+            concurrency=app[keys.SETTINGS].background_concurrency,
         ),
         await bus.subscribe(
             MODEL_CONSUMER, [EventType.MODEL_DEPLOYED], IdempotentConsumer(service.on_model_event)

@@ -180,7 +180,9 @@ class ClassificationService:
                 type=EventType.CLASSIFICATION_FAILED,
                 source=SOURCE,
                 correlation_id=stored.request_id,
-                data=ClassificationFailed(classification_id=stored.id, error=exc.message),
+                data=ClassificationFailed(
+                    classification_id=stored.id, error=exc.message, code=exc.code
+                ),
             )
         )
 
@@ -190,15 +192,19 @@ class ClassificationService:
         if not isinstance(data, ClassificationRequested) or not data.background:
             return
         started = time.perf_counter()
-        stored = await self.store.get(data.classification_id)
-        if stored is None or stored.status is not ClassificationStatus.PENDING:
-            return
-        blob = await self.blobs.get(stored.image_key)
-        try:
-            await self.complete(stored, blob.data, language=data.language, started=started)
-        except KkotError:
-            # Recorded as failed and announced; not an error of the consumer.
-            return
+        # The job's log lines carry the id of the request that asked for it.
+        with structlog.contextvars.bound_contextvars(
+            service="was", request_id=event.correlation_id, event_id=event.id
+        ):
+            stored = await self.store.get(data.classification_id)
+            if stored is None or stored.status is not ClassificationStatus.PENDING:
+                return
+            blob = await self.blobs.get(stored.image_key)
+            try:
+                await self.complete(stored, blob.data, language=data.language, started=started)
+            except KkotError:
+                # Recorded as failed and announced; not an error of the consumer.
+                return
 
     async def on_model_event(self, event: Event) -> None:
         """Bus consumer: `model.deployed` refreshes what WAS knows about the model."""

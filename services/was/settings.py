@@ -46,6 +46,10 @@ class WasSettings(ServiceSettings):
     languages: tuple[Language, ...] = ("ko", "en")
     default_language: Language = "en"
 
+    # Background jobs (`Prefer: respond-async`) run this many at a time, so the model
+    # server can batch them.
+    background_concurrency: int = Field(4, ge=1, le=64)
+
     bus_backend: BusBackend = "memory"
     store_backend: Literal["sqlite"] = "sqlite"
     blob_backend: Literal["local"] = "local"

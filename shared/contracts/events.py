@@ -41,6 +41,7 @@ class ClassificationFailed(Contract):
     kind: Literal["classification.failed"] = "classification.failed"
     classification_id: str
     error: str
+    code: str | None = Field(None, description="the error code the API answered with")
 
 
 class ModelRegistered(Contract):

@@ -56,9 +56,15 @@ class EventBus(Protocol):
         """Hand `event` to the bus; returns once the bus has accepted it."""
 
     async def subscribe(
-        self, consumer: str, event_types: Iterable[EventType], handler: EventHandler
+        self,
+        consumer: str,
+        event_types: Iterable[EventType],
+        handler: EventHandler,
+        *,
+        concurrency: int = 1,
     ) -> Subscription:
-        """Deliver events of `event_types` to `handler` under the consumer name `consumer`."""
+        """Deliver events of `event_types` to `handler` under the consumer name `consumer`,
+        running up to `concurrency` handlers at once (several pollers of one SQS queue)."""
 
     @property
     def dead_letters(self) -> list[DeadLetter]:

@@ -49,12 +49,19 @@ class IdempotentConsumer:
     def __init__(self, handler: EventHandler, *, capacity: int = 10_000) -> None:
         self._handler = handler
         self.seen = SeenIds(capacity)
+        self._in_flight: set[str] = set()
         self.duplicates = 0
 
     async def __call__(self, event: Event) -> None:
-        if event.id in self.seen:
+        # A copy arriving while the first is still being handled (concurrent workers) is
+        # dropped too: if the first fails, the bus retries *it*.
+        if event.id in self.seen or event.id in self._in_flight:
             self.duplicates += 1
             _log.info("event_duplicate_dropped", event_id=event.id, event_type=event.type)
             return
-        await self._handler(event)
+        self._in_flight.add(event.id)
+        try:
+            await self._handler(event)
+        finally:
+            self._in_flight.discard(event.id)
         self.seen.add(event.id)

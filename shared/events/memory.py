@@ -1,7 +1,7 @@
 """The in-process event bus: the embedded default when every service runs in one process.
 
-Each consumer gets its own bounded `asyncio.Queue` and one worker task, so a slow
-consumer delays only itself. A handler that raises is retried up to `max_attempts`
+Each consumer gets its own bounded `asyncio.Queue` and its own worker task(s), so a
+slow consumer delays only itself. A handler that raises is retried up to `max_attempts`
 times with full-jitter backoff; then the event lands in `dead_letters` (a bounded,
 logged list) — the same at-least-once contract as the SQS backend, where the queue's
 redrive policy moves it to a dead-letter queue. A full queue dead-letters the new event
@@ -37,26 +37,32 @@ class MemorySubscription:
         event_types: frozenset[EventType],
         handler: EventHandler,
         queue_size: int,
+        concurrency: int = 1,
     ) -> None:
         self.consumer = consumer
         self.event_types = event_types
+        self.concurrency = concurrency
         self._bus = bus
         self._handler = handler
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=queue_size)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"bus-consumer-{self.consumer}")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._run(), name=f"bus-consumer-{self.consumer}-{n}")
+                for n in range(self.concurrency)
+            ]
 
     async def close(self) -> None:
-        """Stop the worker and forget the subscription."""
+        """Stop the workers and forget the subscription."""
         self._bus._forget(self)
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
 
     async def _run(self) -> None:
         while True:
@@ -123,15 +129,25 @@ class MemoryEventBus:
             await subscription.close()
 
     async def subscribe(
-        self, consumer: str, event_types: Iterable[EventType], handler: EventHandler
+        self,
+        consumer: str,
+        event_types: Iterable[EventType],
+        handler: EventHandler,
+        *,
+        concurrency: int = 1,
     ) -> MemorySubscription:
-        """Add the consumer `consumer`; names are unique, as SQS queue names are."""
+        """Add the consumer `consumer`; names are unique, as SQS queue names are.
+        `concurrency` workers share its queue (order is kept only with one)."""
         if consumer in self._subscriptions:
             raise ValueError(f"consumer {consumer!r} is already subscribed")
         types = frozenset(event_types)
         if not types:
             raise ValueError("subscribe to at least one event type")
-        subscription = MemorySubscription(self, consumer, types, handler, self.queue_size)
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        subscription = MemorySubscription(
+            self, consumer, types, handler, self.queue_size, concurrency
+        )
         self._subscriptions[consumer] = subscription
         if self._started:
             subscription.start()

@@ -181,3 +181,31 @@ def test_create_bus_builds_the_memory_backend() -> None:
     assert isinstance(create_bus("memory"), MemoryEventBus)
     with pytest.raises(ValueError):
         create_bus("kafka")  # type: ignore[arg-type]
+
+
+async def test_concurrent_workers_share_a_queue_and_drop_in_flight_duplicates(
+    bus: MemoryEventBus,
+) -> None:
+    running = 0
+    peak = 0
+    handled: list[str] = []
+
+    async def slow(event: Event) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.05)
+        handled.append(event.id)
+        running -= 1
+
+    consumer = IdempotentConsumer(slow)
+    await bus.subscribe("pool", [EventType.MODEL_DEPLOYED], consumer, concurrency=4)
+    events = [_deployed(f"v{i}") for i in range(8)]
+    for event in events:
+        await bus.publish(event)
+    await bus.publish(events[0])  # a duplicate while the original is in flight
+    async with asyncio.timeout(5):
+        await bus.drain()
+    assert sorted(handled) == sorted(e.id for e in events)
+    assert peak == 4
+    assert consumer.duplicates == 1

@@ -3,6 +3,7 @@ circuit breaker, and later calls fail fast without touching the endpoint."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from typing import Any
@@ -11,6 +12,8 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from services.was import keys
+from shared.contracts.events import Event, EventType
+from shared.events import MemoryEventBus
 from shared.resilience import BreakerState
 from tests.conftest import make_image_bytes
 
@@ -67,8 +70,16 @@ async def test_endpoint_down_gives_503_fast_and_opens_the_breaker(make_was: Any)
     assert (await was.get("/health")).status == 200
 
 
-async def test_async_job_against_a_down_endpoint_ends_failed(make_was: Any) -> None:
-    was: Client = await make_was(endpoint_url=f"http://127.0.0.1:{_closed_port()}")
+async def test_async_job_against_a_down_endpoint_ends_failed(
+    make_was: Any, bus: MemoryEventBus
+) -> None:
+    failures: list[Event] = []
+
+    async def collect(event: Event) -> None:
+        failures.append(event)
+
+    await bus.subscribe("test-observer", [EventType.CLASSIFICATION_FAILED], collect)
+    was: Client = await make_was(endpoint_url=f"http://127.0.0.1:{_closed_port()}", bus=bus)
     response = await was.post(
         "/api/v1/classifications", data=_form(), headers={"Prefer": "respond-async"}
     )
@@ -81,3 +92,10 @@ async def test_async_job_against_a_down_endpoint_ends_failed(make_was: Any) -> N
     assert status == "failed"
     record = await (await was.get(location)).json()
     assert "unreachable" in record["error"] or "failing" in record["error"]
+    async with asyncio.timeout(5):
+        await bus.drain()
+    [failed] = failures
+    assert failed.data.kind == "classification.failed"
+    assert failed.data.classification_id == record["id"]
+    assert failed.data.code == "endpoint_unavailable"
+    assert failed.correlation_id == response.headers["X-Request-ID"]
