@@ -66,6 +66,21 @@ def _localized(response: web.Response, language: Language) -> web.Response:
     return response
 
 
+def _model_headers(stored: StoredClassification) -> dict[str, str]:
+    """The model and the timing split as headers too (browser devtools show
+    Server-Timing), so even the tutorial's fixed body shape carries them."""
+    headers: dict[str, str] = {}
+    if stored.model_name and stored.model_version:
+        headers["X-Model"] = f"{stored.model_name}/{stored.model_version}"
+    timing = stored.timing
+    if timing is not None:
+        parts = [f"was;dur={timing.was_ms:.1f}", f"endpoint;dur={timing.endpoint_ms:.1f}"]
+        if timing.model_ms is not None:
+            parts.append(f"model;dur={timing.model_ms:.1f}")
+        headers["Server-Timing"] = ", ".join(parts)
+    return headers
+
+
 def _location(request: web.Request, stored: StoredClassification) -> str:
     return str(request.app.router["classifications_get"].url_for(id=stored.id))
 
@@ -150,7 +165,9 @@ async def classify_tutorial(request: web.Request) -> web.Response:
     result = TutorialResult(
         no=best.index, name=text.name, acc=best.score, description=text.description
     )
-    return _localized(_json(TutorialResponse(result=result)), language)
+    return _localized(
+        _json(TutorialResponse(result=result), headers=_model_headers(stored)), language
+    )
 
 
 async def create_classification(request: web.Request) -> web.Response:
@@ -159,7 +176,7 @@ async def create_classification(request: web.Request) -> web.Response:
     background = "respond-async" in request.headers.get("Prefer", "").lower()
     stored = await _classify(request, background=background)
     record = request.app[keys.SERVICE].render(stored, language)
-    headers = {"Location": _location(request, stored)}
+    headers = {"Location": _location(request, stored), **_model_headers(stored)}
     if background:
         headers["Preference-Applied"] = "respond-async"
         headers["Retry-After"] = "1"

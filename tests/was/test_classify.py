@@ -39,6 +39,10 @@ async def test_classify_image_answers_the_tutorial_shape(
     assert set(body["result"]) == {"no", "name", "acc", "description"}
     result = TutorialResponse.model_validate(body).result
     assert 0 <= result.no < 1000
+    # The fixed body cannot say which model answered or how long it took; headers do.
+    assert response.headers["X-Model"].startswith("efficientnet-lite0-imagenet/")
+    timing = response.headers["Server-Timing"]
+    assert "was;dur=" in timing and "endpoint;dur=" in timing and "model;dur=" in timing
     assert 0 < result.acc <= 1
     assert result.name
 
