@@ -111,7 +111,7 @@ async def _check_endpoint(request: web.Request) -> DependencyHealth:
         timeout = aiohttp.ClientTimeout(total=settings.connect_timeout_s + 1)
         async with request.app[keys.HTTP].get(f"{local}/ping", timeout=timeout) as response:
             ok, detail = response.status == 200, f"ping {response.status}"
-    except (OSError, TimeoutError) as exc:
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         ok, detail = False, f"unreachable: {type(exc).__name__}"
     if ok and request.app[keys.MODEL_INFO].snapshot is None:
         await request.app[keys.MODEL_INFO].refresh()
