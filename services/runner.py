@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import importlib
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -210,3 +211,16 @@ async def _serve(config: StackConfig) -> int:
         return 1
     _log.info("kkot stopped")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m services.runner [options]`: the same as `kkot run [options]`."""
+    parser = argparse.ArgumentParser(prog="kkot")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["run", *(sys.argv[1:] if argv is None else argv)])
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

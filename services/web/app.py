@@ -10,6 +10,7 @@ from aiohttp import web
 from services.web.feeds import live_feed
 from services.web.keys import BROADCASTER, BUS, JINJA, SETTINGS, STATIC_VERSIONS, WAS
 from services.web.live import Broadcaster
+from services.web.not_found import html_errors_middleware
 from services.web.rendering import create_environment, static_versions
 from services.web.routes import setup_routes
 from services.web.security import security_headers_middleware
@@ -43,6 +44,7 @@ def create_app(settings: WebSettings, *, bus: EventBus | None = None) -> web.App
             make_request_context_middleware("web"),
             security_headers_middleware,
             error_middleware,
+            html_errors_middleware,
         ],
         client_max_size=settings.max_upload_bytes + 64 * 1024,
     )

@@ -5,6 +5,7 @@ test-artifacts/."""
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -145,3 +146,35 @@ async def test_pages_render_without_csp_violations(
             )
         assert watch.problems == [], watch.problems
         await context.close()
+
+
+async def test_large_photo_is_downscaled_before_upload(
+    stack: RunningStack, browser: Any, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from tests.conftest import make_image_bytes
+
+    big = tmp_path / "big.png"
+    big.write_bytes(make_image_bytes("PNG", size=(3000, 2000)))
+    context = await browser.new_context(locale="en-US")
+    page = await context.new_page()
+    watch = ConsoleWatch(page)
+    await page.goto(f"{stack.url}/")
+    await page.set_input_files("#file", str(big))
+    async with page.expect_response(
+        lambda r: r.url.endswith("/api/v1/classifications") and r.request.method == "POST"
+    ) as posted:
+        await page.click("#submit")
+    response = await posted.value
+    assert response.status == 201
+    record = await response.json()
+    await page.wait_for_selector("#result article.result")
+    # What reached WAS is the canvas's JPEG, longest side 1024, not the 3000 px PNG.
+    assert record["content_type"] == "image/jpeg"
+    assert record["filename"] == "big.jpg"
+    image_response = await page.request.get(f"{stack.url}{record['image_url']}")
+    stored = Image.open(io.BytesIO(await image_response.body()))
+    assert stored.format == "JPEG" and max(stored.size) == 1024
+    assert watch.problems == [], watch.problems
+    await context.close()

@@ -202,3 +202,13 @@ async def test_slow_listener_is_dropped_not_blocking() -> None:
                 fast.queue.get_nowait()
         assert slow.dropped and len(broadcaster) == 1
         assert not fast.dropped
+
+
+async def test_unknown_page_is_a_friendly_404(client: Client) -> None:
+    resp = await client.get("/no/such/page", headers={"Accept-Language": "en"})
+    assert resp.status == 404
+    assert resp.content_type == "text/html"
+    assert "could not find" in await resp.text()
+    assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
+    missing = await client.get("/static/nope.js")
+    assert missing.status == 404
