@@ -462,6 +462,7 @@ def add_load_balancer(
         )
     )
     add_export(t, STACK, "LoadBalancerDnsName", GetAtt(alb, "DNSName"), "ALB DNS name")
+    t.add_output(Output("LoadBalancerArn", Value=Ref(alb), Description="The ALB (for teardown)"))
     return target_group
 
 
