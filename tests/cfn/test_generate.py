@@ -4,6 +4,9 @@ fit together (every import names an export of an earlier stack)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from cfn.__main__ import main as generate_templates
@@ -70,3 +73,19 @@ def test_output_file_reloads_as_the_template(templates_dir: Path) -> None:
     network = load_template(templates_dir / "network.yaml")
     assert network["AWSTemplateFormatVersion"] == "2010-09-09"
     assert network["Resources"]["Vpc"]["Type"] == "AWS::EC2::VPC"
+
+
+def test_output_does_not_depend_on_hash_seed(tmp_path: Path) -> None:
+    # Separate processes with different string-hash seeds: nothing may come from set order.
+    outs = []
+    for seed in ("1", "4242"):
+        out = tmp_path / seed
+        subprocess.run(
+            [sys.executable, "-m", "cfn", "--out", str(out)],
+            check=True,
+            timeout=120,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        outs.append(out)
+    for path in sorted(outs[0].iterdir()):
+        assert path.read_bytes() == (outs[1] / path.name).read_bytes(), path.name
