@@ -1,0 +1,74 @@
+"""The container environment in the task definitions is what the services read: every
+KKOT_<SERVICE>_* variable names a field of that service's settings class (or is listed
+below as waiting for its AWS adapter), and the settings accept the values."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+from pydantic_settings import BaseSettings
+
+from tests.cfn.conftest import Template
+
+SETTINGS = {
+    "gateway": "services.gateway.settings:GatewaySettings",
+    "web": "services.web.settings:WebSettings",
+    "was": "services.was.settings:WasSettings",
+}
+
+# Provisioned by the templates for the AWS backends (EventBridge/SQS bus, DynamoDB store,
+# S3 blobs) that the services' settings do not have yet.
+AWAITING_ADAPTERS = {
+    "KKOT_WEB_EVENTS_QUEUE_URL",
+    "KKOT_WAS_EVENTS_QUEUE_URL",
+    "KKOT_WAS_EVENT_BUS_NAME",
+    "KKOT_WAS_IMAGES_BUCKET",
+    "KKOT_WAS_TABLE_NAME",
+}
+
+# Stand-ins for values CloudFormation fills in at deploy time.
+RESOLVED = {
+    "KKOT_WAS_ENDPOINT_NAME": "kkot-production-flowers",
+    "KKOT_WAS_REGION": "ap-northeast-2",
+}
+
+
+def settings_class(service: str) -> type[BaseSettings]:
+    module, _, name = SETTINGS[service].partition(":")
+    cls: type[BaseSettings] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def environment(app: Template, service: str) -> dict[str, Any]:
+    task = app["Resources"][f"{service.capitalize()}TaskDefinition"]["Properties"]
+    (container,) = task["ContainerDefinitions"]
+    return {e["Name"]: e["Value"] for e in container["Environment"]}
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_task_environment_matches_the_service_settings(
+    templates: dict[str, Template], service: str
+) -> None:
+    cls = settings_class(service)
+    prefix = f"KKOT_{service.upper()}_"
+    values: dict[str, Any] = {}
+    for name, value in environment(templates["application"], service).items():
+        assert name.startswith(prefix), name
+        if name in AWAITING_ADAPTERS:
+            continue
+        field = name.removeprefix(prefix).lower()
+        assert field in cls.model_fields, f"{name}: {cls.__name__} has no field {field!r}"
+        if not isinstance(value, str):  # an intrinsic function
+            value = RESOLVED[name]
+        values[field] = value
+    settings = cls(**values)
+    assert settings.host == "0.0.0.0"  # type: ignore[attr-defined]
+    assert settings.log_format == "json"  # type: ignore[attr-defined]
+
+
+def test_was_runs_against_the_real_sagemaker_runtime(templates: dict[str, Template]) -> None:
+    env = environment(templates["application"], "was")
+    assert env["KKOT_WAS_MODE"] == "aws"
+    assert "EndpointName" in env["KKOT_WAS_ENDPOINT_NAME"]["Fn::ImportValue"]["Fn::Sub"]
