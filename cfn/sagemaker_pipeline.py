@@ -5,7 +5,9 @@ The training step runs the image with SageMaker's training-job contract (`<image
 train`: channels `train` and `validation` under /opt/ml/input/data, the artifact in
 /opt/ml/model). The evaluation step runs the serving image as a processing job
 (`<image> evaluate`), which publishes the artifact's held-out evaluation record as
-the property file the condition reads. `${...}` placeholders are filled by Fn::Sub.
+the property file the condition reads. The condition also requires the new model to be
+no worse than the deployed one (`BaselineAccuracy`). `${...}` placeholders are filled
+by Fn::Sub.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ def _parameters() -> list[dict[str, Any]]:
         },
         {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "ml.m5.xlarge"},
         {"Name": "AccuracyThreshold", "Type": "Float", "DefaultValue": 0.85},
+        # The accuracy of the model deployed now (the latest approved package): a new
+        # model must not be worse. ci/buildspec-model.yml fills it in.
+        {"Name": "BaselineAccuracy", "Type": "Float", "DefaultValue": 0.0},
         {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": "PendingManualApproval"},
     ]
 
@@ -193,30 +198,33 @@ def _register_step() -> dict[str, Any]:
 
 
 def _condition_step() -> dict[str, Any]:
+    accuracy = {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+            "Path": ACCURACY_PATH,
+        }
+    }
     return {
         "Name": "AccuracyCheck",
         "Type": "Condition",
         "Arguments": {
+            # All conditions must hold: above the threshold and not worse than deployed.
             "Conditions": [
                 {
                     "Type": "GreaterThanOrEqualTo",
-                    "LeftValue": {
-                        "Std:JsonGet": {
-                            "PropertyFile": {
-                                "Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"
-                            },
-                            "Path": ACCURACY_PATH,
-                        }
-                    },
-                    "RightValue": _param("AccuracyThreshold"),
+                    "LeftValue": accuracy,
+                    "RightValue": _param(bound),
                 }
+                for bound in ("AccuracyThreshold", "BaselineAccuracy")
             ],
             "IfSteps": [_register_step()],
             "ElseSteps": [
                 {
                     "Name": "AccuracyTooLow",
                     "Type": "Fail",
-                    "Arguments": {"ErrorMessage": "model accuracy is below AccuracyThreshold"},
+                    "Arguments": {
+                        "ErrorMessage": "accuracy below AccuracyThreshold or BaselineAccuracy"
+                    },
                 }
             ],
         },

@@ -202,6 +202,20 @@ def add_build_projects(
             ),
         ),
     ]
+    # The model build reads the deployed model's accuracy (the latest approved package's
+    # evaluation) as the pipeline's baseline, then starts the pipeline.
+    baseline = [
+        # A list action: SageMaker authorizes it on "*" only (see tests/cfn/test_iam.py).
+        allow(actions("sagemaker", "ListModelPackages"), ["*"]),
+        allow(
+            actions("sagemaker", "DescribeModelPackage"),
+            [arn("sagemaker", "model-package/kkot-${Stage}-flowers/*")],
+        ),
+        allow(
+            actions("s3", "GetObject"),
+            [Join("", [import_value(DATA, "ModelsBucketArn"), "/evaluation/*"])],
+        ),
+    ]
     start_pipeline = allow(
         actions("sagemaker", "StartPipelineExecution", "DescribePipelineExecution"),
         [
@@ -215,7 +229,7 @@ def add_build_projects(
         "Images": ("ci/buildspec-build.yml", common + ecr_push, True, "BUILD_GENERAL1_MEDIUM"),
         "ModelImage": (
             "ci/buildspec-model.yml",
-            [*common, *ecr_push, start_pipeline],
+            [*common, *ecr_push, *baseline, start_pipeline],
             True,
             "BUILD_GENERAL1_LARGE",
         ),
@@ -286,6 +300,7 @@ def build_variables() -> list[BuildVariable]:
     return [
         BuildVariable(Name="KKOT_STAGES", Value=" ".join(STAGES)),
         BuildVariable(Name="MODEL_PIPELINE_NAME", Value=scoped("model")),
+        BuildVariable(Name="MODEL_PACKAGE_GROUP", Value=scoped("flowers")),
     ]
 
 

@@ -94,7 +94,7 @@ def test_model_buildspec_builds_both_targets_and_starts_the_pipeline(
     body = templates["delivery"]["Resources"]["ModelPipeline"]["Properties"]["PipelineDefinition"][
         "PipelineDefinitionBody"
     ]["Fn::Sub"][0]
-    assert passed == {"TrainingImageUri", "InferenceImageUri"}
+    assert passed == {"TrainingImageUri", "InferenceImageUri", "BaselineAccuracy"}
     assert passed <= set(re.findall(r'"Name":"(\w+)"', body))
 
 

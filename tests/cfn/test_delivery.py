@@ -81,15 +81,24 @@ def test_sagemaker_pipeline_trains_evaluates_checks_and_registers(delivery: Temp
         "Get": "Parameters.TrainingImageUri"
     }
     assert steps["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"] == ["evaluate"]
-    (condition,) = steps["AccuracyCheck"]["Arguments"]["Conditions"]
-    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "accuracy"
-    assert condition["RightValue"] == {"Get": "Parameters.AccuracyThreshold"}
+    threshold, baseline = steps["AccuracyCheck"]["Arguments"]["Conditions"]
+    for condition in (threshold, baseline):
+        assert condition["Type"] == "GreaterThanOrEqualTo"
+        assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "accuracy"
+    assert threshold["RightValue"] == {"Get": "Parameters.AccuracyThreshold"}
+    # ...and not worse than the deployed model.
+    assert baseline["RightValue"] == {"Get": "Parameters.BaselineAccuracy"}
     (register,) = steps["AccuracyCheck"]["Arguments"]["IfSteps"]
     assert register["Type"] == "RegisterModel"
     assert register["Arguments"]["ModelPackageGroupName"] == "${ModelPackageGroup}"
     assert steps["AccuracyCheck"]["Arguments"]["ElseSteps"][0]["Type"] == "Fail"
     names = {p["Name"] for p in definition["Parameters"]}
-    assert {"TrainingImageUri", "InferenceImageUri", "AccuracyThreshold"} <= names
+    assert {
+        "TrainingImageUri",
+        "InferenceImageUri",
+        "AccuracyThreshold",
+        "BaselineAccuracy",
+    } <= names
 
 
 def test_approving_a_package_starts_the_endpoint_deploy(delivery: Template) -> None:

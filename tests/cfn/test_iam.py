@@ -14,6 +14,7 @@ STAR_ONLY_ACTIONS = {
     "cloudwatch:PutMetricData": "metrics have no ARN; scoped by a cloudwatch:namespace condition",
     "ecs:RegisterTaskDefinition": "CodePipeline's ECS deploy registers a new revision (no ARN yet)",
     "ecs:DescribeTaskDefinition": "ECS supports no resource-level permission for it",
+    "sagemaker:ListModelPackages": "a list action; SageMaker authorizes it on * only",
 }
 
 
