@@ -51,7 +51,9 @@ def create_app(settings: ModelServerSettings) -> web.Application:
 async def _serving_resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pool = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="kkot-decode")
-    batcher = Batcher(settings.max_batch_size, settings.max_batch_wait_ms)
+    batcher = Batcher(
+        settings.max_batch_size, settings.max_batch_wait_ms, workers=settings.inference_workers
+    )
     holder = ModelHolder(settings.intra_op_threads)
     app[DECODE_POOL] = pool
     app[BATCHER] = batcher

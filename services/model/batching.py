@@ -3,12 +3,15 @@
 Requests announce themselves (`Batcher.slot()`) before they decode, and submit their
 preprocessed tensor after. One consumer task forms batches:
 
-- when the model is idle and nobody else is decoding, a request runs at once (no added
-  latency for a lone caller);
+- when a worker is free and nobody else is queued or decoding, a request decodes and
+  runs in one hop on an inference thread (`run_alone`: no batching delay and one thread
+  hand-off fewer for a lone caller);
 - otherwise the batch waits for the announced requests, at most `max_wait` after its
   first item, and never grows past `max_batch_size`;
-- while a batch runs (in a one-thread executor; ONNX Runtime releases the GIL and uses
-  its own worker threads), the next one fills up.
+- while a batch runs (in the inference executor; ONNX Runtime releases the GIL), the
+  next one fills up. With `workers` > 1 that many batches run at once, which on a
+  small CPU beats one multi-threaded run (convolutions at these sizes parallelise
+  poorly inside one call).
 
 Each item carries the `ServedModel` it was preprocessed for, and a batch only holds
 items of one model, so a hot swap never mixes models or input sizes in one call.
@@ -20,7 +23,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -76,30 +79,59 @@ class Slot:
 class Batcher:
     """Forms batches from queued requests and runs them one at a time."""
 
-    def __init__(self, max_batch_size: int, max_wait_ms: float) -> None:
+    def __init__(self, max_batch_size: int, max_wait_ms: float, workers: int = 1) -> None:
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000.0
+        self.workers = workers
         self._queue: deque[_Item] = deque()
         self._decoding = 0
+        self._running = 0
         self._changed = asyncio.Event()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="kkot-infer")
-        self._task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="kkot-infer")
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        """Start the consumer task (call inside the running loop)."""
-        self._task = asyncio.create_task(self._run(), name="kkot-batcher")
+        """Start the consumer tasks (call inside the running loop)."""
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"kkot-batcher-{n}") for n in range(self.workers)
+        ]
 
     async def close(self) -> None:
-        """Stop taking batches, fail what is still queued, release the thread."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop taking batches, fail what is still queued, release the threads."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         while self._queue:
             item = self._queue.popleft()
             if not item.future.done():
                 item.future.set_exception(ServiceUnavailable("the model server is stopping"))
         self._executor.shutdown(wait=True)
+
+    def idle(self) -> bool:
+        """True when a lone request may take the `run_alone` fast path."""
+        return not self._queue and self._decoding == 0 and self._running < self.workers
+
+    async def run_alone(
+        self, model: ServedModel, prepare: Callable[[], tuple[npt.NDArray[np.float32], float]]
+    ) -> tuple[BatchResult, float]:
+        """Decode (`prepare`) and infer one image in a single inference-thread hop.
+
+        Returns the result and the decode milliseconds. Requests arriving meanwhile
+        queue as usual and form the next batch.
+        """
+        self._running += 1
+        loop = asyncio.get_running_loop()
+        try:
+            probabilities, decode_ms, inference_s = await loop.run_in_executor(
+                self._executor, _prepare_and_infer, model, prepare
+            )
+        finally:
+            self._running -= 1
+            self._changed.set()
+        result = BatchResult(probabilities[0], model, 0.0, inference_s * 1000, 1)
+        return result, decode_ms
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[Slot]:
@@ -123,11 +155,15 @@ class Batcher:
 
     async def _run(self) -> None:
         while True:
-            while not self._queue:
+            if not self._queue or self._running >= self.workers:
                 self._changed.clear()
                 await self._changed.wait()
+                continue
             await self._gather()
+            if not self._queue or self._running >= self.workers:
+                continue  # another worker (or a lone request) got there first
             batch = self._take()
+            self._running += 1
             try:
                 await self._execute(batch)
             except asyncio.CancelledError:
@@ -135,11 +171,14 @@ class Batcher:
                     if not item.future.done():
                         item.future.set_exception(ServiceUnavailable("the model server stopped"))
                 raise
+            finally:
+                self._running -= 1
+                self._changed.set()
 
     async def _gather(self) -> None:
         """Wait (bounded) for requests that are decoding right now to join the batch."""
         deadline = self._queue[0].enqueued + self.max_wait
-        while self._decoding > 0 and len(self._queue) < self.max_batch_size:
+        while self._queue and self._decoding > 0 and len(self._queue) < self.max_batch_size:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 return
@@ -184,6 +223,15 @@ class Batcher:
                         batch_size=len(batch),
                     )
                 )
+
+
+def _prepare_and_infer(
+    model: ServedModel, prepare: Callable[[], tuple[npt.NDArray[np.float32], float]]
+) -> tuple[npt.NDArray[np.float32], float, float]:
+    tensor, decode_ms = prepare()
+    started = time.perf_counter()
+    probabilities = model.infer(tensor[np.newaxis])
+    return probabilities, decode_ms, time.perf_counter() - started
 
 
 def _infer(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import time
 from concurrent.futures import Executor
@@ -62,6 +63,10 @@ class Classifier:
         """Classify one raw image body."""
         if not data:
             raise InvalidImage("the request body is empty; send the image bytes", code="empty_body")
+        if self._batcher.idle():
+            prepare = functools.partial(decode_tensor, data, model.preprocessing, self._max_pixels)
+            result, decode_ms = await self._batcher.run_alone(model, prepare)
+            return self._render(result, decode_ms, options, started)
         loop = asyncio.get_running_loop()
         async with self._batcher.slot() as slot:
             tensor, decode_ms = await loop.run_in_executor(

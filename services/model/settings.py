@@ -39,7 +39,9 @@ class ModelServerSettings(ServiceSettings):
     max_batch_wait_ms: float = Field(2.0, ge=0, le=1000)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(40_000_000, ge=1024)
-    # 0 lets ONNX Runtime pick (one thread per physical core).
+    # Batches run at once (one ONNX Runtime call each) and threads per call; 0 threads
+    # lets ONNX Runtime pick (one per physical core). See the README's benchmark.
+    inference_workers: int = Field(1, ge=1, le=16)
     intra_op_threads: int = Field(0, ge=0, le=64)
     # Decode/preprocess threads; ONNX Runtime has its own pool.
     decode_threads: int = Field(2, ge=1, le=64)

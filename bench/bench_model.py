@@ -1,0 +1,270 @@
+"""Model endpoint benchmark: the server over HTTP against the in-process limit.
+
+    python bench/bench_model.py [--images N] [--duration S] [--model-dir DIR]
+
+On the same real flower JPEGs, in one run:
+
+(a) the limit: decode + preprocess + ONNX Runtime in one process loop, for batch sizes
+    1, 8, 16, 32 and 1 or 2 intra-op threads (best reported), and the latency of
+    decode + inference of one image at batch 1;
+(b) the model server (`python -m services.model serve`, a subprocess so client and
+    server do not share a GIL) over real HTTP with an aiohttp client at concurrency
+    1, 8 and 32: images/s and p50/p99 latency.
+
+It prints (b)/(a): the throughput ratio at concurrency 32 (target >= 0.90) and the
+single-request p50 latency minus the batch-1 decode + inference p50 (target <= 3 ms).
+Every loop is bounded by time and count. Without the dataset it says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import sys
+import time
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import (
+    REPO_ROOT,
+    flower_jpegs,
+    flowers_dir,
+    free_port,
+    percentile,
+    server_process,
+    table,
+)
+
+BATCH_SIZES = (1, 8, 16, 32)
+THREADS = (1, 2)
+CONCURRENCY = (1, 8, 32)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=256, help="distinct JPEGs to cycle through")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="paired limit/server rounds")
+    parser.add_argument("--model-dir", type=Path, default=None)
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the server (e.g. KKOT_MODEL_INFERENCE_WORKERS=2)",
+    )
+    args = parser.parse_args()
+
+    root = flowers_dir()
+    if root is None:
+        print("skipped: flowers dataset not found (set KKOT_DATASET_DIR)")
+        return 0
+    model_dir = args.model_dir or Path(
+        os.environ.get("KKOT_TEST_MODEL_DIR", REPO_ROOT / "var" / "models" / "default")
+    )
+    if not (model_dir / "model.onnx").exists():
+        print(f"skipped: no model at {model_dir} (run `kkot model prepare` or `make model`)")
+        return 0
+    photos = [p.read_bytes() for p in flower_jpegs(root, args.images)]
+    print(f"{len(photos)} JPEGs from {root}, model {model_dir}, {os.cpu_count()} CPUs")
+
+    print("\n(a) in-process limit: decode + preprocess + ONNX Runtime, one loop (sweep)")
+    limit_rows, best = sweep_limit(model_dir, photos, args.duration)
+    print(table(["threads", "batch", "images/s"], limit_rows))
+    b1_threads = max(
+        THREADS, key=lambda t: next(float(r[2]) for r in limit_rows if r[:2] == [t, 1])
+    )
+    print(f"best: threads {best[0]}, batch {best[1]}; batch-1 latency with threads {b1_threads}")
+
+    env = dict(item.split("=", 1) for item in args.server_env)
+    rounds = asyncio.run(
+        paired_rounds(model_dir, photos, args.duration, args.rounds, env, best, b1_threads)
+    )
+    print(
+        f"\n(a) vs (b), {args.rounds} paired rounds (the machine may be shared: each round "
+        "measures the limit and the server back to back)"
+    )
+    headers = ["round", "limit img/s", "b1 p50 ms"]
+    for c in CONCURRENCY:
+        headers += [f"c={c} img/s", f"c={c} p50", f"c={c} p99"]
+    rows = []
+    for n, r in enumerate(rounds, 1):
+        row: list[object] = [n, r["limit"], r["b1_p50"]]
+        for c in CONCURRENCY:
+            row += [r[f"c{c}"], r[f"c{c}_p50"], r[f"c{c}_p99"]]
+        rows.append(row)
+    print(table(headers, rows))
+
+    ratios = [r["c32"] / r["limit"] for r in rounds]
+    ratios8 = [r["c8"] / r["limit"] for r in rounds]
+    gaps = [r["c1_p50"] - r["b1_p50"] for r in rounds]
+    ratio, ratio8, gap = median(ratios), median(ratios8), median(gaps)
+    print("\n(b)/(a), medians over the rounds")
+    print(
+        table(
+            ["figure", "value", "target", "met"],
+            [
+                ["throughput c=32 / limit", f"{ratio:.3f}", ">= 0.90", _yes(ratio >= 0.90)],
+                ["throughput c=8 / limit", f"{ratio8:.3f}", "", ""],
+                ["p50 c=1 - decode+infer b1 (ms)", f"{gap:+.2f}", "<= 3.00", _yes(gap <= 3.0)],
+            ],
+        )
+    )
+    print(
+        f"median limit {median([r['limit'] for r in rounds]):.1f} images/s; "
+        f"median c=32 {median([r['c32'] for r in rounds]):.1f} images/s; "
+        f"median batch-1 decode+inference p50 {median([r['b1_p50'] for r in rounds]):.2f} ms; "
+        f"median c=1 p50 {median([r['c1_p50'] for r in rounds]):.2f} ms"
+    )
+    return 0
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def _session(model_dir: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    from services.model.runtime import session_options
+
+    return ort.InferenceSession(
+        str(model_dir / "model.onnx"),
+        sess_options=session_options(threads),
+        providers=["CPUExecutionProvider"],
+    )
+
+
+def limit_throughput(
+    model_dir: Path, photos: list[bytes], threads: int, batch: int, duration: float
+) -> float:
+    """Images/s of decode + preprocess + inference in one loop at `batch`."""
+    from services.model.predict import decode_tensor
+    from shared.contracts.model import Preprocessing
+
+    pre = Preprocessing()
+    session = _session(model_dir, threads)
+    warm = np.stack([decode_tensor(p, pre, 40_000_000)[0] for p in photos[:batch]])
+    session.run(None, {"input": warm})
+    cycle = itertools.cycle(photos)
+    done = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < duration and done < 100_000:
+        tensors = [decode_tensor(next(cycle), pre, 40_000_000)[0] for _ in range(batch)]
+        session.run(None, {"input": np.stack(tensors)})
+        done += batch
+    return done / (time.perf_counter() - started)
+
+
+def limit_latency(
+    model_dir: Path, photos: list[bytes], threads: int, duration: float
+) -> list[float]:
+    """Per-image milliseconds of decode + preprocess + inference at batch 1."""
+    from services.model.predict import decode_tensor
+    from shared.contracts.model import Preprocessing
+
+    pre = Preprocessing()
+    session = _session(model_dir, threads)
+    session.run(None, {"input": decode_tensor(photos[0], pre, 40_000_000)[0][np.newaxis]})
+    latencies = []
+    started = time.perf_counter()
+    for data in itertools.cycle(photos):
+        if time.perf_counter() - started > duration or len(latencies) >= 10_000:
+            break
+        t0 = time.perf_counter()
+        tensor = decode_tensor(data, pre, 40_000_000)[0]
+        session.run(None, {"input": tensor[np.newaxis]})
+        latencies.append((time.perf_counter() - t0) * 1000)
+    return latencies
+
+
+def sweep_limit(
+    model_dir: Path, photos: list[bytes], duration: float
+) -> tuple[list[list[object]], tuple[int, int, float]]:
+    """Images/s for every (threads, batch); the best configuration."""
+    rows: list[list[object]] = []
+    best = (0, 0, 0.0)
+    for threads in THREADS:
+        for batch in BATCH_SIZES:
+            rate = limit_throughput(model_dir, photos, threads, batch, duration)
+            rows.append([threads, batch, rate])
+            if rate > best[2]:
+                best = (threads, batch, rate)
+    return rows, best
+
+
+async def paired_rounds(
+    model_dir: Path,
+    photos: list[bytes],
+    duration: float,
+    rounds: int,
+    env: dict[str, str],
+    best: tuple[int, int, float],
+    b1_threads: int,
+) -> list[dict[str, float]]:
+    """Alternate the limit and the server so both see the same machine load."""
+    import aiohttp
+
+    port = free_port()
+    results: list[dict[str, float]] = []
+    args = ["services.model", "serve", "--model-dir", str(model_dir), "--port", str(port)]
+    loop = asyncio.get_running_loop()
+    with server_process(args, port, env=env):
+        url = f"http://127.0.0.1:{port}/invocations"
+        for _ in range(rounds):
+            result: dict[str, float] = {}
+            # The limit runs in a worker thread so this loop stays free; nothing else runs.
+            result["limit"] = await loop.run_in_executor(
+                None, limit_throughput, model_dir, photos, best[0], best[1], duration
+            )
+            b1 = await loop.run_in_executor(
+                None, limit_latency, model_dir, photos, b1_threads, duration
+            )
+            result["b1_p50"] = percentile(b1, 50)
+            for concurrency in CONCURRENCY:
+                connector = aiohttp.TCPConnector(limit=concurrency)
+                async with aiohttp.ClientSession(connector=connector) as session:
+                    await _load(session, url, photos, concurrency, 0.5, 2 * concurrency)
+                    rate, latencies = await _load(
+                        session, url, photos, concurrency, duration, 50_000
+                    )
+                result[f"c{concurrency}"] = rate
+                result[f"c{concurrency}_p50"] = percentile(latencies, 50)
+                result[f"c{concurrency}_p99"] = percentile(latencies, 99)
+            results.append(result)
+    return results
+
+
+async def _load(
+    session: Any, url: str, photos: list[bytes], concurrency: int, duration: float, limit: int
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    counter = itertools.count()
+    headers = {"Content-Type": "image/jpeg"}
+    started = time.perf_counter()
+    stop_at = started + duration
+
+    async def worker() -> None:
+        while time.perf_counter() < stop_at:
+            n = next(counter)
+            if n >= limit:
+                return
+            t0 = time.perf_counter()
+            async with session.post(url, data=photos[n % len(photos)], headers=headers) as r:
+                await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"HTTP {r.status}")
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+if __name__ == "__main__":
+    sys.exit(main())
