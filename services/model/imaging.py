@@ -23,7 +23,7 @@ import numpy.typing as npt
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from shared.contracts.model import Preprocessing
-from shared.errors import InvalidImage, PayloadTooLarge, UnsupportedMediaType
+from shared.errors import InvalidImage, KkotError, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -111,13 +111,16 @@ def decode_image(
         image.load()
         ImageOps.exif_transpose(image, in_place=True)
         return _to_rgb(image)
+    except (KkotError, MemoryError):
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_many_pixels(None, max_pixels) from exc
     except (UnidentifiedImageError, SyntaxError) as exc:
         raise InvalidImage("the bytes are not an image in a supported format") from exc
-    except (OSError, ValueError, EOFError, IndexError, TypeError) as exc:
+    except Exception as exc:
         # Pillow reports truncated or corrupt data as OSError ("image file is truncated",
-        # "broken data stream") and some malformed headers as the others.
+        # "broken data stream"), and malformed headers or EXIF blocks as ValueError,
+        # struct.error, KeyError and others: all of them mean "not decodable".
         raise InvalidImage(f"the image could not be decoded ({_reason(exc)})") from exc
 
 

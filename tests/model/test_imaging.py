@@ -239,3 +239,30 @@ def test_instances_array_accepts_unit_and_byte_ranges_alike() -> None:
 def test_bad_instance_arrays_are_refused(array: np.ndarray, match: str) -> None:
     with pytest.raises(InvalidImage, match=match):
         image_to_array(array)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP"])
+def test_corrupted_bytes_decode_or_fail_cleanly(fmt: str) -> None:
+    """Seeded random corruption: every outcome is an RGB image or one of our errors."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    params = {"exif": exif} if fmt in ("JPEG", "PNG", "WEBP", "TIFF") else {}
+    original = encode(structured_image((96, 64)), fmt, **params)
+    rng = np.random.default_rng(1234)
+    outcomes = {"decoded": 0, "refused": 0}
+    for _ in range(150):
+        data = bytearray(original)
+        for _ in range(int(rng.integers(1, 8))):
+            position = int(rng.integers(0, len(data)))
+            data[position] = int(rng.integers(0, 256))
+        if rng.random() < 0.3:
+            data = data[: int(rng.integers(1, len(data)))]
+        try:
+            image = decode_image(bytes(data), max_pixels=1_000_000)
+        except (InvalidImage, UnsupportedMediaType, PayloadTooLarge) as exc:
+            assert exc.message
+            outcomes["refused"] += 1
+        else:
+            assert image.mode == "RGB" and image.width > 0 and image.height > 0
+            outcomes["decoded"] += 1
+    assert outcomes["refused"] > 0
