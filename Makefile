@@ -9,8 +9,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL_DIR ?= var/models/default
 EXTRAS ?= serve,was,web,train,infra,dev
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: help setup model chromium run test lint typecheck unit bench templates clean
+.PHONY: help setup model chromium checkov run test lint typecheck unit bench templates clean
 
 help:
 	@echo "make run    start gateway, web, WAS and the model server on http://127.0.0.1:8080"
@@ -37,6 +39,16 @@ chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# checkov pins dependencies that clash with the project's (boto3/botocore below what
+# aioboto3 needs, networkx, packaging), so it gets a virtualenv of its own.
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==3.3.30
+	touch $@
+
+checkov: $(CHECKOV)
+
 run: setup model
 	$(BIN)/kkot run --model-dir $(MODEL_DIR)
 
@@ -47,8 +59,8 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup model chromium lint typecheck
-	KKOT_TEST_MODEL_DIR=$(abspath $(MODEL_DIR)) $(BIN)/pytest
+test: setup model chromium checkov lint typecheck
+	KKOT_TEST_MODEL_DIR=$(abspath $(MODEL_DIR)) KKOT_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/pytest
 
 bench: setup model
 	$(BIN)/python bench/run_all.py
@@ -57,4 +69,4 @@ templates: setup
 	$(BIN)/generate-templates --out build/templates
 
 clean:
-	rm -rf $(VENV) var build test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) var build test-artifacts .pytest_cache .mypy_cache .ruff_cache
