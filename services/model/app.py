@@ -52,7 +52,9 @@ async def _serving_resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pool = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="kkot-decode")
     batcher = Batcher(
-        settings.max_batch_size, settings.max_batch_wait_ms, workers=settings.inference_workers
+        settings.max_batch_size,
+        settings.max_batch_wait_ms,
+        workers=settings.resolved_inference_workers(),
     )
     holder = ModelHolder(settings.intra_op_threads)
     app[DECODE_POOL] = pool

@@ -6,6 +6,7 @@ SageMaker's own variables are honoured too: `SM_MODEL_DIR` for the artifact fold
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -34,15 +35,17 @@ class ModelServerSettings(ServiceSettings):
         validation_alias=AliasChoices("KKOT_MODEL_DIR", "SM_MODEL_DIR", "model_dir"),
     )
     # Dynamic batching: a batch runs when it is full or when its first request has
-    # waited this long, whichever comes first.
-    max_batch_size: int = Field(32, ge=1, le=256)
+    # waited this long, whichever comes first. Bigger batches were no faster per image
+    # on CPU here (bench/bench_model.py) and cost latency.
+    max_batch_size: int = Field(8, ge=1, le=256)
     max_batch_wait_ms: float = Field(2.0, ge=0, le=1000)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(40_000_000, ge=1024)
-    # Batches run at once (one ONNX Runtime call each) and threads per call; 0 threads
-    # lets ONNX Runtime pick (one per physical core). See the README's benchmark.
-    inference_workers: int = Field(1, ge=1, le=16)
-    intra_op_threads: int = Field(0, ge=0, le=64)
+    # Batches that run at once (one ONNX Runtime call each; 0 = one per usable CPU) and
+    # threads inside each call (0 = ONNX Runtime's choice). Independent single-threaded
+    # calls beat one multi-threaded call for this small network (README, benchmark).
+    inference_workers: int = Field(0, ge=0, le=64)
+    intra_op_threads: int = Field(1, ge=0, le=64)
     # Decode/preprocess threads; ONNX Runtime has its own pool.
     decode_threads: int = Field(2, ge=1, le=64)
     default_top_k: int = Field(5, ge=1, le=1000)
@@ -52,3 +55,14 @@ class ModelServerSettings(ServiceSettings):
     # Echoed as x-Amzn-Invoked-Production-Variant, as SageMaker does ("AllTraffic" is
     # the variant name the console and SDK default to).
     variant_name: str = "AllTraffic"
+
+    def resolved_inference_workers(self) -> int:
+        """`inference_workers`, with 0 meaning one per CPU this process may use."""
+        if self.inference_workers:
+            return self.inference_workers
+        return max(
+            1,
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else (os.cpu_count() or 1),
+        )
