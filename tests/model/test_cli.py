@@ -83,3 +83,14 @@ def test_python_m_services_model_without_a_command_is_a_usage_error() -> None:
     )
     assert result.returncode == 2
     assert b"serve" in result.stderr
+
+
+def test_python_m_services_model_train_is_handed_to_the_training_job() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "services.model", "train", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert b"services.model.train" in result.stdout
