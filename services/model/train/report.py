@@ -1,0 +1,83 @@
+"""The human-readable side of an artifact: the model card and the code version."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from services.model.train.dataset import ValidationReport
+from shared.contracts.model import Evaluation, ModelMetadata
+
+__all__ = ["MODEL_CARD_FILE", "code_version", "model_card"]
+
+MODEL_CARD_FILE = "model_card.md"
+CONFUSION_MATRIX_FILE = "confusion_matrix.png"
+
+
+def code_version(repo: Path | None = None) -> str | None:
+    """`git describe --always --dirty` of the code, else $KKOT_CODE_VERSION, else None."""
+    configured = os.environ.get("KKOT_CODE_VERSION")
+    if configured:
+        return configured
+    where = repo or Path(__file__).resolve().parents[3]
+    try:
+        result = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = result.stdout.strip()
+    return text if result.returncode == 0 and text else None
+
+
+def model_card(metadata: ModelMetadata, evaluation: Evaluation, report: ValidationReport) -> str:
+    """model_card.md: data, hyperparameters, metrics and provenance in one page."""
+    lines = [
+        f"# Model card: {metadata.name} {metadata.version}",
+        "",
+        f"- created: {metadata.created_at.isoformat()}",
+        f"- code version: {metadata.code_version or 'unknown'}",
+        f"- source: {metadata.source}",
+        f"- dataset digest (sha256 over sorted relative paths + content hashes): "
+        f"`{metadata.dataset_digest}`",
+        "",
+        "## Data",
+        "",
+        "| class | images | train | evaluation |",
+        "|---|---:|---:|---:|",
+    ]
+    for label in report.labels:
+        lines.append(
+            f"| {label} | {report.class_counts.get(label, 0)} | "
+            f"{report.train_counts.get(label, 0)} | {report.evaluation_counts.get(label, 0)} |"
+        )
+    lines += [
+        "",
+        f"Skipped files: {len(report.skipped)}; duplicates dropped: "
+        f"{len(report.duplicates_dropped)}; conflicting labels dropped: "
+        f"{len(report.conflicts_dropped)}; evaluation images also in training removed: "
+        f"{len(report.evaluation_duplicates_removed)} (details in validation_report.json).",
+        "",
+        "## Hyperparameters",
+        "",
+    ]
+    lines += [f"- {key}: {value}" for key, value in sorted(metadata.hyperparameters.items())]
+    lines += [
+        "",
+        "## Evaluation (the exported ONNX model, served preprocessing)",
+        "",
+        f"Accuracy **{evaluation.accuracy:.2%}** on {evaluation.samples} held-out images.",
+        "",
+        "| class | precision | recall | F1 | support |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, m in evaluation.per_class.items():
+        lines.append(f"| {label} | {m.precision:.3f} | {m.recall:.3f} | {m.f1:.3f} | {m.support} |")
+    lines += ["", f"![confusion matrix]({CONFUSION_MATRIX_FILE})", ""]
+    return "\n".join(lines)
