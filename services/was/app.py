@@ -7,6 +7,7 @@ Cleanup runs in reverse order, so consumers stop before the store and clients cl
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import aioboto3
@@ -22,11 +23,12 @@ from services.was.routes import ROUTES, setup_routes
 from services.was.service import ClassificationService
 from services.was.settings import WasSettings
 from services.was.store import SqliteClassificationStore
+from services.was.store_dynamodb import DynamoDBClassificationStore
 from shared.contracts.events import EventType
-from shared.events import EventBus, IdempotentConsumer, create_bus
+from shared.events import AwsBusConfig, EventBus, IdempotentConsumer, create_bus
 from shared.middleware import error_middleware, make_request_context_middleware
 from shared.resilience import CircuitBreaker, RetryPolicy
-from shared.storage import LocalBlobStore
+from shared.storage import LocalBlobStore, S3BlobStore
 
 __all__ = ["create_app"]
 
@@ -42,7 +44,11 @@ def _bus_ctx(given: EventBus | None) -> Context:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[keys.SETTINGS]
         owned = given is None
-        bus = create_bus(settings.bus_backend) if given is None else given
+        bus = (
+            create_bus(settings.bus_backend, aws=_aws_bus_config(settings))
+            if given is None
+            else given
+        )
         if owned:
             await bus.start()
         app[keys.BUS] = bus
@@ -53,13 +59,49 @@ def _bus_ctx(given: EventBus | None) -> Context:
     return ctx
 
 
+def _aws_bus_config(settings: WasSettings) -> AwsBusConfig | None:
+    if settings.bus_backend != "aws" or not settings.event_bus_name:
+        return None
+    queue = settings.events_queue_url or ""
+    return AwsBusConfig(
+        event_bus_name=settings.event_bus_name,
+        # One queue for the service; the bus routes each message by type.
+        queue_urls={CLASSIFIER_CONSUMER: queue, MODEL_CONSUMER: queue},
+        region=settings.region,
+        endpoint_url=settings.aws_endpoint_url,
+        wait_time_s=settings.events_wait_time_s,
+        retry_visibility_s=settings.events_retry_visibility_s,
+        max_receive_count=settings.events_max_receive_count,
+    )
+
+
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    store = await SqliteClassificationStore.open(settings.database_path)
-    app[keys.STORE] = store
-    app[keys.BLOBS] = LocalBlobStore(settings.blob_dir)
-    yield
-    await store.close()
+    async with contextlib.AsyncExitStack() as stack:
+        session = aioboto3.Session()
+        region, endpoint_url = settings.region, settings.aws_endpoint_url
+        if settings.store_backend == "dynamodb" and settings.table_name:
+            dynamodb = await stack.enter_async_context(
+                session.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+            )
+            app[keys.STORE] = DynamoDBClassificationStore(dynamodb, settings.table_name)
+        else:
+            sqlite = await SqliteClassificationStore.open(settings.database_path)
+            stack.push_async_callback(sqlite.close)
+            app[keys.STORE] = sqlite
+        if settings.blob_backend == "s3" and settings.images_bucket:
+            s3 = await stack.enter_async_context(
+                session.client("s3", region_name=region, endpoint_url=endpoint_url)
+            )
+            app[keys.BLOBS] = S3BlobStore(
+                s3,
+                settings.images_bucket,
+                sse=settings.images_sse,
+                kms_key_id=settings.images_kms_key_id,
+            )
+        else:
+            app[keys.BLOBS] = LocalBlobStore(settings.blob_dir)
+        yield
 
 
 async def _endpoint_ctx(app: web.Application) -> AsyncIterator[None]:

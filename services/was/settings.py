@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from shared.contracts.model import Language
 from shared.events import BusBackend
 from shared.settings import ServiceSettings
+from shared.storage.s3 import ServerSideEncryption
 
 __all__ = ["WasSettings"]
 
@@ -51,8 +52,23 @@ class WasSettings(ServiceSettings):
     background_concurrency: int = Field(4, ge=1, le=64)
 
     bus_backend: BusBackend = "memory"
-    store_backend: Literal["sqlite"] = "sqlite"
-    blob_backend: Literal["local"] = "local"
+    store_backend: Literal["sqlite", "dynamodb"] = "sqlite"
+    blob_backend: Literal["local", "s3"] = "local"
+
+    # The AWS backends (names from the data-and-events stack's exports).
+    table_name: str | None = Field(None, min_length=3, max_length=255)
+    images_bucket: str | None = Field(None, min_length=3, max_length=63)
+    images_sse: ServerSideEncryption = "aws:kms"
+    # The stage's data key; without it S3 would encrypt with the account's aws/s3 key.
+    images_kms_key_id: str | None = None
+    event_bus_name: str | None = Field(None, min_length=1, max_length=256)
+    # WAS's one queue: both of its consumers (classifier, model info) read it.
+    events_queue_url: str | None = None
+    events_max_receive_count: int = Field(5, ge=1, le=20)  # the queue's redrive setting
+    events_wait_time_s: int = Field(20, ge=0, le=20)
+    events_retry_visibility_s: int = Field(5, ge=0, le=43_200)
+    # Only for an AWS emulator (moto, localstack); None means the real AWS endpoints.
+    aws_endpoint_url: str | None = None
 
     @model_validator(mode="after")
     def _endpoint_url_only_locally(self) -> WasSettings:
@@ -60,6 +76,12 @@ class WasSettings(ServiceSettings):
             raise ValueError("local mode needs endpoint_url (the local model server)")
         if self.default_language not in self.languages:
             raise ValueError("default_language must be one of languages")
+        if self.store_backend == "dynamodb" and not self.table_name:
+            raise ValueError("store_backend dynamodb needs table_name")
+        if self.blob_backend == "s3" and not self.images_bucket:
+            raise ValueError("blob_backend s3 needs images_bucket")
+        if self.bus_backend == "aws" and not (self.event_bus_name and self.events_queue_url):
+            raise ValueError("bus_backend aws needs event_bus_name and events_queue_url")
         return self
 
     @property

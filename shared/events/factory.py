@@ -5,16 +5,21 @@ from __future__ import annotations
 from typing import Literal
 
 from shared.events.bus import EventBus
+from shared.events.eventbridge import AwsBusConfig, EventBridgeBus
 from shared.events.memory import MemoryEventBus
 
 __all__ = ["BusBackend", "create_bus"]
 
-# "aws" (EventBridge + one SQS queue per consumer) joins this list in a later issue.
-BusBackend = Literal["memory"]
+# "memory": in-process; "aws": EventBridge + one SQS queue per consumer (needs `aws`).
+BusBackend = Literal["memory", "aws"]
 
 
-def create_bus(backend: BusBackend = "memory") -> EventBus:
+def create_bus(backend: BusBackend = "memory", *, aws: AwsBusConfig | None = None) -> EventBus:
     """A new, not yet started bus of the named backend."""
     if backend == "memory":
         return MemoryEventBus()
+    if backend == "aws":
+        if aws is None:
+            raise ValueError("the aws event bus needs its configuration (bus name, queue URLs)")
+        return EventBridgeBus(aws)
     raise ValueError(f"unknown event bus backend {backend!r}")

@@ -18,20 +18,20 @@ SETTINGS = {
     "was": "services.was.settings:WasSettings",
 }
 
-# Provisioned by the templates for the AWS backends (EventBridge/SQS bus, DynamoDB store,
-# S3 blobs) that the services' settings do not have yet.
+# Provisioned by the templates for an AWS backend that the service's settings do not
+# have yet: web consumes no AWS bus (it polls WAS when in its own container).
 AWAITING_ADAPTERS = {
     "KKOT_WEB_EVENTS_QUEUE_URL",
-    "KKOT_WAS_EVENTS_QUEUE_URL",
-    "KKOT_WAS_EVENT_BUS_NAME",
-    "KKOT_WAS_IMAGES_BUCKET",
-    "KKOT_WAS_TABLE_NAME",
 }
 
 # Stand-ins for values CloudFormation fills in at deploy time.
 RESOLVED = {
     "KKOT_WAS_ENDPOINT_NAME": "kkot-production-flowers",
     "KKOT_WAS_REGION": "ap-northeast-2",
+    "KKOT_WAS_TABLE_NAME": "kkot-production-classifications",
+    "KKOT_WAS_IMAGES_BUCKET": "kkot-production-data-imagesbucket-1a2b3c",
+    "KKOT_WAS_EVENT_BUS_NAME": "kkot-production-events",
+    "KKOT_WAS_EVENTS_QUEUE_URL": "https://sqs.ap-northeast-2.amazonaws.com/123456789012/kkot-production-was",
 }
 
 

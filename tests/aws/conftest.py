@@ -1,0 +1,185 @@
+"""Fixtures for the AWS adapter tests: ONE moto server per session, as a subprocess on a
+free port (real HTTP, real aioboto3 client), and per-test resources made from the
+generated data-and-events template, so the adapters meet the table, bucket, bus, queue
+and rule definitions the stack really creates (drift fails these tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import aioboto3
+import pytest
+
+from cfn.render import render
+from cfn.stacks.data import CONSUMERS, build_data_and_events
+from tests.was.conftest import model_server_url  # noqa: F401  (the real model server)
+
+REGION = "us-east-1"
+# The stack's MaxReceiveCount parameter (1..20); 2 keeps the dead-letter test short.
+MAX_RECEIVE_COUNT = 2
+_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """The URL of a moto server started for this session; dummy credentials in the env."""
+    port = _free_port()
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in _CREDENTIALS.items():
+            env.setenv(name, value)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-p", str(port), "-H", "127.0.0.1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **_CREDENTIALS},
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1):
+                        break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("moto server did not start") from None
+                    time.sleep(0.1)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="session")
+def data_template() -> dict[str, Any]:
+    """The generated data-and-events template, as the deploy would read it."""
+    parsed: dict[str, Any] = json.loads(render(build_data_and_events(), "json"))
+    return parsed
+
+
+@dataclass(frozen=True)
+class BusResources:
+    """One test's event bus and, per consumer, its queue and dead-letter queue."""
+
+    endpoint_url: str
+    bus_name: str
+    queue_urls: dict[str, str]  # consumer -> queue URL
+    dlq_urls: dict[str, str]  # consumer -> dead-letter queue URL
+
+
+def _props(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    props: dict[str, Any] = template["Resources"][logical_id]["Properties"]
+    return props
+
+
+def _suffix() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+async def bucket(moto_url: str) -> str:
+    """A fresh images bucket."""
+    name = f"kkot-test-images-{_suffix()}"
+    async with aioboto3.Session().client("s3", region_name=REGION, endpoint_url=moto_url) as s3:
+        await s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+async def table_name(moto_url: str, data_template: dict[str, Any]) -> str:
+    """A fresh classifications table with the stack's keys, GSI and billing mode."""
+    table = _props(data_template, "ClassificationsTable")
+    name = f"kkot-test-classifications-{_suffix()}"
+    async with aioboto3.Session().client(
+        "dynamodb", region_name=REGION, endpoint_url=moto_url
+    ) as dynamodb:
+        await dynamodb.create_table(
+            TableName=name,
+            AttributeDefinitions=table["AttributeDefinitions"],
+            KeySchema=table["KeySchema"],
+            GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"],
+            BillingMode=table["BillingMode"],
+        )
+    return name
+
+
+@pytest.fixture
+async def bus_resources(moto_url: str, data_template: dict[str, Any]) -> BusResources:
+    """A fresh bus with the stack's consumer queues, dead-letter queues and rules."""
+    suffix = _suffix()
+    session = aioboto3.Session()
+    async with (
+        session.client("events", region_name=REGION, endpoint_url=moto_url) as events,
+        session.client("sqs", region_name=REGION, endpoint_url=moto_url) as sqs,
+    ):
+        bus_name = f"kkot-test-events-{suffix}"
+        assert _props(data_template, "EventBus")["Name"]  # the stack names its bus
+        await events.create_event_bus(Name=bus_name)
+        queue_urls: dict[str, str] = {}
+        dlq_urls: dict[str, str] = {}
+        for consumer in CONSUMERS:
+            queue = _props(data_template, f"{consumer.logical}Queue")
+            rule = _props(data_template, f"{consumer.logical}EventsRule")
+            dlq_url = (await sqs.create_queue(QueueName=f"{consumer.name}-dlq-{suffix}"))[
+                "QueueUrl"
+            ]
+            dlq_arn = (
+                await sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
+            )["Attributes"]["QueueArn"]
+            redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+            url = (
+                await sqs.create_queue(
+                    QueueName=f"{consumer.name}-{suffix}",
+                    Attributes={
+                        "VisibilityTimeout": str(queue["VisibilityTimeout"]),
+                        "ReceiveMessageWaitTimeSeconds": str(
+                            queue["ReceiveMessageWaitTimeSeconds"]
+                        ),
+                        "RedrivePolicy": json.dumps(redrive),
+                    },
+                )
+            )["QueueUrl"]
+            arn = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))[
+                "Attributes"
+            ]["QueueArn"]
+            rule_name = f"{consumer.name}-{suffix}"
+            await events.put_rule(
+                Name=rule_name,
+                EventBusName=bus_name,
+                EventPattern=json.dumps(rule["EventPattern"]),
+                State=rule["State"],
+            )
+            (target,) = rule["Targets"]
+            await events.put_targets(
+                Rule=rule_name, EventBusName=bus_name, Targets=[{"Id": target["Id"], "Arn": arn}]
+            )
+            queue_urls[consumer.name] = url
+            dlq_urls[consumer.name] = dlq_url
+    return BusResources(moto_url, bus_name, queue_urls, dlq_urls)
