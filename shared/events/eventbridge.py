@@ -320,6 +320,7 @@ class EventBridgeBus:
                 receives=receives,
                 error=str(exc)[:300],
             )
+            await self._retry_soon(queue_url, receipt)
             return
         on_queue = self._routes.get(queue_url, {}).values()
         routes = [r for r in on_queue if event.type in r.event_types]
@@ -363,13 +364,20 @@ class EventBridgeBus:
                 attempt=receives,
                 error=repr(errors[0]),
             )
-        # Visible again soon, not after the whole visibility timeout.
-        with contextlib.suppress(Exception):
+        await self._retry_soon(queue_url, receipt)
+
+    async def _retry_soon(self, queue_url: str, receipt: str) -> None:
+        """Make a message visible again after `retry_visibility_s`, not after the whole
+        visibility timeout (so it reaches a retry, or the DLQ, sooner)."""
+        assert self._sqs is not None
+        try:
             await self._sqs.change_message_visibility(
                 QueueUrl=queue_url,
                 ReceiptHandle=receipt,
                 VisibilityTimeout=self.config.retry_visibility_s,
             )
+        except Exception as exc:
+            _log.warning("sqs_visibility_change_failed", error=repr(exc))
 
     async def _keep_invisible(self, queue_url: str, receipt: str) -> None:
         """Extend the message's visibility while its handler runs."""

@@ -1,0 +1,304 @@
+"""`EventBridgeBus` end to end against moto over HTTP: PutEvents on the bus, the stack's
+rules route by detail-type into the consumers' SQS queues, long-polling consumers turn
+the messages back into typed events; duplicates are dropped, failures end in the DLQ."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aioboto3
+import pytest
+from types_aiobotocore_sqs import SQSClient
+
+from shared.contracts.events import (
+    ClassificationFailed,
+    ClassificationRequested,
+    Event,
+    EventType,
+    ModelDeployed,
+    ModelRegistered,
+)
+from shared.events import AwsBusConfig, EventBridgeBus, IdempotentConsumer, create_bus
+from tests.aws.conftest import MAX_RECEIVE_COUNT, REGION, BusResources
+
+BusFactory = Callable[..., Awaitable[EventBridgeBus]]
+
+
+@pytest.fixture
+async def sqs(moto_url: str) -> AsyncIterator[SQSClient]:
+    async with aioboto3.Session().client(
+        "sqs", region_name=REGION, endpoint_url=moto_url
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def make_bus(bus_resources: BusResources) -> AsyncIterator[BusFactory]:
+    """Started buses on the test's resources, closed at the end."""
+    buses: list[EventBridgeBus] = []
+
+    async def make(**overrides: Any) -> EventBridgeBus:
+        values: dict[str, Any] = {
+            "event_bus_name": bus_resources.bus_name,
+            "queue_urls": bus_resources.queue_urls,
+            "region": REGION,
+            "endpoint_url": bus_resources.endpoint_url,
+            "wait_time_s": 1,
+            "retry_visibility_s": 0,
+            "max_receive_count": MAX_RECEIVE_COUNT,
+        }
+        values.update(overrides)
+        bus = create_bus("aws", aws=AwsBusConfig(**values))
+        assert isinstance(bus, EventBridgeBus)
+        await bus.start()
+        buses.append(bus)
+        return bus
+
+    yield make
+    for bus in buses:
+        await bus.close()
+
+
+def requested(n: int = 1) -> Event:
+    return Event(
+        type=EventType.CLASSIFICATION_REQUESTED,
+        source="kkot.was",
+        correlation_id=f"req-{n}",
+        data=ClassificationRequested(
+            classification_id=f"c{n}", image_key=f"images/c{n}.jpg", content_type="image/jpeg"
+        ),
+    )
+
+
+async def wait_for(check: Callable[[], bool], within: float = 10.0) -> None:
+    """Poll `check` (state another task changes) until true, for at most `within` s."""
+    async with asyncio.timeout(within):
+        while True:
+            if check():
+                return
+            await asyncio.sleep(0.05)
+
+
+async def queue_depth(sqs: SQSClient, url: str) -> int:
+    attrs = await sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )
+    values = attrs["Attributes"]
+    return int(values["ApproximateNumberOfMessages"]) + int(
+        values["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+async def test_rules_route_by_type_and_consumers_get_typed_events(
+    make_bus: BusFactory,
+) -> None:
+    bus = await make_bus()
+    got: dict[str, list[Event]] = {"web": [], "was": []}
+
+    async def web_handler(event: Event) -> None:
+        got["web"].append(event)
+
+    async def was_handler(event: Event) -> None:
+        got["was"].append(event)
+
+    await bus.subscribe("web", list(EventType), web_handler)
+    await bus.subscribe("was", list(EventType), was_handler, concurrency=2)
+
+    request = requested()
+    failed = Event(
+        type=EventType.CLASSIFICATION_FAILED,
+        source="kkot.was",
+        data=ClassificationFailed(classification_id="c1", error="boom", code="upstream_error"),
+    )
+    deployed = Event(
+        type=EventType.MODEL_DEPLOYED,
+        source="kkot.pipeline",
+        data=ModelDeployed(model_name="flowers", model_version="v2", metrics={"accuracy": 0.9}),
+    )
+    foreign = Event(  # the rules take only kkot.* sources
+        type=EventType.CLASSIFICATION_FAILED,
+        source="other.app",
+        data=ClassificationFailed(classification_id="x", error="not ours"),
+    )
+    for event in (request, failed, deployed, foreign):
+        await bus.publish(event)
+
+    await wait_for(lambda: len(got["web"]) == 2 and len(got["was"]) == 2)
+    await asyncio.sleep(0.5)  # nothing else arrives
+    # web: classification.* only; was: classification.requested and model.* (stack rules).
+    assert sorted(e.id for e in got["web"]) == sorted([request.id, failed.id])
+    assert sorted(e.id for e in got["was"]) == sorted([request.id, deployed.id])
+    by_id = {e.id: e for e in got["web"] + got["was"]}
+    # The typed contract survives the trip, envelope and payload.
+    assert by_id[request.id] == request
+    assert by_id[deployed.id] == deployed
+    assert isinstance(by_id[deployed.id].data, ModelDeployed)
+
+
+async def test_consumers_sharing_a_queue_get_their_types_and_unwanted_types_are_acked(
+    make_bus: BusFactory, bus_resources: BusResources, sqs: SQSClient
+) -> None:
+    was_queue = bus_resources.queue_urls["was"]
+    bus = await make_bus(queue_urls={"classifier": was_queue, "model-info": was_queue})
+    classifier: list[Event] = []
+    model_info: list[Event] = []
+
+    async def on_requested(event: Event) -> None:
+        classifier.append(event)
+
+    async def on_model(event: Event) -> None:
+        model_info.append(event)
+
+    await bus.subscribe("classifier", [EventType.CLASSIFICATION_REQUESTED], on_requested)
+    await bus.subscribe("model-info", [EventType.MODEL_DEPLOYED], on_model)
+    await bus.publish(requested())
+    await bus.publish(
+        Event(
+            type=EventType.MODEL_DEPLOYED,
+            source="kkot.pipeline",
+            data=ModelDeployed(model_name="flowers", model_version="v3"),
+        )
+    )
+    # model.registered reaches the was queue (the rule) but nobody here consumes it.
+    await bus.publish(
+        Event(
+            type=EventType.MODEL_REGISTERED,
+            source="kkot.pipeline",
+            data=ModelRegistered(model_name="flowers", model_version="v3", status="Approved"),
+        )
+    )
+    await wait_for(lambda: len(classifier) == 1 and len(model_info) == 1)
+    assert classifier[0].type is EventType.CLASSIFICATION_REQUESTED
+    assert model_info[0].type is EventType.MODEL_DEPLOYED
+    await wait_for_async(lambda: queue_depth(sqs, was_queue), 0)
+
+
+async def wait_for_async(
+    probe: Callable[[], Awaitable[int]], expected: int, within: float = 10.0
+) -> None:
+    """Poll `probe` (a queue's depth in moto) until it says `expected`."""
+    async with asyncio.timeout(within):
+        while True:
+            if await probe() == expected:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def test_redelivered_events_are_handled_once_and_deleted(
+    make_bus: BusFactory, bus_resources: BusResources, sqs: SQSClient
+) -> None:
+    bus = await make_bus()
+    handled: list[str] = []
+
+    async def handler(event: Event) -> None:
+        handled.append(event.id)
+
+    consumer = IdempotentConsumer(handler)
+    await bus.subscribe("web", [EventType.CLASSIFICATION_REQUESTED], consumer)
+    event = requested()
+    for _ in range(3):  # at-least-once: the same event id, three messages
+        await bus.publish(event)
+    await wait_for(lambda: consumer.duplicates == 2)
+    assert handled == [event.id]
+    await wait_for_async(lambda: queue_depth(sqs, bus_resources.queue_urls["web"]), 0)
+
+
+async def test_a_handler_that_keeps_failing_sends_the_event_to_the_dlq(
+    make_bus: BusFactory, bus_resources: BusResources, sqs: SQSClient
+) -> None:
+    bus = await make_bus()
+    attempts: list[str] = []
+
+    async def broken(event: Event) -> None:
+        attempts.append(event.id)
+        raise RuntimeError("handler broken")
+
+    await bus.subscribe("web", [EventType.CLASSIFICATION_REQUESTED], broken)
+    event = requested()
+    await bus.publish(event)
+
+    dlq = bus_resources.dlq_urls["web"]
+    async with asyncio.timeout(15):
+        while True:
+            response = await sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1)
+            if response.get("Messages"):
+                break
+    (message,) = response["Messages"]
+    # The dead letter is the EventBridge message as delivered, holding our event.
+    assert json.loads(message["Body"])["detail"]["id"] == event.id
+    assert attempts == [event.id] * MAX_RECEIVE_COUNT
+    (dead,) = bus.dead_letters
+    assert dead.event == event
+    assert dead.attempts == MAX_RECEIVE_COUNT
+    assert "handler broken" in dead.error
+
+
+async def test_an_unreadable_message_is_left_for_the_dlq(
+    make_bus: BusFactory, bus_resources: BusResources, sqs: SQSClient
+) -> None:
+    bus = await make_bus()
+    handled: list[Event] = []
+
+    async def handler(event: Event) -> None:
+        handled.append(event)
+
+    await bus.subscribe("web", list(EventType), handler)
+    queue = bus_resources.queue_urls["web"]
+    await sqs.send_message(QueueUrl=queue, MessageBody='{"detail": {"type": "nonsense"}}')
+    await sqs.send_message(QueueUrl=queue, MessageBody="not json at all")
+    dlq = bus_resources.dlq_urls["web"]
+    await wait_for_async(lambda: queue_depth(sqs, dlq), 2, within=15)
+    assert handled == []
+    # A readable event after them still flows.
+    await bus.publish(requested(7))
+    await wait_for(lambda: len(handled) == 1)
+
+
+async def test_a_slow_handler_keeps_its_message_invisible(make_bus: BusFactory) -> None:
+    bus = await make_bus(visibility_timeout_s=2)
+    starts: list[float] = []
+
+    async def slow(event: Event) -> None:
+        starts.append(time.monotonic())
+        await asyncio.sleep(3.0)  # longer than the visibility timeout
+
+    await bus.subscribe("web", [EventType.CLASSIFICATION_REQUESTED], slow, concurrency=2)
+    await bus.publish(requested())
+    await wait_for(lambda: len(starts) == 1)
+    await asyncio.sleep(3.5)
+    # Without the heartbeat the second worker would have received it again meanwhile.
+    assert len(starts) == 1
+
+
+async def test_close_stops_long_polls_promptly(make_bus: BusFactory) -> None:
+    bus = await make_bus(wait_time_s=20)
+
+    async def handler(event: Event) -> None:
+        return None
+
+    await bus.subscribe("web", list(EventType), handler, concurrency=3)
+    await asyncio.sleep(0.5)  # the workers are inside their 20 s long polls
+    started = time.monotonic()
+    await bus.close()
+    assert time.monotonic() - started < 3
+    await bus.close()  # idempotent
+    with pytest.raises(RuntimeError):
+        await bus.publish(requested())
+
+
+async def test_subscribe_needs_a_configured_queue(make_bus: BusFactory) -> None:
+    bus = await make_bus()
+
+    async def handler(event: Event) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="no SQS queue URL"):
+        await bus.subscribe("nobody", [EventType.CLASSIFICATION_REQUESTED], handler)
+    await bus.subscribe("web", [EventType.CLASSIFICATION_REQUESTED], handler)
+    with pytest.raises(ValueError, match="already subscribed"):
+        await bus.subscribe("web", [EventType.CLASSIFICATION_REQUESTED], handler)
