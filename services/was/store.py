@@ -5,8 +5,8 @@ the last row's `(created_at, id)`, and the next page is the rows strictly below 
 that order. New rows sort above every cursor already handed out, so paging is stable
 under concurrent inserts (no duplicates, no gaps), unlike OFFSET paging.
 
-The DynamoDB backend (a later issue) keeps the same interface: its cursor is the
-encoded `LastEvaluatedKey`.
+The DynamoDB backend (`store_dynamodb.py`) keeps the same interface: its cursor is the
+encoded index key of the last item of a page.
 """
 
 from __future__ import annotations

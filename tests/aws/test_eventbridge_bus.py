@@ -12,6 +12,7 @@ from typing import Any
 
 import aioboto3
 import pytest
+from structlog.testing import capture_logs
 from types_aiobotocore_sqs import SQSClient
 
 from shared.contracts.events import (
@@ -23,6 +24,8 @@ from shared.contracts.events import (
     ModelRegistered,
 )
 from shared.events import AwsBusConfig, EventBridgeBus, IdempotentConsumer, create_bus
+from shared.events.eventbridge import EventPublishError
+from shared.resilience import RetryPolicy
 from tests.aws.conftest import MAX_RECEIVE_COUNT, REGION, BusResources
 
 BusFactory = Callable[..., Awaitable[EventBridgeBus]]
@@ -302,3 +305,16 @@ async def test_subscribe_needs_a_configured_queue(make_bus: BusFactory) -> None:
     await bus.subscribe("web", [EventType.CLASSIFICATION_REQUESTED], handler)
     with pytest.raises(ValueError, match="already subscribed"):
         await bus.subscribe("web", [EventType.CLASSIFICATION_REQUESTED], handler)
+
+
+async def test_entries_eventbridge_refuses_are_retried_boundedly_then_raise(
+    make_bus: BusFactory,
+) -> None:
+    # EventBridge (and moto) answers 200 with FailedEntryCount for an entry it refuses,
+    # here one with an empty Source; the bus must not take that for success.
+    bus = await make_bus(publish_retry=RetryPolicy(max_attempts=3, base_delay=0.01))
+    refused = requested().model_copy(update={"source": ""})
+    with capture_logs() as logs, pytest.raises(EventPublishError, match=refused.id):
+        await bus.publish(refused)
+    retries = [entry for entry in logs if entry["event"] == "event_publish_retry"]
+    assert [entry["attempt"] for entry in retries] == [1, 2]
