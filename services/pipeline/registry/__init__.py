@@ -1,0 +1,26 @@
+"""The model registry: `ModelRegistry` (interface), `LocalRegistry` (embedded default).
+
+`deployed_model_dir(registry_root)` tells `kkot run` which artifact to serve after a
+restart.
+"""
+
+from services.pipeline.registry.interface import ModelRegistry
+from services.pipeline.registry.local import LocalRegistry, deployed_model_dir
+from services.pipeline.registry.models import (
+    ApprovalStatus,
+    DeploymentRecord,
+    DeploymentState,
+    Lineage,
+    ModelVersion,
+)
+
+__all__ = [
+    "ApprovalStatus",
+    "DeploymentRecord",
+    "DeploymentState",
+    "Lineage",
+    "LocalRegistry",
+    "ModelRegistry",
+    "ModelVersion",
+    "deployed_model_dir",
+]
