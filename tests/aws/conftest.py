@@ -178,7 +178,16 @@ async def bus_resources(moto_url: str, data_template: dict[str, Any]) -> BusReso
             )
             (target,) = rule["Targets"]
             await events.put_targets(
-                Rule=rule_name, EventBusName=bus_name, Targets=[{"Id": target["Id"], "Arn": arn}]
+                Rule=rule_name,
+                EventBusName=bus_name,
+                Targets=[
+                    {
+                        "Id": target["Id"],
+                        "Arn": arn,
+                        "RetryPolicy": target["RetryPolicy"],
+                        "DeadLetterConfig": {"Arn": dlq_arn},
+                    }
+                ],
             )
             queue_urls[consumer.name] = url
             dlq_urls[consumer.name] = dlq_url
