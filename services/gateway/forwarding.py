@@ -12,8 +12,9 @@ from shared.middleware import REQUEST_ID_HEADER, request_id_of
 __all__ = ["upstream_request_headers"]
 
 # Host is the upstream's own; the caller's goes in X-Forwarded-Host. Our own request
-# id replaces whatever the caller sent (it may have been refused as unsafe).
-_REPLACED = ("host", REQUEST_ID_HEADER, "x-forwarded-host", "x-forwarded-proto")
+# id replaces whatever the caller sent (it may have been refused as unsafe). Expect
+# was answered by our own server already; upstream it would only stall the body.
+_REPLACED = ("host", REQUEST_ID_HEADER, "x-forwarded-host", "x-forwarded-proto", "expect")
 
 
 def upstream_request_headers(request: web.Request, trusted_proxy_hops: int) -> CIMultiDict[str]:

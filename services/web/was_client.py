@@ -172,7 +172,7 @@ class WasClient:
                 raw = await response.read()
                 if response.status >= 400:
                     raise _failure(response.status, raw)
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+        except aiohttp.ClientError as exc:
             raise WasFailure(502, "was_unreachable", type(exc).__name__) from exc
         except TimeoutError as exc:
             raise WasFailure(504, "upstream_timeout", "WAS did not answer in time") from exc

@@ -244,3 +244,10 @@ async def test_request_headers_reach_upstream_intact(gateway: TestClient) -> Non
     assert seen["headers"]["Content-Type"] == "image/jpeg"
     assert seen["length"] == 3
     assert isinstance(aiohttp.__version__, str)
+
+
+async def test_expect_continue_is_answered_at_the_edge(gateway: TestClient) -> None:  # type: ignore[type-arg]
+    resp = await gateway.post("/api/v1/x", data=b"abcdef", expect100=True)
+    seen = await resp.json()
+    assert seen["length"] == 6
+    assert "Expect" not in seen["headers"]
