@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from services.was.records import StoredClassification
 from services.was.store import InvalidCursor
 from shared.contracts.classification import ClassificationStatus
+from shared.errors import Conflict
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -39,8 +40,11 @@ KIND = "classification"
 _PENDING = ClassificationStatus.PENDING.value
 
 
-class RecordConflict(ValueError):
-    """The write would replace a different record, or a finished one with a pending one."""
+class RecordConflict(Conflict):
+    """The write would replace a different record, or a finished one with a pending one
+    (a 409 if it ever reaches a client)."""
+
+    code = "record_conflict"
 
 
 def created_key(moment: datetime) -> str:
@@ -110,7 +114,9 @@ class DynamoDBClassificationStore:
             )
         except ClientError as exc:
             if _conditional_failure(exc):
-                raise RecordConflict(f"record {record.id!r} conflicts with the stored") from None
+                raise RecordConflict(
+                    f"record {record.id!r} conflicts with the stored one"
+                ) from None
             raise
 
     async def set_feedback(
