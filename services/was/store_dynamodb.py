@@ -99,19 +99,19 @@ class DynamoDBClassificationStore:
 
     async def put(self, record: StoredClassification) -> None:
         """Insert `record` or replace the same record; `RecordConflict` otherwise."""
-        condition = "attribute_not_exists(pk) OR created_at = :created"
-        values: dict[str, Any] = {":created": {"S": created_key(record.created_at)}}
+        condition: dict[str, Any] = {
+            "ConditionExpression": "attribute_not_exists(pk) OR created_at = :created",
+            "ExpressionAttributeValues": {":created": {"S": created_key(record.created_at)}},
+        }
         if record.status is ClassificationStatus.PENDING:
-            condition = "attribute_not_exists(pk) OR (created_at = :created AND #s = :pending)"
-            values[":pending"] = {"S": _PENDING}
-        try:
-            await self._db.put_item(
-                TableName=self.table_name,
-                Item=_item(record),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#s": "status"} if ":pending" in values else {},
-                ExpressionAttributeValues=values,
+            # (Real DynamoDB refuses an *empty* ExpressionAttributeNames, so only here.)
+            condition["ConditionExpression"] = (
+                "attribute_not_exists(pk) OR (created_at = :created AND #s = :pending)"
             )
+            condition["ExpressionAttributeNames"] = {"#s": "status"}
+            condition["ExpressionAttributeValues"][":pending"] = {"S": _PENDING}
+        try:
+            await self._db.put_item(TableName=self.table_name, Item=_item(record), **condition)
         except ClientError as exc:
             if _conditional_failure(exc):
                 raise RecordConflict(

@@ -73,6 +73,8 @@ class AwsBusConfig:
     retry_visibility_s: int = 5
     # The queue's redrive maxReceiveCount (cfn MaxReceiveCount), to know the last try.
     max_receive_count: int = 5
+    # Connections per client: above the total number of workers of this process.
+    max_connections: int = 100
     publish_retry: RetryPolicy = field(
         default_factory=lambda: RetryPolicy(max_attempts=4, base_delay=0.1, max_delay=2.0)
     )
@@ -198,7 +200,9 @@ class EventBridgeBus:
                 connect_timeout=5,
                 read_timeout=self.config.wait_time_s + 10,
                 retries={"mode": "standard", "max_attempts": 3},
-                max_pool_connections=max(10, 2 * sum(s._workers for s in self._all())),
+                # Every worker's long poll holds a connection; deletes and visibility
+                # changes must not queue behind them (consumers subscribe after start).
+                max_pool_connections=self.config.max_connections,
             )
             kwargs: dict[str, Any] = {
                 "region_name": self.config.region,
@@ -280,6 +284,9 @@ class EventBridgeBus:
             raise ValueError("subscribe to at least one event type")
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        workers = sum(s._workers for s in self._all()) + concurrency
+        if workers >= self.config.max_connections:
+            raise ValueError(f"{workers} polling workers need more than max_connections")
         route = _Route(consumer, types, handler)
         self._routes.setdefault(queue_url, {})[consumer] = route
         subscription = SqsSubscription(self, route, queue_url, concurrency)
