@@ -298,3 +298,21 @@ async def test_body_limit_413(stack: RunningStack, http: aiohttp.ClientSession) 
             assert resp.status == 413
     finally:
         await runner.cleanup()
+
+
+async def test_conditional_and_head_requests_for_static_files(
+    stack: RunningStack, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{stack.url}/static/app.css") as resp:
+        assert resp.status == 200
+        body = await resp.read()
+        last_modified = resp.headers["Last-Modified"]
+        assert "max-age=" in resp.headers["Cache-Control"]
+    async with http.get(
+        f"{stack.url}/static/app.css", headers={"If-Modified-Since": last_modified}
+    ) as resp:
+        assert resp.status == 304
+        assert await resp.read() == b""
+    async with http.head(f"{stack.url}/static/app.css") as resp:
+        assert resp.status == 200
+        assert int(resp.headers["Content-Length"]) == len(body)
