@@ -42,10 +42,12 @@ class ModelServerSettings(ServiceSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(40_000_000, ge=1024)
     # Batches that run at once (one ONNX Runtime call each; 0 = one per usable CPU) and
-    # threads inside each call (0 = ONNX Runtime's choice). Independent single-threaded
-    # calls beat one multi-threaded call for this small network (README, benchmark).
+    # threads per call (0 = ONNX Runtime's choice, one per physical core). The calls
+    # share one session and its thread pool: a lone request gets every core, and under
+    # load independent calls keep the cores busy better than one wide call (this small
+    # network parallelises poorly inside a call). Measured in bench/bench_model.py.
     inference_workers: int = Field(0, ge=0, le=64)
-    intra_op_threads: int = Field(1, ge=0, le=64)
+    intra_op_threads: int = Field(0, ge=0, le=64)
     # Decode/preprocess threads; ONNX Runtime has its own pool.
     decode_threads: int = Field(2, ge=1, le=64)
     default_top_k: int = Field(5, ge=1, le=1000)
