@@ -151,6 +151,17 @@
     });
   }
 
+  // --- times ---------------------------------------------------------------------
+  // The server writes UTC; with JS on, show the reader's own time zone and language.
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach((el) => {
+      const when = new Date(el.getAttribute("datetime"));
+      if (!isNaN(when)) {
+        el.textContent = when.toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
+      }
+    });
+  }
+
   // --- history -------------------------------------------------------------------
   function setupHistory() {
     const list = document.getElementById("history-list");
@@ -175,6 +186,7 @@
       const node = template.content.firstElementChild;
       if (!node) { return; }
       node.classList.add("fresh");
+      localTimes(node);
       list.prepend(node);
       show(document.getElementById("history-empty"), false);
     });
@@ -185,6 +197,7 @@
     setupClassify();
     setupFeedback(document);
     setupHistory();
+    localTimes(document);
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
