@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import signal
 import sys
 import time
@@ -168,14 +167,13 @@ def register(subparsers: Any) -> None:
 
 
 def _default_model_dir() -> Path:
-    """The pipeline's deployed model when there is one, else the default artifact."""
-    try:
-        registry = importlib.import_module("services.pipeline.registry")
-    except ImportError:
-        return DEFAULT_MODEL_DIR
-    finder = getattr(registry, "deployed_model_dir", None)
-    deployed = finder() if callable(finder) else None
-    return Path(deployed) if deployed is not None else DEFAULT_MODEL_DIR
+    """The pipeline registry's deployed model when there is one (so a restart serves
+    what was last deployed), else the default artifact."""
+    from services.pipeline.registry import deployed_model_dir
+    from services.pipeline.settings import PipelineSettings
+
+    deployed = deployed_model_dir(PipelineSettings().registry_dir)
+    return deployed if deployed is not None else DEFAULT_MODEL_DIR
 
 
 def run_command(args: argparse.Namespace) -> int:
