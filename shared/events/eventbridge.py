@@ -17,6 +17,7 @@ subscribe  `concurrency` long-polling workers on the consumer's queue (its URL c
 Several consumers may share one queue (WAS's two consumers read the `was` queue): a
 message goes to every consumer on the queue subscribed to its type, and one whose type
 none of them wants is deleted (the rule routes a service's every type to its queue).
+One for a consumer that was closed (shutdown) is left for redelivery instead.
 Subscribe all consumers of a queue before awaiting anything else, so that no worker
 receives before every route exists.
 
@@ -103,6 +104,9 @@ class _Route:
     consumer: str
     event_types: frozenset[EventType]
     handler: EventHandler
+    # A closed consumer keeps its route so that its events are left in the queue (for
+    # another task, or this one restarted), not taken for types nobody consumes.
+    closed: bool = False
 
 
 class SqsSubscription:
@@ -298,8 +302,9 @@ class EventBridgeBus:
     def _forget(self, subscription: SqsSubscription) -> None:
         if self._subscriptions.get(subscription.consumer) is subscription:
             del self._subscriptions[subscription.consumer]
-            routes = self._routes.get(subscription.queue_url, {})
-            routes.pop(subscription.consumer, None)
+            route = self._routes.get(subscription.queue_url, {}).get(subscription.consumer)
+            if route is not None:
+                route.closed = True
 
     async def _receive(self, queue_url: str) -> list[MessageTypeDef]:
         assert self._sqs is not None
@@ -334,6 +339,11 @@ class EventBridgeBus:
         if not routes:
             _log.debug("event_not_consumed_here", event_id=event.id, event_type=event.type)
             await self._sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
+            return
+        if any(r.closed for r in routes):
+            # Its consumer here is shutting down: untouched, the message comes back after
+            # the visibility timeout, to whichever task polls then.
+            _log.info("event_left_for_redelivery", event_id=event.id, event_type=event.type)
             return
         heartbeat = asyncio.create_task(self._keep_invisible(queue_url, receipt))
         try:

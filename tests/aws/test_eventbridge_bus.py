@@ -318,3 +318,37 @@ async def test_entries_eventbridge_refuses_are_retried_boundedly_then_raise(
         await bus.publish(refused)
     retries = [entry for entry in logs if entry["event"] == "event_publish_retry"]
     assert [entry["attempt"] for entry in retries] == [1, 2]
+
+
+async def test_events_of_a_closed_consumer_stay_queued_for_the_next_task(
+    make_bus: BusFactory, bus_resources: BusResources
+) -> None:
+    # WAS shutting down closes its classifier before its model-info consumer; a request
+    # the model-info worker receives meanwhile must survive for the next WAS task.
+    was_queue = bus_resources.queue_urls["was"]
+    queues = {"classifier": was_queue, "model-info": was_queue}
+    old = await make_bus(queue_urls=queues, visibility_timeout_s=1)
+    handled: list[Event] = []
+
+    async def on_requested(event: Event) -> None:
+        handled.append(event)
+
+    async def on_model(event: Event) -> None:
+        return None
+
+    classifier = await old.subscribe(
+        "classifier", [EventType.CLASSIFICATION_REQUESTED], on_requested
+    )
+    await old.subscribe("model-info", [EventType.MODEL_DEPLOYED], on_model)
+    await classifier.close()
+    event = requested(3)
+    with capture_logs() as logs:
+        await old.publish(event)
+        await wait_for(lambda: any(e["event"] == "event_left_for_redelivery" for e in logs))
+    await old.close()
+    assert handled == []
+
+    new = await make_bus(queue_urls=queues)
+    await new.subscribe("classifier", [EventType.CLASSIFICATION_REQUESTED], on_requested)
+    await wait_for(lambda: len(handled) == 1)
+    assert handled == [event]
