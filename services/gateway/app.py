@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from services.gateway.keys import RATE_LIMITER, SESSION, SETTINGS
+from services.gateway.keys import RATE_LIMITER, SESSION, SETTINGS, STREAMS
 from services.gateway.middlewares import (
     access_fields_middleware,
     auth_middleware,
     rate_limit_middleware,
 )
+from services.gateway.proxy import close_streams
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.routes import setup_routes
 from services.gateway.settings import GatewaySettings
@@ -63,6 +64,8 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app[RATE_LIMITER] = RateLimiter(
         settings.rate_capacity, settings.rate_refill_per_s, settings.rate_max_clients
     )
+    app[STREAMS] = set()
     app.cleanup_ctx.append(_upstream_session)
+    app.on_shutdown.append(close_streams)
     setup_routes(app)
     return app

@@ -11,3 +11,6 @@ from services.gateway.settings import GatewaySettings
 SETTINGS = web.AppKey("settings", GatewaySettings)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+# Upstream answers being relayed right now; closed on shutdown so long streams (SSE)
+# end at once instead of holding the server for its whole shutdown timeout.
+STREAMS = web.AppKey("streams", set[aiohttp.ClientResponse])

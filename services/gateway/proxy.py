@@ -18,13 +18,13 @@ from aiohttp import web
 
 from services.gateway.forwarding import upstream_request_headers
 from services.gateway.hop_by_hop import end_to_end
-from services.gateway.keys import SESSION, SETTINGS
+from services.gateway.keys import SESSION, SETTINGS, STREAMS
 from services.gateway.limits import LimitedBody, check_declared_length, too_large
 from services.gateway.routing import upstream_for
 from shared.errors import UpstreamError, UpstreamTimeout
 from shared.middleware import REQUEST_ID_HEADER, request_id_of
 
-__all__ = ["proxy"]
+__all__ = ["close_streams", "proxy"]
 
 _log = structlog.get_logger("kkot.gateway")
 # aiohttp writes its own Date and Server; the upstream's would be duplicates.
@@ -66,8 +66,13 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         structlog.contextvars.bind_contextvars(
             upstream_ms=round((time.perf_counter() - started) * 1000, 2)
         )
-    async with upstream:
-        return await _relay(request, upstream, name)
+    streams = request.app[STREAMS]
+    streams.add(upstream)
+    try:
+        async with upstream:
+            return await _relay(request, upstream, name)
+    finally:
+        streams.discard(upstream)
 
 
 async def _relay(
@@ -92,3 +97,11 @@ async def _relay(
         return response
     await response.write_eof()
     return response
+
+
+async def close_streams(app: web.Application) -> None:
+    """On shutdown: end the relays still running (live event streams never end by
+    themselves); their clients see the stream close and reconnect elsewhere."""
+    streams = app[STREAMS]
+    for upstream in list(streams):
+        upstream.close()

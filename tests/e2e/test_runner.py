@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -78,8 +79,14 @@ def test_kkot_run_starts_and_stops_cleanly(
         assert status == 200 and b'"version"' in body
         status, _ = _get(f"http://127.0.0.1:{gateway}/")
         assert status == 200
-        process.send_signal(sig)
-        output, _ = process.communicate(timeout=30)
+        with socket.create_connection(("127.0.0.1", gateway), timeout=10) as live:
+            # A History page's live stream is open through the gateway while we stop.
+            live.sendall(b"GET /events HTTP/1.1\r\nHost: kkot\r\n\r\n")
+            assert live.recv(4096).startswith(b"HTTP/1.1 200")
+            started = time.monotonic()
+            process.send_signal(sig)
+            output, _ = process.communicate(timeout=30)
+            stopped_in = time.monotonic() - started
     finally:
         if process.poll() is None:
             process.kill()
@@ -87,6 +94,8 @@ def test_kkot_run_starts_and_stops_cleanly(
     assert process.returncode == 0, output[-2000:]
     assert "Traceback" not in output
     assert "kkot stopped" in output
+    # Open event streams are ended, not waited out for the shutdown timeout.
+    assert stopped_in < 4, f"took {stopped_in:.1f}s to stop"
 
 
 @pytest.mark.parametrize(
