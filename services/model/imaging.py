@@ -15,6 +15,7 @@ are not a readable image, `UnsupportedMediaType` (415) for known non-raster form
 from __future__ import annotations
 
 import io
+import os
 from functools import lru_cache
 from typing import Any, Final
 
@@ -124,7 +125,9 @@ def decode_image(
         raise InvalidImage(f"the image could not be decoded ({_reason(exc)})") from exc
 
 
-def load_image_file(path: str | Any, *, target_short_side: int | None = None) -> Image.Image:
+def load_image_file(
+    path: str | os.PathLike[str], *, target_short_side: int | None = None
+) -> Image.Image:
     """Decode an image file from disk the same way the server decodes request bodies."""
     with open(path, "rb") as handle:
         data = handle.read()
