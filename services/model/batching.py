@@ -77,7 +77,7 @@ class Slot:
 
 
 class Batcher:
-    """Forms batches from queued requests and runs them one at a time."""
+    """Forms batches from queued requests and runs up to `workers` of them at once."""
 
     def __init__(self, max_batch_size: int, max_wait_ms: float, workers: int = 1) -> None:
         self.max_batch_size = max_batch_size
