@@ -94,3 +94,22 @@ def test_python_m_services_model_train_is_handed_to_the_training_job() -> None:
     )
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     assert b"services.model.train" in result.stdout
+
+
+def test_serving_never_imports_torch(default_model_dir: Path) -> None:
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from services.model.__main__ import main\n"
+        "from services.model.app import create_app\n"
+        "from services.model.runtime import load_model\n"
+        "from services.model.settings import ModelServerSettings\n"
+        f"create_app(ModelServerSettings(model_dir=Path({str(default_model_dir)!r})))\n"
+        f"load_model(Path({str(default_model_dir)!r}))\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "assert 'onnxruntime' in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
