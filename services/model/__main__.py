@@ -17,11 +17,14 @@ from services.model.cli import add_serve_arguments, serve_command
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch `serve` here and `train` to `services.model.train`."""
     args = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m services.model", description=__doc__)
     if args and args[0] == "train":
-        train_main = importlib.import_module("services.model.train.__main__").main
+        try:
+            train_main = importlib.import_module("services.model.train.__main__").main
+        except ImportError as exc:
+            parser.error(f"training is not available in this installation ({exc})")
         code: int = train_main(args[1:])
         return code
-    parser = argparse.ArgumentParser(prog="python -m services.model", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the model server")
     add_serve_arguments(serve)
