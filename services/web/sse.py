@@ -4,6 +4,7 @@ history item already rendered in the listener's language."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 from aiohttp import web
@@ -43,23 +44,34 @@ async def events(request: web.Request) -> web.StreamResponse:
                 }
             )
             await response.prepare(request)
-            await response.write(f"retry: {_RETRY_MS}\n: connected\n\n".encode())
-            while True:
-                try:
-                    record = await asyncio.wait_for(
-                        listener.queue.get(), timeout=settings.sse_heartbeat_s
-                    )
-                except TimeoutError:
-                    await response.write(b": heartbeat\n\n")
-                    continue
-                if record is None:
-                    break
-                await response.write(_event(request, record, names))
+            # The browser leaving (or the gateway dropping it) ends the stream quietly.
+            with contextlib.suppress(ConnectionResetError):
+                await _stream(request, response, listener.queue, names, settings.sse_heartbeat_s)
             return response
     except TooManyListeners:
         raise web.HTTPServiceUnavailable(
             text="too many live clients", headers={"Retry-After": "5"}
         ) from None
+
+
+async def _stream(
+    request: web.Request,
+    response: web.StreamResponse,
+    queue: asyncio.Queue[ClassificationRecord | None],
+    names: dict[str, str],
+    heartbeat_s: float,
+) -> None:
+    """Write events as they come and a heartbeat comment when idle, until the end marker."""
+    await response.write(f"retry: {_RETRY_MS}\n: connected\n\n".encode())
+    while True:
+        try:
+            record = await asyncio.wait_for(queue.get(), timeout=heartbeat_s)
+        except TimeoutError:
+            await response.write(b": heartbeat\n\n")
+            continue
+        if record is None:
+            return
+        await response.write(_event(request, record, names))
 
 
 def _event(request: web.Request, record: ClassificationRecord, names: dict[str, str]) -> bytes:

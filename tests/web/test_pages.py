@@ -212,3 +212,32 @@ async def test_unknown_page_is_a_friendly_404(client: Client) -> None:
     assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
     missing = await client.get("/static/nope.js")
     assert missing.status == 404
+
+
+async def test_client_leaving_a_live_stream_is_not_an_error(free_port: int) -> None:
+    import aiohttp
+    import structlog
+
+    from tests.e2e.conftest import free_ports
+
+    # A real AppRunner (as `kkot run` uses): handlers are not cancelled when the client
+    # goes, so the next heartbeat meets the closed socket.
+    (port,) = free_ports(1)
+    settings = WebSettings(was_url=f"http://127.0.0.1:{free_port}", sse_heartbeat_s=0.1)
+    runner = web.AppRunner(create_app(settings), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        with structlog.testing.capture_logs() as logs:
+            async with aiohttp.ClientSession() as http:
+                resp = await http.get(f"http://127.0.0.1:{port}/events")
+                await asyncio.wait_for(resp.content.readuntil(b"\n\n"), 5)
+                resp.close()  # the browser goes away
+            for _ in range(50):
+                await asyncio.sleep(0.05)
+                if any(line.get("event") == "request" for line in logs):
+                    break
+    finally:
+        await runner.cleanup()
+    assert not [line for line in logs if line.get("log_level") == "error"], logs
+    assert [line["status"] for line in logs if line.get("event") == "request"] == [200]
