@@ -88,7 +88,10 @@ async def _relay(
     await response.prepare(request)
     try:
         async for chunk in upstream.content.iter_any():
-            await response.write(chunk)
+            try:
+                await response.write(chunk)
+            except ConnectionResetError:
+                return response  # the caller left; closing `upstream` tells the upstream
     except (aiohttp.ClientError, TimeoutError, asyncio.IncompleteReadError) as exc:
         # Headers are gone already: log and drop the connection rather than pretend.
         _log.warning("upstream_stream_broken", upstream=name, error=type(exc).__name__)
