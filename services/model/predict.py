@@ -142,6 +142,8 @@ def _parse_json_request(body: bytes) -> ImageRequest | InstancesRequest:
         document: Any = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidPayload(f"the body is not valid JSON ({exc})", code="invalid_json") from exc
+    except RecursionError as exc:  # "[[[[...": nesting deeper than the parser's stack
+        raise InvalidPayload("the JSON body is nested too deeply", code="invalid_json") from exc
     if isinstance(document, dict) and "image" in document:
         return ImageRequest.model_validate(document)
     if isinstance(document, dict) and "instances" in document:
