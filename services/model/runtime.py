@@ -89,11 +89,19 @@ def session_options(intra_op_threads: int) -> Any:
 
 def load_model(model_dir: Path, *, intra_op_threads: int = 0) -> ServedModel:
     """Load, validate and warm the artifact in `model_dir` (blocking; run in a thread)."""
+    try:
+        return _load(Path(model_dir), intra_op_threads)
+    except (OSError, ValueError) as exc:  # unreadable files, a NUL in the path, ...
+        raise ArtifactError(f"cannot read the artifact in {model_dir}: {exc}") from exc
+
+
+def _load(model_dir: Path, intra_op_threads: int) -> ServedModel:
     import onnxruntime as ort
 
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
+    if not model_dir.exists():
         raise ArtifactError(f"model directory {model_dir} does not exist")
+    if not model_dir.is_dir():
+        raise ArtifactError(f"{model_dir} is not a directory")
     metadata = _read(model_dir / METADATA_FILE, ModelMetadata)
     labels = _read(model_dir / LABELS_FILE, LabelList).labels
     catalog = (

@@ -104,6 +104,8 @@ async def test_invalid_artifacts_are_refused_and_the_old_model_keeps_serving(
         str(bad_metadata): "metadata.json",
         str(empty): "metadata.json is missing",
         str(tmp_path / "nowhere"): "does not exist",
+        str(no_onnx / "labels.json"): "is not a directory",
+        str(tmp_path) + "/nul\x00byte": "does not exist",
     }
     for model_dir, text in cases.items():
         response = await client.post("/admin/model", json={"model_dir": model_dir})
