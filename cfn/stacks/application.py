@@ -504,7 +504,7 @@ def add_execution_role(t: Template) -> Role:
 
 
 def add_task_roles(t: Template) -> dict[str, Role]:
-    """Per-service task roles. The gateway needs no AWS API; web reads its queue; WAS
+    """Per-service task roles. The gateway and web need no AWS API; WAS
     invokes only its endpoint and uses its table, bucket, bus and queue."""
     key = import_value(DATA, "DataKeyArn")
     queue_actions = actions(
@@ -514,10 +514,8 @@ def add_task_roles(t: Template) -> dict[str, Role]:
     images_arn = import_value(DATA, "ImagesBucketArn")
     statements = {
         "gateway": [],
-        "web": [
-            allow(queue_actions, [import_value(DATA, "WebQueueArn")], sid="ConsumeWebQueue"),
-            allow(actions("kms", "Decrypt"), [key], sid="DecryptQueue"),
-        ],
+        # Web polls WAS for live history (see the web environment), so it needs no AWS API.
+        "web": [],
         "was": [
             allow(
                 actions("sagemaker", "InvokeEndpoint"),
@@ -587,8 +585,8 @@ def environment(spec: AppService) -> list[Environment]:
         "web": {
             "WAS_URL": f"http://was:{WAS.port}",
             # Separate containers share no in-process bus: the page polls WAS.
+            # A per-service queue would hand each event to only one of web's tasks.
             "EVENTS_SOURCE": "poll",
-            "EVENTS_QUEUE_URL": import_value(DATA, "WebQueueUrl"),
         },
         "was": {
             "MODE": "aws",
@@ -600,6 +598,10 @@ def environment(spec: AppService) -> list[Environment]:
             "IMAGES_BUCKET": import_value(DATA, "ImagesBucketName"),
             "EVENT_BUS_NAME": import_value(DATA, "EventBusName"),
             "EVENTS_QUEUE_URL": import_value(DATA, "WasQueueUrl"),
+            "STORE_BACKEND": "dynamodb",
+            "BLOB_BACKEND": "s3",
+            "BUS_BACKEND": "aws",
+            "IMAGES_KMS_KEY_ID": import_value(DATA, "DataKeyArn"),
         },
     }
     values = {**common, **per_service[spec.name]}

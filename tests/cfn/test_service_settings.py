@@ -19,10 +19,8 @@ SETTINGS = {
 }
 
 # Provisioned by the templates for an AWS backend that the service's settings do not
-# have yet: web consumes no AWS bus (it polls WAS when in its own container).
-AWAITING_ADAPTERS = {
-    "KKOT_WEB_EVENTS_QUEUE_URL",
-}
+# have yet (none now: every variable the templates set is a settings field).
+AWAITING_ADAPTERS: set[str] = set()
 
 # Stand-ins for values CloudFormation fills in at deploy time.
 RESOLVED = {
@@ -32,6 +30,7 @@ RESOLVED = {
     "KKOT_WAS_IMAGES_BUCKET": "kkot-production-data-imagesbucket-1a2b3c",
     "KKOT_WAS_EVENT_BUS_NAME": "kkot-production-events",
     "KKOT_WAS_EVENTS_QUEUE_URL": "https://sqs.ap-northeast-2.amazonaws.com/123456789012/kkot-production-was",
+    "KKOT_WAS_IMAGES_KMS_KEY_ID": "arn:aws:kms:ap-northeast-2:123456789012:key/1a2b3c",
 }
 
 
@@ -71,4 +70,8 @@ def test_task_environment_matches_the_service_settings(
 def test_was_runs_against_the_real_sagemaker_runtime(templates: dict[str, Template]) -> None:
     env = environment(templates["application"], "was")
     assert env["KKOT_WAS_MODE"] == "aws"
+    # On ECS the records, images and events live in the data stack, not in the task.
+    assert env["KKOT_WAS_STORE_BACKEND"] == "dynamodb"
+    assert env["KKOT_WAS_BLOB_BACKEND"] == "s3"
+    assert env["KKOT_WAS_BUS_BACKEND"] == "aws"
     assert "EndpointName" in env["KKOT_WAS_ENDPOINT_NAME"]["Fn::ImportValue"]["Fn::Sub"]
