@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import sys
 import time
@@ -132,6 +133,12 @@ def main() -> int:
         f"median c=32 {median([r['c32'] for r in rounds]):.1f} images/s; "
         f"median batch-1 decode+inference p50 {median([r['b1_p50'] for r in rounds]):.2f} ms; "
         f"median c=1 p50 {median([r['c1_p50'] for r in rounds]):.2f} ms"
+    )
+    http = [r["c1_p50"] - r["c1_server_p50"] for r in rounds]
+    inside = [r["c1_server_p50"] - r["b1_p50"] for r in rounds]
+    print(
+        f"c=1 latency split (medians): HTTP client + server stack {median(http):.2f} ms, "
+        f"server time beyond batch-1 decode+inference {median(inside):+.2f} ms"
     )
     print(
         f"CPU per image: limit {median([r['limit_cpu_ms'] for r in rounds]):.2f} ms, "
@@ -250,9 +257,12 @@ async def paired_rounds(
                 async with aiohttp.ClientSession(connector=connector) as session:
                     await _load(session, url, photos, concurrency, 0.5, 2 * concurrency)
                     cpu_before = cpu_seconds(server.pid)
+                    server_ms: list[float] | None = [] if concurrency == 1 else None
                     rate, latencies = await _load(
-                        session, url, photos, concurrency, duration, 50_000
+                        session, url, photos, concurrency, duration, 50_000, server_ms
                     )
+                    if server_ms:
+                        result["c1_server_p50"] = percentile(server_ms, 50)
                     result[f"c{concurrency}_cpu_ms"] = (
                         (cpu_seconds(server.pid) - cpu_before) * 1000 / max(1, len(latencies))
                     )
@@ -270,8 +280,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def _load(
-    session: Any, url: str, photos: list[bytes], concurrency: int, duration: float, limit: int
+    session: Any,
+    url: str,
+    photos: list[bytes],
+    concurrency: int,
+    duration: float,
+    limit: int,
+    server_ms: list[float] | None = None,
 ) -> tuple[float, list[float]]:
+    """Images/s and latencies; `server_ms` collects the answers' own `timing.total_ms`."""
     latencies: list[float] = []
     counter = itertools.count()
     headers = {"Content-Type": "image/jpeg"}
@@ -285,10 +302,12 @@ async def _load(
                 return
             t0 = time.perf_counter()
             async with session.post(url, data=photos[n % len(photos)], headers=headers) as r:
-                await r.read()
+                body = await r.read()
                 if r.status != 200:
                     raise RuntimeError(f"HTTP {r.status}")
             latencies.append((time.perf_counter() - t0) * 1000)
+            if server_ms is not None:
+                server_ms.append(json.loads(body)["timing"]["total_ms"])
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return len(latencies) / (time.perf_counter() - started), latencies
