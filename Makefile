@@ -34,10 +34,12 @@ $(MODEL_DIR)/model.onnx: | $(STAMP)
 
 model: $(MODEL_DIR)/model.onnx
 
-# Debian's chromium for the browser tests (Playwright drives it; it never downloads one).
+# Debian's chromium for the browser tests (Playwright drives it; it never downloads one),
+# and CJK fonts so Korean pages render as text rather than boxes in screenshots.
 chromium:
-	@command -v chromium >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
 # checkov pins dependencies that clash with the project's (boto3/botocore below what
 # aioboto3 needs, networkx, packaging), so it gets a virtualenv of its own.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
-from shared.contracts.model import Catalog, CatalogEntry, Language, LocalizedText
+from shared.contracts.model import Catalog, CatalogEntry, Language, LocalizedText, fallback_entry
 
 __all__ = ["CATALOG_RESOURCE", "describe", "flower_catalog", "lookup_entry"]
 
@@ -29,10 +29,10 @@ def flower_catalog() -> Catalog:
 def lookup_entry(label: str, *catalogs: Catalog) -> CatalogEntry:
     """The first entry for `label` among `catalogs`; else one named after the label."""
     for catalog in catalogs:
-        for entry in catalog.entries:
-            if entry.label == label:
-                return entry
-    return CatalogEntry(label=label, en=LocalizedText(name=label.replace("_", " ")))
+        entry = catalog.get(label)
+        if entry is not None:
+            return entry
+    return fallback_entry(label)
 
 
 def describe(label: str, language: Language, *catalogs: Catalog) -> LocalizedText:

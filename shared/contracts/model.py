@@ -13,9 +13,9 @@ The artifact is a folder (what SageMaker mounts at `/opt/ml/model` and packs as
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from shared.contracts.base import Contract
 
@@ -60,15 +60,27 @@ class CatalogEntry(Contract):
         return self.en
 
 
+def fallback_entry(label: str) -> CatalogEntry:
+    """The entry of a label nobody wrote text for: its own name, made readable."""
+    return CatalogEntry(label=label, en=LocalizedText(name=label.replace("_", " ")))
+
+
 class Catalog(Contract):
     entries: list[CatalogEntry] = Field(default_factory=list)
+    # Looked up several times per classification, over up to 1000 labels: index once.
+    _by_label: dict[str, CatalogEntry] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        for entry in self.entries:
+            self._by_label.setdefault(entry.label, entry)
+
+    def get(self, label: str) -> CatalogEntry | None:
+        """The first entry for `label`, or None."""
+        return self._by_label.get(label)
 
     def lookup(self, label: str) -> CatalogEntry:
         """The entry for `label`; an unknown label falls back to the label itself."""
-        for entry in self.entries:
-            if entry.label == label:
-                return entry
-        return CatalogEntry(label=label, en=LocalizedText(name=label.replace("_", " ")))
+        return self.get(label) or fallback_entry(label)
 
 
 class ClassMetrics(Contract):
