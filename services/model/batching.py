@@ -230,7 +230,7 @@ def _prepare_and_infer(
 ) -> tuple[npt.NDArray[np.float32], float, float]:
     tensor, decode_ms = prepare()
     started = time.perf_counter()
-    probabilities = model.infer(tensor[np.newaxis])
+    probabilities = model.infer_lone(tensor[np.newaxis])
     return probabilities, decode_ms, time.perf_counter() - started
 
 

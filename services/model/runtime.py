@@ -1,14 +1,22 @@
-"""A loaded model: the ONNX Runtime session plus the artifact's labels and metadata.
+"""A loaded model: ONNX Runtime sessions plus the artifact's labels and metadata.
 
-`load_model(model_dir)` reads and validates the five-file artifact, opens the session
-and warms it with one dummy batch; anything wrong raises `ArtifactError` (422) so a
-bad artifact is refused before it can serve.
+`load_model(model_dir)` reads and validates the five-file artifact, opens the sessions
+and warms them; anything wrong raises `ArtifactError` (422) so a bad artifact is
+refused before it can serve.
+
+Two sessions share the graph. Batches use a single-threaded one: several batches run
+side by side (one per inference worker), which keeps small CPUs busier than one wide
+call. A request that arrives alone may instead use a session with every core
+(`intra_op_threads`): it is faster on an idle machine and slower on a busy one, so
+`LoneRunChooser` keeps a running average of both and mostly takes the faster.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,6 +53,47 @@ class ArtifactError(Unprocessable):
     code = "invalid_artifact"
 
 
+class LoneRunChooser:
+    """Running averages of lone-request inference time, narrow vs wide session.
+
+    Mostly picks the faster; every `explore_every`-th call tries the other one so the
+    estimate follows the machine's load. Races between threads only blur an average.
+    """
+
+    def __init__(self, explore_every: int = 16, weight: float = 0.2) -> None:
+        self._explore_every = explore_every
+        self._weight = weight
+        self._seconds: list[float | None] = [None, None]  # [narrow, wide]
+        self._calls = 0
+
+    def pick(self) -> bool:
+        """True for the wide session."""
+        self._calls += 1
+        narrow, wide = self._seconds
+        if narrow is None:
+            return False
+        if wide is None:
+            return True
+        faster_is_wide = wide < narrow
+        if self._calls % self._explore_every == 0:
+            return not faster_is_wide
+        return faster_is_wide
+
+    def record(self, wide: bool, seconds: float) -> None:
+        previous = self._seconds[wide]
+        self._seconds[wide] = (
+            seconds if previous is None else previous + self._weight * (seconds - previous)
+        )
+
+    def averages_ms(self) -> tuple[float | None, float | None]:
+        """(narrow, wide) running averages in milliseconds, None until measured."""
+        narrow, wide = self._seconds
+        return (
+            None if narrow is None else narrow * 1000,
+            None if wide is None else wide * 1000,
+        )
+
+
 @dataclass(eq=False)
 class ServedModel:
     """One loaded, warmed model. Immutable once built; a swap replaces the whole object."""
@@ -55,6 +104,8 @@ class ServedModel:
     evaluation: Evaluation | None
     model_dir: Path
     session: Any = field(repr=False)
+    wide_session: Any = field(default=None, repr=False)
+    lone: LoneRunChooser = field(default_factory=lambda: LoneRunChooser())
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -62,7 +113,20 @@ class ServedModel:
 
     def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Class probabilities [N, classes] for a preprocessed [N, 3, S, S] batch."""
-        outputs = self.session.run([self.metadata.output_name], {self.metadata.input_name: batch})
+        return self._run(self.session, batch)
+
+    def infer_lone(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Like `infer`, for a request with nobody else waiting: the faster session."""
+        if self.wide_session is None:
+            return self._run(self.session, batch)
+        wide = self.lone.pick()
+        started = time.perf_counter()
+        result = self._run(self.wide_session if wide else self.session, batch)
+        self.lone.record(wide, time.perf_counter() - started)
+        return result
+
+    def _run(self, session: Any, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        outputs = session.run([self.metadata.output_name], {self.metadata.input_name: batch})
         result: npt.NDArray[np.float32] = outputs[0]
         return result
 
@@ -123,8 +187,17 @@ def _load(model_dir: Path, intra_op_threads: int) -> ServedModel:
     try:
         session = ort.InferenceSession(
             str(model_dir / MODEL_FILE),
-            sess_options=session_options(intra_op_threads),
+            sess_options=session_options(1),
             providers=["CPUExecutionProvider"],
+        )
+        wide_session = (
+            None
+            if intra_op_threads == 1 or _usable_cpus() == 1
+            else ort.InferenceSession(
+                str(model_dir / MODEL_FILE),
+                sess_options=session_options(intra_op_threads),
+                providers=["CPUExecutionProvider"],
+            )
         )
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... classes
         raise ArtifactError(f"{MODEL_FILE} is not a loadable ONNX model: {exc}") from exc
@@ -135,6 +208,7 @@ def _load(model_dir: Path, intra_op_threads: int) -> ServedModel:
         evaluation=evaluation,
         model_dir=model_dir.resolve(),
         session=session,
+        wide_session=wide_session,
     )
     _check_io(model)
     _warm_up(model)
@@ -168,11 +242,17 @@ def _check_io(model: ServedModel) -> None:
 
 
 def _warm_up(model: ServedModel) -> None:
-    """Run one dummy batch: first-run allocations happen now, not on a user's request."""
+    """Run dummy batches: first-run allocations happen now, not on a user's request, and
+    the lone-request chooser starts with a measurement of both sessions."""
     size = model.preprocessing.image_size
     started = time.perf_counter()
     try:
         probabilities = model.infer(np.zeros((2, 3, size, size), dtype=np.float32))
+        one = np.zeros((1, 3, size, size), dtype=np.float32)
+        for _ in range(3):
+            model.lone.record(False, _timed(model.infer, one))
+            if model.wide_session is not None:
+                model.lone.record(True, _timed(lambda b: model._run(model.wide_session, b), one))
     except Exception as exc:
         raise ArtifactError(f"{MODEL_FILE} failed on a warm-up batch: {exc}") from exc
     if probabilities.shape != (2, model.metadata.num_classes):
@@ -182,9 +262,26 @@ def _warm_up(model: ServedModel) -> None:
         )
     if not np.isfinite(probabilities).all():
         raise ArtifactError(f"{MODEL_FILE} returned non-finite values on a warm-up batch")
+    narrow_ms, wide_ms = model.lone.averages_ms()
     _log.info(
         "model_warmed",
         name=model.metadata.name,
         version=model.metadata.version,
         warmup_ms=round((time.perf_counter() - started) * 1000, 1),
+        single_image_ms_narrow=None if narrow_ms is None else round(narrow_ms, 2),
+        single_image_ms_wide=None if wide_ms is None else round(wide_ms, 2),
     )
+
+
+def _timed(
+    run: Callable[[npt.NDArray[np.float32]], object], batch: npt.NDArray[np.float32]
+) -> float:
+    started = time.perf_counter()
+    run(batch)
+    return time.perf_counter() - started
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

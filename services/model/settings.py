@@ -41,12 +41,12 @@ class ModelServerSettings(ServiceSettings):
     max_batch_wait_ms: float = Field(2.0, ge=0, le=1000)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(40_000_000, ge=1024)
-    # Batches that run at once (one ONNX Runtime call each; 0 = one per usable CPU) and
-    # threads per call (0 = ONNX Runtime's choice, one per physical core). The calls
-    # share one session and its thread pool: a lone request gets every core, and under
-    # load independent calls keep the cores busy better than one wide call (this small
-    # network parallelises poorly inside a call). Measured in bench/bench_model.py.
+    # Batches that run at once, each a single-threaded ONNX Runtime call (0 = one per
+    # usable CPU): side-by-side calls keep a small CPU busier than one wide call.
     inference_workers: int = Field(0, ge=0, le=64)
+    # Threads of the extra session a lone request may use (0 = ONNX Runtime's choice,
+    # one per core; 1 = no extra session). It wins on an idle machine and loses on a
+    # busy one, so the server measures both and takes the faster (runtime.py).
     intra_op_threads: int = Field(0, ge=0, le=64)
     # Decode/preprocess threads; ONNX Runtime has its own pool.
     decode_threads: int = Field(2, ge=1, le=64)
