@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -131,9 +132,19 @@ class ServedModel:
         return result
 
     def describe(self) -> LoadedModel:
-        """The public description served by `GET /admin/model`."""
+        """The public description served by `GET /admin/model`, labels and catalog included
+        (clients such as WAS may not see the artifact folder: another container)."""
+        return self._description
+
+    @cached_property
+    def _description(self) -> LoadedModel:
+        # Built once from what `load_model` read: the model is immutable once built.
         return LoadedModel(
-            metadata=self.metadata, evaluation=self.evaluation, model_dir=str(self.model_dir)
+            metadata=self.metadata,
+            evaluation=self.evaluation,
+            model_dir=str(self.model_dir),
+            labels=list(self.labels),
+            catalog=self.catalog,
         )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,13 +23,7 @@ import structlog
 
 from shared.contracts.classification import CurrentModel
 from shared.contracts.events import ModelDeployed
-from shared.contracts.model import (
-    CATALOG_FILE,
-    LABELS_FILE,
-    Catalog,
-    LabelList,
-    LoadedModel,
-)
+from shared.contracts.model import Catalog, LoadedModel
 
 __all__ = ["ModelInfo", "ModelSnapshot", "parse_admin_model"]
 
@@ -61,25 +54,13 @@ class ModelSnapshot:
         )
 
 
-def _artifact_file(model_dir: str, name: str) -> Path | None:
-    path = Path(model_dir) / name
-    return path if path.is_absolute() and path.is_file() else None
-
-
 def parse_admin_model(body: bytes) -> ModelSnapshot:
     """Read the model server's `/admin/model` answer (`LoadedModel`).
 
-    Labels and catalog come from the answer; when a model server does not send them
-    yet, and the artifact folder it names is on this machine (the one-process local
-    run), they are read from the artifact's `labels.json` / `catalog.json`.
+    Labels and catalog come from the answer itself, never from the artifact folder it
+    names: that folder is on the model server's disk (another container on compose/AWS).
     """
     loaded = LoadedModel.model_validate_json(body)
-    labels = list(loaded.labels)
-    catalog = loaded.catalog
-    if not labels and (path := _artifact_file(loaded.model_dir, LABELS_FILE)):
-        labels = LabelList.model_validate_json(path.read_bytes()).labels
-    if catalog is None and (path := _artifact_file(loaded.model_dir, CATALOG_FILE)):
-        catalog = Catalog.model_validate_json(path.read_bytes())
     metadata = loaded.metadata
     metrics = dict(metadata.metrics)
     if loaded.evaluation is not None:
@@ -87,8 +68,8 @@ def parse_admin_model(body: bytes) -> ModelSnapshot:
     return ModelSnapshot(
         name=metadata.name,
         version=metadata.version,
-        labels=tuple(labels),
-        catalog=catalog or Catalog(),
+        labels=tuple(loaded.labels),
+        catalog=loaded.catalog or Catalog(),
         source=metadata.source,
         created_at=metadata.created_at,
         metrics=metrics,

@@ -60,6 +60,13 @@ async def test_admin_model_describes_the_loaded_artifact(
     assert loaded.metadata.num_classes == 1000
     assert loaded.model_dir == expected_dir
     assert loaded.evaluation is None
+    # Labels and catalog travel in the answer: a client in another container cannot
+    # read the artifact folder.
+    on_disk = json.loads((default_model_dir / "labels.json").read_text())["labels"]
+    assert loaded.labels == on_disk
+    assert loaded.catalog is not None
+    assert len(loaded.catalog.entries) == 1000
+    assert loaded.catalog.lookup("tench").en.description
 
 
 async def test_admin_is_absent_when_disabled(make_client: MakeClient) -> None:
