@@ -26,6 +26,7 @@ __all__ = [
     "REQUEST_ID_HEADER",
     "error_middleware",
     "error_response",
+    "is_safe_request_id",
     "make_request_context_middleware",
     "request_id_of",
 ]
@@ -38,6 +39,11 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _log = structlog.get_logger("kkot.http")
+
+
+def is_safe_request_id(value: str) -> bool:
+    """True for an id fit to log and echo: 1-128 of letters, digits and `._:-`."""
+    return _SAFE_REQUEST_ID.match(value) is not None
 
 
 def request_id_of(request: web.Request) -> str:
@@ -64,15 +70,24 @@ def error_response(
     )
 
 
-def make_request_context_middleware(service: str) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """Build the outermost middleware for `service`."""
+def make_request_context_middleware(
+    service: str, *, request_id_from: Callable[[web.Request], str | None] | None = None
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Build the outermost middleware for `service`.
+
+    `request_id_from` is another place a caller may put its id (the model server: a
+    SageMaker custom attribute, the only thing SageMaker forwards); a safe id found there
+    wins over `X-Request-ID`.
+    """
 
     @web.middleware
     async def request_context_middleware(
         request: web.Request, handler: Handler
     ) -> web.StreamResponse:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        incoming = request_id_from(request) if request_id_from else None
+        if incoming is None:
+            incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if is_safe_request_id(incoming) else uuid.uuid4().hex
         request[_REQUEST_ID_KEY] = request_id
         started = time.perf_counter()
         status = 500

@@ -21,6 +21,7 @@ from services.model.predict import Classifier
 from services.model.routes import setup_routes
 from services.model.runtime_errors import runtime_error_middleware
 from services.model.settings import ModelServerSettings
+from shared.custom_attributes import CUSTOM_ATTRIBUTES_HEADER, request_id_attribute
 from shared.errors import KkotError
 from shared.logging import get_logger
 from shared.middleware import error_middleware, make_request_context_middleware
@@ -37,7 +38,7 @@ def create_app(settings: ModelServerSettings) -> web.Application:
         # aiohttp refuses bigger bodies itself; the handler turns that into our 413.
         client_max_size=settings.max_body_bytes,
         middlewares=[
-            make_request_context_middleware(SERVICE),
+            make_request_context_middleware(SERVICE, request_id_from=_attribute_request_id),
             runtime_error_middleware,
             error_middleware,
         ],
@@ -46,6 +47,11 @@ def create_app(settings: ModelServerSettings) -> web.Application:
     app.cleanup_ctx.append(_serving_resources)
     setup_routes(app, admin=settings.admin_enabled)
     return app
+
+
+def _attribute_request_id(request: web.Request) -> str | None:
+    # SageMaker forwards only the custom attributes: the caller's request id rides there.
+    return request_id_attribute(request.headers.get(CUSTOM_ATTRIBUTES_HEADER))
 
 
 async def _serving_resources(app: web.Application) -> AsyncIterator[None]:

@@ -11,7 +11,14 @@ from enum import Enum
 from typing import Final
 
 from shared.contracts.prediction import IMAGE_CONTENT_TYPES, JSON_CONTENT_TYPE
+from shared.custom_attributes import (
+    CUSTOM_ATTRIBUTES_HEADER,
+    MAX_CUSTOM_ATTRIBUTES_LENGTH,
+    REQUEST_ID_ATTRIBUTE,
+    split_custom_attributes,
+)
 from shared.errors import BadRequest, NotAcceptable, UnsupportedMediaType
+from shared.middleware import is_safe_request_id
 
 __all__ = [
     "CUSTOM_ATTRIBUTES_HEADER",
@@ -23,7 +30,6 @@ __all__ = [
     "parse_custom_attributes",
 ]
 
-CUSTOM_ATTRIBUTES_HEADER: Final = "X-Amzn-SageMaker-Custom-Attributes"
 # Every raster type is sniffed from the bytes anyway; octet-stream is what a client
 # sends when it names no type (botocore without ContentType, curl --data-binary).
 RAW_CONTENT_TYPES: Final = frozenset(
@@ -39,7 +45,6 @@ RAW_CONTENT_TYPES: Final = frozenset(
     )
 )
 _ACCEPTABLE: Final = ("application/json", "application/*", "*/*")
-_MAX_ATTRIBUTES_LENGTH: Final = 1024  # SageMaker's own limit on the header
 
 
 class BodyKind(Enum):
@@ -92,21 +97,20 @@ def check_accept(header: str | None) -> None:
 
 
 def parse_custom_attributes(header: str | None) -> InvocationOptions:
-    """Parse `top_k=3,probabilities=true` (also `;`-separated); unknown keys are a 400."""
+    """Parse `top_k=3,probabilities=true,request_id=abc` (also `;`-separated); unknown keys
+    are a 400. A valid `request_id` was already bound by the request-context middleware
+    (`request_id_attribute`); here it is only checked."""
     if not header or not header.strip():
         return InvocationOptions()
-    if len(header) > _MAX_ATTRIBUTES_LENGTH:
-        raise _bad(f"is longer than {_MAX_ATTRIBUTES_LENGTH} characters")
+    if len(header) > MAX_CUSTOM_ATTRIBUTES_LENGTH:
+        raise _bad(f"is longer than {MAX_CUSTOM_ATTRIBUTES_LENGTH} characters")
     top_k: int | None = None
     probabilities = False
-    for raw in header.replace(";", ",").split(","):
-        entry = raw.strip()
-        if not entry:
-            continue
-        key, sep, value = entry.partition("=")
-        key, value = key.strip().lower(), value.strip()
-        if not sep:
-            raise _bad(f"entry {entry[:40]!r} is not key=value")
+    try:
+        pairs = split_custom_attributes(header)
+    except ValueError as exc:
+        raise _bad(str(exc)) from exc
+    for key, value in pairs:
         if key == "top_k":
             if not value.isdigit() or not 1 <= int(value) <= 1000:
                 raise _bad(f"top_k must be a whole number from 1 to 1000, got {value[:20]!r}")
@@ -115,8 +119,13 @@ def parse_custom_attributes(header: str | None) -> InvocationOptions:
             if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                 raise _bad(f"probabilities must be true or false, got {value[:20]!r}")
             probabilities = value.lower() in ("true", "1", "yes")
+        elif key == REQUEST_ID_ATTRIBUTE:
+            if not is_safe_request_id(value):
+                raise _bad(
+                    f"request_id must be 1-128 letters, digits or . _ : -, got {value[:20]!r}"
+                )
         else:
-            raise _bad(f"unknown attribute {key[:40]!r}; known: top_k, probabilities")
+            raise _bad(f"unknown attribute {key[:40]!r}; known: top_k, probabilities, request_id")
     return InvocationOptions(top_k=top_k, probabilities=probabilities)
 
 

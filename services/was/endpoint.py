@@ -1,7 +1,9 @@
 """The model endpoint, reached only through aioboto3's `sagemaker-runtime` client.
 
 The image goes as its own bytes with its content type (never a float tensor in JSON);
-the answer is a `shared.contracts.prediction.Prediction`.
+the answer is a `shared.contracts.prediction.Prediction`. The request id rides in the
+custom attributes (`request_id=`), the only header SageMaker forwards to the container,
+so the model server logs under the same id.
 
 Failure handling (botocore's own retries are off so this policy is the only one):
 
@@ -36,6 +38,7 @@ from botocore.exceptions import (
 from pydantic import ValidationError
 
 from shared.contracts.prediction import Prediction
+from shared.custom_attributes import REQUEST_ID_ATTRIBUTE, format_custom_attributes
 from shared.errors import (
     InvalidImage,
     KkotError,
@@ -45,6 +48,7 @@ from shared.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from shared.middleware import is_safe_request_id
 from shared.resilience import CircuitBreaker, CircuitOpen, RetryPolicy, retry_call
 
 __all__ = ["EndpointClient", "EndpointResult", "botocore_config"]
@@ -163,14 +167,21 @@ class EndpointClient:
         self.retry = retry
         self.breaker = breaker
 
-    async def _invoke_once(self, body: bytes, content_type: str) -> Prediction:
+    def custom_attributes(self, request_id: str | None) -> str:
+        """`top_k=N`, plus `request_id=<id>` when there is a safe one to pass on."""
+        attributes: dict[str, str | int | bool] = {"top_k": self.top_k}
+        if request_id and is_safe_request_id(request_id):
+            attributes[REQUEST_ID_ATTRIBUTE] = request_id
+        return format_custom_attributes(attributes)
+
+    async def _invoke_once(self, body: bytes, content_type: str, attributes: str) -> Prediction:
         try:
             response = await self._client.invoke_endpoint(
                 EndpointName=self.endpoint_name,
                 Body=body,
                 ContentType=content_type,
                 Accept="application/json",
-                CustomAttributes=f"top_k={self.top_k}",
+                CustomAttributes=attributes,
             )
             async with response["Body"] as stream:
                 payload = await stream.read()
@@ -187,15 +198,20 @@ class EndpointClient:
         except ValidationError as exc:
             raise _Failure(UpstreamError("the model endpoint answered an unreadable body")) from exc
 
-    async def invoke(self, body: bytes, content_type: str) -> EndpointResult:
-        """Classify one image; raises `shared.errors` classes with the right status."""
+    async def invoke(
+        self, body: bytes, content_type: str, *, request_id: str | None = None
+    ) -> EndpointResult:
+        """Classify one image; raises `shared.errors` classes with the right status.
+
+        `request_id` goes to the model server (custom attribute) for its logs."""
         attempts = 0
+        attributes = self.custom_attributes(request_id)
 
         async def attempt() -> Prediction:
             nonlocal attempts
             attempts += 1
             return await self.breaker.call(
-                lambda: self._invoke_once(body, content_type),
+                lambda: self._invoke_once(body, content_type, attributes),
                 lambda exc: isinstance(exc, _Transient | _Failure),
             )
 

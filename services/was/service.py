@@ -125,7 +125,9 @@ class ClassificationService:
     ) -> StoredClassification:
         """Classify `data` for the pending record `stored`; raise on failure."""
         try:
-            result = await self.endpoint.invoke(data, stored.content_type)
+            result = await self.endpoint.invoke(
+                data, stored.content_type, request_id=stored.request_id
+            )
         except KkotError as exc:
             await self._fail(stored, exc, language)
             raise

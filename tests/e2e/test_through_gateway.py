@@ -143,8 +143,17 @@ async def test_request_id_propagates_end_to_end(
         for line in logs
         if line.get("request_id") == "e2e-trace-42" and line.get("event") == "request"
     }
-    # The model server's hop (aioboto3 InvokeEndpoint) carries no X-Request-ID today.
-    assert {"gateway", "was"} <= services, services
+    # The model server's hop (aioboto3 InvokeEndpoint) carries the id in the
+    # `request_id` custom attribute: SageMaker forwards no other header.
+    assert {"gateway", "was", "model"} <= services, services
+    model_line = next(
+        line
+        for line in logs
+        if line.get("service") == "model"
+        and line.get("event") == "request"
+        and line.get("request_id") == "e2e-trace-42"
+    )
+    assert model_line["path"].endswith("/invocations") and model_line["status"] == 200
     gateway_line = next(
         line for line in logs if line.get("service") == "gateway" and line["event"] == "request"
     )
