@@ -22,7 +22,8 @@ __all__ = ["FeedbackExport", "export_feedback"]
 
 _log = get_logger("kkot.pipeline.feedback")
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
-_SAFE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+# A label becomes a folder name: no separators, no control characters, no leading dot.
+_SAFE = re.compile(r"^(?!\.)[^/\\\x00-\x1f]{1,200}$")
 PAGE_SIZE = 100
 MAX_PAGES = 10_000  # a bound on the loop even if a server kept returning cursors
 
@@ -36,7 +37,12 @@ class FeedbackExport:
 
 
 async def export_feedback(
-    was_url: str, out_dir: Path, *, api_key: str | None = None, timeout_s: float = 30.0
+    was_url: str,
+    out_dir: Path,
+    *,
+    api_key: str | None = None,
+    timeout_s: float = 30.0,
+    page_size: int = PAGE_SIZE,
 ) -> FeedbackExport:
     """Write every corrected example WAS holds into `out_dir`; return what was done."""
     base = was_url.rstrip("/")
@@ -47,7 +53,7 @@ async def export_feedback(
     async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
         cursor: str | None = None
         for _ in range(MAX_PAGES):
-            params = {"has_feedback": "true", "limit": str(PAGE_SIZE)}
+            params = {"has_feedback": "true", "limit": str(page_size)}
             if cursor:
                 params["cursor"] = cursor
             page = ClassificationPage.model_validate_json(

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from services.cli import main
 from services.pipeline.registry import ApprovalStatus, LocalRegistry, deployed_model_dir
+from shared.logging import configure_logging
+
+
+@pytest.fixture(autouse=True)
+def _logging_back_on_real_stderr() -> Iterator[None]:
+    """The commands configure logging onto capsys's stream, which closes after the test;
+    later tests (live servers) must not log into a closed file."""
+    yield
+    with contextlib.redirect_stderr(sys.__stderr__):
+        configure_logging()
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> object:
