@@ -6,7 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from services.pipeline.registry import ApprovalStatus, LocalRegistry
+from services.pipeline.run import RunOptions, run_pipeline
+from services.pipeline.settings import PipelineSettings
 from shared.contracts.model import Evaluation, ModelMetadata
+from tests.pipeline.conftest import TEST_HP
+from tests.train.helpers import copy_subset
 
 
 def test_run_reports_accuracy_on_the_given_evaluation_set(trained: dict[str, Any]) -> None:
@@ -38,3 +42,36 @@ def test_run_registers_an_approved_version_with_lineage(trained: dict[str, Any])
     assert evaluation.samples == 12
     for name in ("model_card.md", "confusion_matrix.png", "validation_report.json"):
         assert (Path(artifact) / name).exists()
+
+
+async def test_second_run_compares_with_the_deployed_model_and_merges_feedback(
+    registry_root: Path, trained: dict[str, Any], flowers_dir: Path, tmp_path: Path
+) -> None:
+    registry = LocalRegistry(registry_root)
+    registry.record_deployment(registry.describe("kkot-flowers", 1))
+    feedback = copy_subset(flowers_dir, tmp_path / "feedback", 2, skip=16)
+    settings = PipelineSettings(
+        registry_dir=registry_root, endpoint_url="http://127.0.0.1:9", min_accuracy=0.5
+    )
+    options = RunOptions(
+        data=trained["data"],
+        eval_data=trained["eval"],
+        min_accuracy=0.5,
+        deploy=False,
+        feedback=(feedback,),
+        hyperparameters=TEST_HP,
+    )
+    code, summary = await run_pipeline(options, settings)
+    baseline = summary["condition"]["baseline"]
+    # The deployed version 1 was run on the same 12 evaluation photos.
+    assert baseline["version"] == "1" and baseline["note"] == "same evaluation images"
+    assert baseline["accuracy"] == trained["summary"]["evaluation"]["accuracy"]
+    assert summary["validation"]["train"] == 36 + 6  # the feedback photos joined training
+    new = registry.describe("kkot-flowers", summary["version"])
+    assert new.lineage.parent_version == 1
+    expected = "registered" if summary["condition"]["passed"] else "rejected"
+    assert summary["status"] == expected
+    assert code == (0 if summary["condition"]["passed"] else 3)
+    if not summary["condition"]["passed"]:
+        assert new.status == ApprovalStatus.REJECTED
+        assert "deployed 1" in (new.status_reason or "")
