@@ -153,7 +153,12 @@ async def deploy_version(
         old_version = serving.metadata.version
         _log.info("deploy_swapping", group=group, version=version, replacing=old_version)
         await admin.swap(artifact)
-        smoke = await run_smoke_test(settings, artifact, str(version))
+        try:
+            smoke = await run_smoke_test(settings, artifact, str(version))
+        except Exception:
+            # Whatever broke the smoke test, the old model must serve again.
+            await admin.swap(old_dir)
+            raise
         if not smoke.passed:
             _log.error("smoke_test_failed_rolling_back", failures=smoke.failures[:5])
             await admin.swap(old_dir)
