@@ -51,8 +51,9 @@ $(CHECKOV):
 
 checkov: $(CHECKOV)
 
+# Serves the model the pipeline deployed last, else the default one in $(MODEL_DIR).
 run: setup model
-	$(BIN)/kkot run --model-dir $(MODEL_DIR)
+	$(BIN)/kkot run
 
 lint: setup
 	$(BIN)/ruff check .

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 # Modules that contribute sub-commands; each has `register(subparsers)` and sets
 # `func` (taking the parsed namespace, returning an exit code) on its parsers.
 _COMMAND_MODULES = (
-    "services.model.cli",  # model prepare, serve, train
-    "services.pipeline.cli",  # pipeline run, models ls|show|approve|reject|deploy|rollback
+    "services.model.cli",  # model prepare, serve
+    "services.pipeline.cli",  # train, pipeline run, models ls|show|approve|reject|deploy|rollback
     "services.runner",  # run: every service in one process
 )
 
