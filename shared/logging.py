@@ -18,6 +18,21 @@ from shared.settings import LogFormat
 __all__ = ["configure_logging", "get_logger"]
 
 
+class _CurrentStderr:
+    """Writes to whatever `sys.stderr` is at write time.
+
+    Binding the stream object at configuration time breaks when it is later swapped
+    and closed (pytest's capture, a daemon redirecting its output): every log call
+    would then raise `ValueError: I/O operation on closed file`.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
     """Configure structlog and the stdlib root logger (aiohttp, botocore) alike."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -37,11 +52,11 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
     structlog.configure(
         processors=[*shared_processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     # Route stdlib logging (aiohttp, botocore, asyncio) through the same renderer.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
