@@ -25,6 +25,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from shared.contracts.model import Preprocessing
 from shared.errors import InvalidImage, KkotError, PayloadTooLarge, UnsupportedMediaType
+from shared.image_formats import sniff_format
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -43,45 +44,8 @@ DEFAULT_MAX_PIXELS: Final = 40_000_000
 SUPPORTED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 
 # Magic numbers of formats people upload by mistake; named in the 415 message.
-_UNSUPPORTED_MAGIC: Final = (
-    (b"%PDF", "PDF"),
-    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
-    (b"8BPS", "Photoshop"),
-    (b"II*\x00\x10\x00\x00\x00CR", "camera raw"),
-)
-_HEIF_BRANDS: Final = (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif")
-
 _RESAMPLE: Final = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 _WHITE: Final = (255, 255, 255)
-
-
-def sniff_format(data: bytes) -> str | None:
-    """The image format the bytes really are ("JPEG", "PNG", "SVG", ...), or None.
-
-    Only looks at magic numbers; `decode_image` does the real check.
-    """
-    head = data[:32]
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "WEBP"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "GIF"
-    if head.startswith(b"BM"):
-        return "BMP"
-    if head.startswith((b"II*\x00", b"MM\x00*")):
-        return "TIFF"
-    for magic, name in _UNSUPPORTED_MAGIC:
-        if head.startswith(magic):
-            return name
-    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
-        return "HEIF/AVIF"
-    text = data[:512].lstrip().lower()
-    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):
-        return "SVG"
-    return None
 
 
 def decode_image(

@@ -28,6 +28,7 @@ from shared.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from shared.image_formats import sniff_format
 
 __all__ = ["FILE_FIELD", "Upload", "check_image", "read_upload", "sanitize_filename"]
 
@@ -45,12 +46,6 @@ _ACCEPTED: Final = {
     "GIF": ("application/x-image", "gif"),
     "BMP": ("application/x-image", "bmp"),
 }
-_KNOWN_NOT_RASTER: Final = (
-    (b"%PDF", "PDF"),
-    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
-    (b"8BPS", "Photoshop"),
-)
-_HEIF_BRANDS: Final = (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif")
 _RAW_IMAGE_TYPES: Final = ("application/x-image", "application/octet-stream")
 
 
@@ -92,34 +87,11 @@ def sanitize_filename(raw: str | None) -> str | None:
     return name or None
 
 
-def _sniff(data: bytes) -> str | None:
-    head = data[:32]
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "WEBP"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "GIF"
-    if head.startswith(b"BM"):
-        return "BMP"
-    for magic, name in _KNOWN_NOT_RASTER:
-        if head.startswith(magic):
-            return name
-    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
-        return "HEIF/AVIF"
-    text = data[:512].lstrip().lower()
-    if text.startswith((b"<svg", b"<?xml")) and b"<svg" in data[:4096].lower():
-        return "SVG"
-    return None
-
-
 def check_image(data: bytes, filename: str | None, max_pixels: int) -> Upload:
     """Check that `data` is an image the model can read; describe it."""
     if not data:
         raise BadRequest("the uploaded file is empty", code="empty_file")
-    fmt = _sniff(data)
+    fmt = sniff_format(data)
     if fmt is None:
         raise InvalidImage("the uploaded file is not an image")
     if fmt not in _ACCEPTED:
