@@ -8,7 +8,7 @@ Two sessions share the graph. Batches use a single-threaded one: several batches
 side by side (one per inference worker), which keeps small CPUs busier than one wide
 call. A request that arrives alone may instead use a session with every core
 (`intra_op_threads`): it is faster on an idle machine and slower on a busy one, so
-`LoneRunChooser` keeps a running average of both and mostly takes the faster.
+`LoneRunChooser` keeps the recent times of both and mostly takes the faster.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -55,22 +56,27 @@ class ArtifactError(Unprocessable):
 
 
 class LoneRunChooser:
-    """Running averages of lone-request inference time, narrow vs wide session.
+    """Recent lone-request inference times, narrow vs wide session; picks the faster.
 
-    Mostly picks the faster; every `explore_every`-th call tries the other one so the
-    estimate follows the machine's load. Races between threads only blur an average.
+    Each session's estimate is the fastest of its last `window` runs: a run slowed by a
+    passing burst of other work (a batch on the other core, another process) must not
+    flip the choice for the next dozens of requests, while a lasting change of load
+    fills the whole window and does. Every `explore_every`-th call tries the other
+    session so its estimate stays current. Races between threads only blur a window.
     """
 
-    def __init__(self, explore_every: int = 16, weight: float = 0.2) -> None:
+    def __init__(self, explore_every: int = 8, window: int = 8) -> None:
         self._explore_every = explore_every
-        self._weight = weight
-        self._seconds: list[float | None] = [None, None]  # [narrow, wide]
+        self._recent: tuple[deque[float], deque[float]] = (
+            deque(maxlen=window),
+            deque(maxlen=window),
+        )  # (narrow, wide)
         self._calls = 0
 
     def pick(self) -> bool:
         """True for the wide session."""
         self._calls += 1
-        narrow, wide = self._seconds
+        narrow, wide = self._estimates()
         if narrow is None:
             return False
         if wide is None:
@@ -81,14 +87,15 @@ class LoneRunChooser:
         return faster_is_wide
 
     def record(self, wide: bool, seconds: float) -> None:
-        previous = self._seconds[wide]
-        self._seconds[wide] = (
-            seconds if previous is None else previous + self._weight * (seconds - previous)
-        )
+        self._recent[wide].append(seconds)
 
-    def averages_ms(self) -> tuple[float | None, float | None]:
-        """(narrow, wide) running averages in milliseconds, None until measured."""
-        narrow, wide = self._seconds
+    def _estimates(self) -> tuple[float | None, float | None]:
+        narrow, wide = self._recent
+        return (min(narrow) if narrow else None, min(wide) if wide else None)
+
+    def estimates_ms(self) -> tuple[float | None, float | None]:
+        """(narrow, wide) estimates in milliseconds, None until measured."""
+        narrow, wide = self._estimates()
         return (
             None if narrow is None else narrow * 1000,
             None if wide is None else wide * 1000,
@@ -273,7 +280,7 @@ def _warm_up(model: ServedModel) -> None:
         )
     if not np.isfinite(probabilities).all():
         raise ArtifactError(f"{MODEL_FILE} returned non-finite values on a warm-up batch")
-    narrow_ms, wide_ms = model.lone.averages_ms()
+    narrow_ms, wide_ms = model.lone.estimates_ms()
     _log.info(
         "model_warmed",
         name=model.metadata.name,
