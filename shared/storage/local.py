@@ -10,30 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from shared.files import atomic_write
 from shared.storage.blobs import Blob, BlobNotFound, InvalidBlobKey, validate_key
 
 __all__ = ["LocalBlobStore"]
 
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
-
-
-def _atomic_write(path: Path, data: bytes, *, durable: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class LocalBlobStore:
@@ -59,10 +43,10 @@ class LocalBlobStore:
         meta = json.dumps({"content_type": content_type}).encode()
 
         def write() -> None:
-            _atomic_write(data_path, data, durable=True)
+            atomic_write(data_path, data, durable=True)
             # The sidecar is not fsynced: losing it in a crash only loses the content
             # type (read back as octet-stream), and it halves the cost of a put.
-            _atomic_write(meta_path, meta, durable=False)
+            atomic_write(meta_path, meta, durable=False)
 
         await asyncio.to_thread(write)
 

@@ -33,6 +33,7 @@ from services.pipeline.registry.models import (
     ModelVersion,
 )
 from shared.contracts.model import METADATA_FILE, MODEL_FILE, ModelMetadata
+from shared.files import atomic_write
 
 __all__ = ["LocalRegistry", "deployed_model_dir"]
 
@@ -224,17 +225,7 @@ class LocalRegistry:
         return DeploymentState.model_validate_json(path.read_bytes())
 
     def _write(self, path: Path, record: BaseModel) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(record.model_dump_json(indent=2))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, record.model_dump_json(indent=2).encode("utf-8"))
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
