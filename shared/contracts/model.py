@@ -96,6 +96,12 @@ class Evaluation(Contract):
     confusion_matrix: list[list[int]] = Field(default_factory=list)
     labels: list[str] = Field(default_factory=list)
     samples: int = 0
+    method: str | None = Field(
+        None, description="how the images were held out, e.g. '5-fold cross-validation'"
+    )
+    accuracy_ci95: tuple[float, float] | None = Field(
+        None, description="95 % Wilson interval of the accuracy over `samples` images"
+    )
 
 
 class ModelMetadata(Contract):

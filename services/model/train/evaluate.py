@@ -5,6 +5,7 @@ Running the artifact's own model.onnx (not the torch head) proves what will be s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +16,13 @@ from services.model.train.dataset import Example
 from services.model.train.embed import Progress, ort_session, run_batches
 from shared.contracts.model import ClassMetrics, Evaluation, Preprocessing
 
-__all__ = ["evaluate_onnx", "metrics", "plot_confusion_matrix", "predict_onnx"]
+__all__ = [
+    "evaluate_onnx",
+    "metrics",
+    "plot_confusion_matrix",
+    "predict_onnx",
+    "wilson_interval",
+]
 
 
 def predict_onnx(
@@ -55,8 +62,30 @@ def evaluate_onnx(
     return metrics([ex.label for ex in examples], predicted, model_labels)
 
 
-def metrics(truth: Sequence[str], predicted: Sequence[str], labels: list[str]) -> Evaluation:
-    """Accuracy, precision/recall/F1 per label and the confusion matrix (rows = truth)."""
+def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95 % for z = 1.96).
+
+    It stays inside [0, 1] and is honest near 100 %, where the normal approximation
+    claims a width of zero.
+    """
+    if total <= 0:
+        return (0.0, 1.0)
+    p = correct / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def metrics(
+    truth: Sequence[str],
+    predicted: Sequence[str],
+    labels: list[str],
+    *,
+    method: str | None = None,
+) -> Evaluation:
+    """Accuracy (with its 95 % interval), per-label precision/recall/F1 and the
+    confusion matrix (rows = truth)."""
     index = {label: i for i, label in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
     for t, p in zip(truth, predicted, strict=True):
@@ -80,6 +109,8 @@ def metrics(truth: Sequence[str], predicted: Sequence[str], labels: list[str]) -
         confusion_matrix=matrix.tolist(),
         labels=labels,
         samples=len(truth),
+        method=method,
+        accuracy_ci95=wilson_interval(correct, len(truth)) if truth else None,
     )
 
 
@@ -100,7 +131,10 @@ def plot_confusion_matrix(evaluation: Evaluation, path: Path, title: str) -> Non
         ax.set_yticks(list(ticks), evaluation.labels)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(f"{title}\naccuracy {evaluation.accuracy:.2%} on {evaluation.samples} images")
+        held_out = f"\n{evaluation.method}" if evaluation.method else ""
+        ax.set_title(
+            f"{title}\naccuracy {evaluation.accuracy:.2%} on {evaluation.samples} images{held_out}"
+        )
         top = matrix.max() if matrix.size else 0
         for (row, col), value in np.ndenumerate(matrix):
             colour = "white" if top and value > top / 2 else "black"
