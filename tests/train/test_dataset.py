@@ -94,3 +94,21 @@ def test_split_is_stratified_seeded_and_digest_stable(tmp_path: Path) -> None:
     assert sorted(ex.label for ex in first.evaluation).count("rose") == 2
     assert sorted(ex.label for ex in first.evaluation).count("tulip") == 4
     assert dataset_digest(scan.examples) == dataset_digest(list(reversed(scan.examples)))
+
+
+def test_cross_validation_folds_are_stratified_seeded_and_cover_every_image(
+    tmp_path: Path,
+) -> None:
+    root = generated_dataset(tmp_path / "d", {"rose": 10, "tulip": 20})
+    scan = scan_dataset(root, min_images=1)
+    first = split_dataset(scan.examples, fraction=0.2, seed=5, cv_folds=5)
+    assert first == split_dataset(scan.examples, fraction=0.2, seed=5, cv_folds=5)
+    assert first.folds != split_dataset(scan.examples, fraction=0.2, seed=6, cv_folds=5).folds
+    # Every image trains (the shipped head) and is evaluated (out of its fold) once.
+    assert first.train == first.evaluation and len(first.train) == 30
+    assert first.cv_folds == 5
+    for fold in range(5):
+        members = [ex.label for ex, f in zip(first.train, first.folds, strict=True) if f == fold]
+        assert (members.count("rose"), members.count("tulip")) == (2, 4)
+    # An evaluation folder wins over folds; cv_folds=0 is the hold-out split.
+    assert split_dataset(scan.examples, fraction=0.2, seed=5, cv_folds=0).folds == []

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.model.train.evaluate import metrics, plot_confusion_matrix
+from services.model.train.crossval import out_of_fold_probabilities
+from services.model.train.evaluate import metrics, plot_confusion_matrix, wilson_interval
 from services.model.train.head import train_head
 from services.model.train.hyperparameters import Hyperparameters
 
@@ -63,3 +64,32 @@ def test_metrics_per_class_and_confusion(tmp_path: Path) -> None:
     assert evaluation.per_class["c"].f1 == 0.0
     plot_confusion_matrix(evaluation, tmp_path / "cm.png", "test")
     assert (tmp_path / "cm.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_out_of_fold_rows_come_from_heads_that_never_saw_them() -> None:
+    # Random labels and one private feature per image: a head that saw an image can
+    # memorise it, one that did not can only guess. Flipped copies (the second half)
+    # carry the same private feature, so they must leave with their image too.
+    n = 60
+    rng = np.random.default_rng(3)
+    targets = rng.integers(0, 2, size=n).astype(np.int64)
+    private = np.eye(n, dtype=np.float32) * 10
+    x = np.concatenate([private, private]).astype(np.float32)
+    y = np.concatenate([targets, targets])
+    hp = Hyperparameters(epochs=100, l2_penalty=0.0, label_smoothing=0.0)
+    folds = [i % 5 for i in range(n)]
+    seen = train_head(x, y, 2, hp)
+    assert seen.train_accuracy == 1.0
+    held_out = out_of_fold_probabilities(x, y, folds, 2, hp)
+    assert held_out.shape == (n, 2)
+    assert np.allclose(held_out.sum(axis=1), 1.0, atol=1e-5)
+    assert (held_out.argmax(axis=1) == targets).mean() < 0.8
+
+
+def test_accuracy_comes_with_a_wilson_interval() -> None:
+    low, high = wilson_interval(95, 100)
+    assert low == pytest.approx(0.8882, abs=1e-4) and high == pytest.approx(0.9785, abs=1e-4)
+    assert wilson_interval(10, 10)[1] == 1.0 and wilson_interval(10, 10)[0] < 1.0
+    evaluation = metrics(["a", "b"], ["a", "a"], ["a", "b"], method="hold-out split")
+    assert evaluation.method == "hold-out split"
+    assert evaluation.accuracy_ci95 == wilson_interval(1, 2)

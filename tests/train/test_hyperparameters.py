@@ -43,6 +43,7 @@ def test_missing_file_means_defaults(tmp_path: Path) -> None:
         ({"epochz": "5"}, "epochz"),
         ({"epochs": "many"}, "epochs"),
         ({"validation_fraction": "1.5"}, "validation_fraction"),
+        ({"cv_folds": "1"}, "cv_folds must be 0"),
     ],
 )
 def test_bad_hyperparameters_are_named(tmp_path: Path, raw: dict[str, str], needle: str) -> None:

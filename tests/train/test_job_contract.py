@@ -64,7 +64,10 @@ def test_sagemaker_paths_in_artifact_out(small_flowers: Path, tmp_path: Path) ->
     assert metadata.num_classes == 3 and metadata.hyperparameters["epochs"] == 60
     assert metadata.dataset_digest == report.dataset_digest
     assert metadata.code_version == "test"
-    assert evaluation.samples == sum(report.evaluation_counts.values()) == 6
+    # Cross-validation by default: all 36 photos held out once, all 36 in the shipped head.
+    assert evaluation.method == "5-fold cross-validation"
+    assert evaluation.samples == sum(report.evaluation_counts.values()) == 36
+    assert sum(report.train_counts.values()) == 36
     assert metadata.metrics["accuracy"] == pytest.approx(evaluation.accuracy)
     assert (model_dir / "confusion_matrix.png").read_bytes().startswith(b"\x89PNG")
     card = (model_dir / "model_card.md").read_text()

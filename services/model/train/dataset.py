@@ -33,6 +33,7 @@ __all__ = [
     "Example",
     "SkippedFile",
     "Split",
+    "TrainingSet",
     "ValidationReport",
     "dataset_digest",
     "scan_dataset",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 VALIDATION_REPORT_FILE = "validation_report.json"
+TRAINING_SET_FILE = "training_set.json"
 
 
 class Example(BaseModel):
@@ -72,11 +74,37 @@ class ScanResult(BaseModel):
 
 
 class Split(BaseModel):
+    """Which images train and which evaluate.
+
+    A hold-out split (or a separate evaluation folder) keeps the two apart. With k-fold
+    cross-validation every image is in both: `folds[i]` is the fold of `train[i]`, each
+    image is evaluated by a head trained without its fold, and the shipped head is
+    trained on all of them.
+    """
+
     model_config = ConfigDict(frozen=True)
 
     train: list[Example]
     evaluation: list[Example]
     leaked_removed: list[SkippedFile] = Field(default_factory=list)
+    folds: list[int] = Field(default_factory=list)
+
+    @property
+    def cv_folds(self) -> int:
+        """k of the cross-validation; 0 for a hold-out split or an evaluation folder."""
+        return max(self.folds) + 1 if self.folds else 0
+
+
+class TrainingSet(BaseModel):
+    """training_set.json: the content hashes of every image the shipped head learnt from.
+
+    A later pipeline run compares a new model with this one only on images neither has
+    seen in training; without the list that comparison cannot be made fairly.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    sha256: list[str]
 
 
 class ValidationReport(BaseModel):
@@ -149,19 +177,28 @@ def split_dataset(
     fraction: float,
     seed: int,
     evaluation: list[Example] | None = None,
+    cv_folds: int = 0,
 ) -> Split:
-    """A seeded stratified hold-out split (or `evaluation` as given), minus leaked copies."""
+    """A seeded stratified split, minus evaluation copies of training images.
+
+    `evaluation` given: train on `examples`, evaluate on it. Else `cv_folds` >= 2:
+    stratified k-fold cross-validation over `examples`. Else one hold-out split of
+    `fraction`.
+    """
+    if evaluation is None and cv_folds >= 2:
+        ordered = sorted(examples, key=_order)
+        fold_of = {
+            ex.relpath: position % cv_folds
+            for items in _shuffled_classes(examples, seed)
+            for position, ex in enumerate(items)
+        }
+        return Split(
+            train=ordered, evaluation=ordered, folds=[fold_of[ex.relpath] for ex in ordered]
+        )
     if evaluation is None:
         train: list[Example] = []
         held: list[Example] = []
-        by_label: dict[str, list[Example]] = defaultdict(list)
-        for ex in examples:
-            by_label[ex.label].append(ex)
-        for label in sorted(by_label):
-            items = sorted(by_label[label], key=lambda e: e.relpath)
-            # One RNG per class seeded from (seed, label): adding a class does not
-            # reshuffle the others.
-            random.Random(f"{seed}:{label}").shuffle(items)
+        for items in _shuffled_classes(examples, seed):
             count = min(len(items) - 1, max(1, round(len(items) * fraction)))
             held.extend(items[:count])
             train.extend(items[count:])
@@ -183,6 +220,21 @@ def split_dataset(
     return Split(
         train=sorted(train, key=_order), evaluation=sorted(kept, key=_order), leaked_removed=leaked
     )
+
+
+def _shuffled_classes(examples: list[Example], seed: int) -> list[list[Example]]:
+    """Each class's examples in a seeded random order (classes in name order)."""
+    by_label: dict[str, list[Example]] = defaultdict(list)
+    for ex in examples:
+        by_label[ex.label].append(ex)
+    shuffled = []
+    for label in sorted(by_label):
+        items = sorted(by_label[label], key=lambda e: e.relpath)
+        # One RNG per class seeded from (seed, label): adding a class does not
+        # reshuffle the others.
+        random.Random(f"{seed}:{label}").shuffle(items)
+        shuffled.append(items)
+    return shuffled
 
 
 def dataset_digest(examples: list[Example]) -> str:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from services.model.train.errors import HyperparameterError
 
@@ -33,12 +33,28 @@ class Hyperparameters(BaseModel):
     batch_size: int = Field(0, ge=0, description="head mini-batch size; 0 = full-batch L-BFGS")
     label_smoothing: float = Field(0.1, ge=0, lt=1)
     seed: int = Field(42, ge=0)
-    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    cv_folds: int = Field(
+        5,
+        ge=0,
+        le=20,
+        description=(
+            "evaluate by stratified k-fold cross-validation (every image held out once) and "
+            "ship a head trained on all images; 0 = one hold-out split of validation_fraction"
+        ),
+    )
+    validation_fraction: float = Field(0.2, gt=0, lt=1, description="hold-out (cv_folds=0)")
     min_images_per_class: int = Field(10, ge=1)
     flip_augment: bool = Field(True, description="also train on horizontally flipped images")
     embed_batch_size: int = Field(8, ge=1, le=256)
     smoke_images_per_class: int = Field(2, ge=0, le=20)
     model_name: str = Field("kkot-flowers", min_length=1, max_length=63)
+
+    @field_validator("cv_folds")
+    @classmethod
+    def _not_one_fold(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("cv_folds must be 0 (one hold-out split) or at least 2")
+        return value
 
     def as_metadata(self) -> dict[str, str | int | float | bool]:
         """The values as ModelMetadata.hyperparameters (plain scalars)."""

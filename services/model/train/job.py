@@ -6,11 +6,19 @@ embedding step logs a progress line every `progress_every` images.
 
 Artifact written to `settings.model_dir` (the shared.contracts.model files plus):
 
-    evaluation.json          Evaluation of the exported model on the held-out images
+    evaluation.json          held-out Evaluation (see below)
     confusion_matrix.png     the same as a picture
     model_card.md            data digest, class counts, hyperparameters, metrics, code version
     validation_report.json   what was used, skipped, dropped (also in output_data_dir)
-    smoke_test.json, smoke/  a few held-out images the deploy smoke test sends
+    training_set.json        content hashes of the training images (fair later comparisons)
+    smoke_test.json, smoke/  a few labelled images the deploy smoke test sends
+
+Evaluation, by default (`cv_folds` >= 2): stratified k-fold cross-validation — every image
+is classified by a head trained without its fold — and the shipped head is trained on
+all images; the exported ONNX graph is then checked against that head on the smoke
+candidates, through the server's preprocessing. With an evaluation folder (the
+`validation` channel / --eval-data), or `cv_folds=0` (a hold-out split), the exported
+model itself is run on the evaluation images.
 """
 
 from __future__ import annotations
@@ -28,16 +36,18 @@ from typing import Any
 import numpy as np
 
 from services.model.train.dataset import (
+    TRAINING_SET_FILE,
     VALIDATION_REPORT_FILE,
     Example,
     Split,
+    TrainingSet,
     ValidationReport,
     counts,
     dataset_digest,
     scan_dataset,
     split_dataset,
 )
-from services.model.train.errors import DatasetError
+from services.model.train.errors import DatasetError, TrainingError
 from services.model.train.hyperparameters import Hyperparameters
 from services.model.train.report import (
     CONFUSION_MATRIX_FILE,
@@ -91,6 +101,8 @@ class TrainResult:
     evaluation: Evaluation
     report: ValidationReport
     split: Split
+    # The held-out prediction for each of split.evaluation, in order.
+    predicted: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     embedded_images: int = 0
     embed_images_per_s: float = 0.0
@@ -146,9 +158,24 @@ def run_training(
                 progress=_progress_logger("embed", progress_every),
             )
             embed_seconds = time.perf_counter() - started
+        n = len(split.train)
         targets = np.array([labels.index(ex.label) for ex in split.train], dtype=np.int64)
         if hp.flip_augment:
             targets = np.concatenate([targets, targets])
+
+        held_out = None
+        if split.folds:
+            with timer.step("cross-validate"):
+                from services.model.train.crossval import out_of_fold_probabilities
+
+                held_out = out_of_fold_probabilities(
+                    embeddings, targets, split.folds, len(labels), hp
+                )
+                _log.info(
+                    "cross_validated",
+                    folds=split.cv_folds,
+                    accuracy=round(float((held_out.argmax(axis=1) == targets[:n]).mean()), 4),
+                )
 
         with timer.step("train"):
             from services.model.train.head import train_head
@@ -164,30 +191,47 @@ def run_training(
             _export(backbone, head, staging, labels, metadata, preprocessing)
 
         with timer.step("evaluate"):
-            from services.model.train.evaluate import metrics, plot_confusion_matrix, predict_onnx
+            from services.model.train.evaluate import metrics, plot_confusion_matrix
             from services.model.train.smoke import write_smoke_set
 
-            probabilities = predict_onnx(
-                staging / MODEL_FILE,
-                [ex.path for ex in split.evaluation],
-                preprocessing,
-                batch_size=hp.embed_batch_size,
-                progress=_progress_logger("evaluate", progress_every),
+            if held_out is not None:
+                predicted = [labels[i] for i in held_out.argmax(axis=1)]
+                method = f"{split.cv_folds}-fold cross-validation"
+                smoke_examples, smoke_probabilities = _check_export(
+                    staging / MODEL_FILE,
+                    split.train,
+                    embeddings[:n],
+                    head,
+                    held_out,
+                    labels,
+                    preprocessing,
+                    hp,
+                )
+            else:
+                probabilities = _predict(
+                    staging / MODEL_FILE, split.evaluation, preprocessing, hp, progress_every
+                )
+                predicted = [labels[i] for i in probabilities.argmax(axis=1)]
+                method = "evaluation folder" if report.eval_dir else "hold-out split"
+                smoke_examples, smoke_probabilities = split.evaluation, probabilities
+            evaluation = metrics(
+                [ex.label for ex in split.evaluation], predicted, labels, method=method
             )
-            predicted = [labels[i] for i in probabilities.argmax(axis=1)]
-            evaluation = metrics([ex.label for ex in split.evaluation], predicted, labels)
             metadata = metadata.model_copy(
                 update={"metrics": {**metadata.metrics, **_summary_metrics(evaluation)}}
             )
-            _write_extras(staging, metadata, evaluation, report)
+            _write_extras(staging, metadata, evaluation, report, split)
             plot_confusion_matrix(
                 evaluation, staging / CONFUSION_MATRIX_FILE, f"{metadata.name} {metadata.version}"
             )
             write_smoke_set(
-                staging, split.evaluation, probabilities, labels, hp.smoke_images_per_class
+                staging, smoke_examples, smoke_probabilities, labels, hp.smoke_images_per_class
             )
             _log.info(
-                "evaluated", accuracy=round(evaluation.accuracy, 4), samples=evaluation.samples
+                "evaluated",
+                accuracy=round(evaluation.accuracy, 4),
+                samples=evaluation.samples,
+                method=method,
             )
         _install(staging, settings.model_dir)
 
@@ -198,6 +242,7 @@ def run_training(
         evaluation=evaluation,
         report=report,
         split=split,
+        predicted=predicted,
         timings=dict(timer.timings),
         embedded_images=embedded,
         embed_images_per_s=round(embedded / embed_seconds, 1) if embed_seconds else 0.0,
@@ -234,7 +279,11 @@ def _validate(
             for s in eval_scan.skipped + eval_scan.duplicates_dropped + eval_scan.conflicts_dropped
         ]
     split = split_dataset(
-        scan.examples, fraction=hp.validation_fraction, seed=hp.seed, evaluation=evaluation
+        scan.examples,
+        fraction=hp.validation_fraction,
+        seed=hp.seed,
+        evaluation=evaluation,
+        cv_folds=hp.cv_folds,
     )
     if not split.evaluation:
         raise DatasetError("no evaluation images left after removing copies of training images")
@@ -348,15 +397,86 @@ def _catalog(labels: list[str]) -> Catalog:
 
 def _summary_metrics(evaluation: Evaluation) -> dict[str, float]:
     f1s = [m.f1 for m in evaluation.per_class.values()]
-    return {
+    summary = {
         "accuracy": round(evaluation.accuracy, 6),
         "macro_f1": round(sum(f1s) / len(f1s), 6) if f1s else 0.0,
         "eval_samples": float(evaluation.samples),
     }
+    if evaluation.accuracy_ci95 is not None:
+        low, high = evaluation.accuracy_ci95
+        summary |= {"accuracy_ci95_low": round(low, 6), "accuracy_ci95_high": round(high, 6)}
+    return summary
+
+
+def _predict(
+    model: Path,
+    examples: list[Example],
+    preprocessing: Preprocessing,
+    hp: Hyperparameters,
+    every: int,
+) -> Any:
+    from services.model.train.evaluate import predict_onnx
+
+    return predict_onnx(
+        model,
+        [ex.path for ex in examples],
+        preprocessing,
+        batch_size=hp.embed_batch_size,
+        progress=_progress_logger("evaluate", every),
+    )
+
+
+# How far the exported graph may drift from the trained head (float32 softmax).
+_EXPORT_TOLERANCE = 1e-3
+
+
+def _check_export(
+    model: Path,
+    examples: list[Example],
+    embeddings: Any,
+    head: Any,
+    held_out: Any,
+    labels: list[str],
+    preprocessing: Preprocessing,
+    hp: Hyperparameters,
+) -> tuple[list[Example], Any]:
+    """Run the exported model on the smoke candidates and compare it with the head.
+
+    Candidates: per class, the images cross-validation classified right with the
+    highest confidence. Returns them with the exported model's probabilities (the smoke
+    set is chosen from those). Raises TrainingError when the export disagrees.
+    """
+    from services.model.train.crossval import softmax
+
+    per_class = max(4, 2 * hp.smoke_images_per_class)
+    chosen: list[int] = []
+    for column, label in enumerate(labels):
+        rows = [
+            i
+            for i, ex in enumerate(examples)
+            if ex.label == label and int(held_out[i].argmax()) == column
+        ]
+        rows.sort(key=lambda i: (-float(held_out[i, column]), examples[i].relpath))
+        chosen.extend(rows[:per_class])
+    candidates = [examples[i] for i in chosen]
+    exported = _predict(model, candidates, preprocessing, hp, every=len(candidates) + 1)
+    expected = softmax(head.logits(embeddings[chosen]))
+    drift = float(np.abs(exported - expected).max()) if chosen else 0.0
+    if drift > _EXPORT_TOLERANCE:
+        raise TrainingError(
+            f"the exported model disagrees with the trained head by {drift:.2e} "
+            f"(tolerance {_EXPORT_TOLERANCE:.0e}) on {len(chosen)} images"
+        )
+    _log.info("export_checked", images=len(chosen), max_probability_difference=drift)
+    return candidates, exported
 
 
 def _write_extras(
-    staging: Path, metadata: ModelMetadata, evaluation: Evaluation, report: ValidationReport
+    staging: Path,
+    metadata: ModelMetadata,
+    evaluation: Evaluation,
+    report: ValidationReport,
+    split: Split,
 ) -> None:
     from shared.contracts.model import METADATA_FILE
 
@@ -365,6 +485,8 @@ def _write_extras(
     (staging / VALIDATION_REPORT_FILE).write_text(
         report.model_dump_json(indent=2), encoding="utf-8"
     )
+    trained_on = TrainingSet(sha256=sorted({ex.sha256 for ex in split.train}))
+    (staging / TRAINING_SET_FILE).write_text(trained_on.model_dump_json(), encoding="utf-8")
     (staging / MODEL_CARD_FILE).write_text(
         model_card(metadata, evaluation, report), encoding="utf-8"
     )

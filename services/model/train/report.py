@@ -36,6 +36,24 @@ def code_version(repo: Path | None = None) -> str | None:
     return text if result.returncode == 0 and text else None
 
 
+_METHOD_NOTES = {
+    "cross-validation": (
+        "Every image was classified by a head trained without it (its fold held out); "
+        "the shipped head is trained on all images, and its exported ONNX graph was "
+        "checked against the head through the server's preprocessing."
+    ),
+    "hold-out split": "The exported ONNX model, served preprocessing, on the held-out images.",
+    "evaluation folder": "The exported ONNX model, served preprocessing, on a separate folder.",
+}
+
+
+def _interval(evaluation: Evaluation) -> str:
+    if evaluation.accuracy_ci95 is None:
+        return ""
+    low, high = evaluation.accuracy_ci95
+    return f" (95 % interval {low:.2%}–{high:.2%})"
+
+
 def model_card(metadata: ModelMetadata, evaluation: Evaluation, report: ValidationReport) -> str:
     """model_card.md: data, hyperparameters, metrics and provenance in one page."""
     lines = [
@@ -70,9 +88,14 @@ def model_card(metadata: ModelMetadata, evaluation: Evaluation, report: Validati
     lines += [f"- {key}: {value}" for key, value in sorted(metadata.hyperparameters.items())]
     lines += [
         "",
-        "## Evaluation (the exported ONNX model, served preprocessing)",
+        "## Evaluation",
         "",
-        f"Accuracy **{evaluation.accuracy:.2%}** on {evaluation.samples} held-out images.",
+        f"Accuracy **{evaluation.accuracy:.2%}**{_interval(evaluation)} on "
+        f"{evaluation.samples} held-out images ({evaluation.method or 'hold-out'}).",
+        "",
+        _METHOD_NOTES.get(
+            (evaluation.method or "").split("-fold ")[-1], _METHOD_NOTES["hold-out split"]
+        ),
         "",
         "| class | precision | recall | F1 | support |",
         "|---|---:|---:|---:|---:|",
