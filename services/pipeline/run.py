@@ -1,9 +1,16 @@
 """`kkot pipeline run`: validate -> train -> evaluate -> condition -> register -> deploy.
 
 The condition passes when the new model's held-out accuracy is at least `min_accuracy`
-AND not below the deployed model's accuracy on the SAME evaluation images (the deployed
-artifact's model.onnx is run on them when its label set matches; otherwise there is no
-like-for-like baseline and only the threshold applies).
+AND not below the deployed model's on the SAME images, held out from both:
+
+- the new run's evaluation images that the deployed model did not train on (its
+  training_set.json): its model.onnx is run on them, and the new model's held-out
+  predictions on exactly those images are compared with it;
+- when there are none (a re-run on the same data) but the deployed model was evaluated
+  on the same images the same way (same dataset digest, folds / split and seed), its
+  recorded held-out accuracy is the baseline;
+- otherwise (other labels, no training list, trained on every evaluation image) there is
+  no fair baseline and only the threshold applies; the summary says which.
 
 Registration: Approved when the condition passes and auto-approval is on (the default
 locally: the condition is the gate), PendingManualApproval with auto-approval off,
@@ -22,6 +29,7 @@ from typing import Any
 
 import aiohttp
 
+from services.model.train.dataset import TRAINING_SET_FILE, TrainingSet
 from services.model.train.hyperparameters import Hyperparameters
 from services.model.train.job import StepTimer, TrainResult, run_training
 from services.model.train.settings import TrainSettings
@@ -68,12 +76,14 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class Baseline:
-    """The deployed model measured on the new model's evaluation images."""
+    """The deployed model and the new one on the same held-out images (when fair)."""
 
     source: str
     version: str | None
     accuracy: float | None
     reason: str
+    new_accuracy: float | None = None
+    images: int = 0
 
 
 async def run_pipeline(
@@ -113,10 +123,14 @@ async def run_pipeline(
             reasons = []
             if accuracy < options.min_accuracy:
                 reasons.append(f"accuracy {accuracy:.4f} < threshold {options.min_accuracy:.4f}")
-            if baseline.accuracy is not None and accuracy < baseline.accuracy:
+            if (
+                baseline.accuracy is not None
+                and baseline.new_accuracy is not None
+                and baseline.new_accuracy < baseline.accuracy
+            ):
                 reasons.append(
-                    f"accuracy {accuracy:.4f} < deployed {baseline.version} "
-                    f"{baseline.accuracy:.4f} on the same evaluation set"
+                    f"accuracy {baseline.new_accuracy:.4f} < deployed {baseline.version} "
+                    f"{baseline.accuracy:.4f} on the same {baseline.images} held-out images"
                 )
             passed = not reasons
             _log.info("condition", passed=passed, reasons=reasons, baseline=baseline.reason)
@@ -159,6 +173,8 @@ async def run_pipeline(
         "metrics": model.metrics,
         "evaluation": {
             "accuracy": accuracy,
+            "accuracy_ci95": result.evaluation.accuracy_ci95,
+            "method": result.evaluation.method,
             "samples": result.evaluation.samples,
             "per_class": {k: v.model_dump() for k, v in result.evaluation.per_class.items()},
         },
@@ -170,6 +186,8 @@ async def run_pipeline(
                 "source": baseline.source,
                 "version": baseline.version,
                 "accuracy": baseline.accuracy,
+                "new_accuracy": baseline.new_accuracy,
+                "images": baseline.images,
                 "note": baseline.reason,
             },
         },
@@ -244,7 +262,7 @@ async def _baseline(
     result: TrainResult,
     hp: Hyperparameters,
 ) -> Baseline:
-    """The deployed model's accuracy on the new evaluation images, when comparable."""
+    """The deployed model against the new one on images held out from both (see top)."""
     current = registry.deployment().current
     source, version, model_dir = "registry", None, None
     if current is not None:
@@ -261,23 +279,79 @@ async def _baseline(
     if not (model_dir / MODEL_FILE).exists() or not labels_path.exists():
         return Baseline(source, version, None, f"deployed artifact {model_dir} not readable")
     labels = LabelList.model_validate_json(labels_path.read_bytes()).labels
-    metadata_path = model_dir / METADATA_FILE
-    preprocessing = (
-        ModelMetadata.model_validate_json(metadata_path.read_bytes()).preprocessing
-        if metadata_path.exists()
-        else Preprocessing()
-    )
     if set(labels) != set(result.report.labels):
         return Baseline(source, version, None, "deployed model has other labels: threshold only")
-    from services.model.train.evaluate import evaluate_onnx
-
-    evaluation = await asyncio.to_thread(
-        evaluate_onnx,
-        model_dir / MODEL_FILE,
-        labels,
-        result.split.evaluation,
-        preprocessing,
-        batch_size=hp.embed_batch_size,
+    metadata_path = model_dir / METADATA_FILE
+    deployed = (
+        ModelMetadata.model_validate_json(metadata_path.read_bytes())
+        if metadata_path.exists()
+        else None
     )
-    _log.info("baseline_evaluated", version=version, accuracy=round(evaluation.accuracy, 4))
-    return Baseline(source, version, evaluation.accuracy, "same evaluation images")
+    trained_on = _training_set(model_dir)
+    evaluated = result.split.evaluation
+    unseen = [i for i, ex in enumerate(evaluated) if trained_on and ex.sha256 not in trained_on]
+    if unseen:
+        from services.model.train.evaluate import evaluate_onnx
+
+        examples = [evaluated[i] for i in unseen]
+        evaluation = await asyncio.to_thread(
+            evaluate_onnx,
+            model_dir / MODEL_FILE,
+            labels,
+            examples,
+            deployed.preprocessing if deployed else Preprocessing(),
+            batch_size=hp.embed_batch_size,
+        )
+        new = sum(result.predicted[i] == evaluated[i].label for i in unseen) / len(unseen)
+        _log.info(
+            "baseline_evaluated",
+            version=version,
+            images=len(unseen),
+            deployed_accuracy=round(evaluation.accuracy, 4),
+            new_accuracy=round(new, 4),
+        )
+        return Baseline(
+            source,
+            version,
+            evaluation.accuracy,
+            f"same {len(unseen)} evaluation images, held out from both models",
+            new_accuracy=new,
+            images=len(unseen),
+        )
+    recorded = deployed.metrics.get("accuracy") if deployed else None
+    if deployed is not None and recorded is not None and _same_evaluation(deployed, result, hp):
+        return Baseline(
+            source,
+            version,
+            recorded,
+            "same images held out the same way: the deployed model's recorded accuracy",
+            new_accuracy=result.evaluation.accuracy,
+            images=result.evaluation.samples,
+        )
+    if trained_on is None:
+        return Baseline(
+            source, version, None, "deployed model lists no training images: threshold only"
+        )
+    return Baseline(
+        source, version, None, "deployed model trained on every evaluation image: threshold only"
+    )
+
+
+def _training_set(model_dir: Path) -> set[str] | None:
+    """Content hashes of the images the artifact was trained on (None: not recorded)."""
+    path = model_dir / TRAINING_SET_FILE
+    if not path.exists():
+        return None
+    return set(TrainingSet.model_validate_json(path.read_bytes()).sha256)
+
+
+# Hyperparameters that decide which images are held out, and how.
+_EVALUATION_KEYS = ("cv_folds", "seed", "validation_fraction")
+
+
+def _same_evaluation(deployed: ModelMetadata, result: TrainResult, hp: Hyperparameters) -> bool:
+    """Was the deployed model evaluated on exactly these images, held out the same way?"""
+    if deployed.dataset_digest != result.metadata.dataset_digest:
+        return False
+    mine = hp.as_metadata()
+    return all(str(deployed.hyperparameters.get(k)) == str(mine[k]) for k in _EVALUATION_KEYS)

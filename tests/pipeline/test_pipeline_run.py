@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from services.model.train.dataset import TrainingSet
+from services.model.train.smoke import load_smoke_set
 from services.pipeline.registry import ApprovalStatus, LocalRegistry
 from services.pipeline.run import RunOptions, run_pipeline
 from services.pipeline.settings import PipelineSettings
@@ -17,6 +19,9 @@ def test_run_reports_accuracy_on_the_given_evaluation_set(trained: dict[str, Any
     summary = trained["summary"]
     assert summary["status"] == "registered"
     assert summary["evaluation"]["samples"] == 12  # 4 photos per class in E
+    assert summary["evaluation"]["method"] == "evaluation folder"
+    low, high = summary["evaluation"]["accuracy_ci95"]
+    assert low <= summary["evaluation"]["accuracy"] <= high
     assert summary["validation"]["evaluation"] == 12
     assert summary["validation"]["train"] == 36
     assert 0.5 <= summary["evaluation"]["accuracy"] <= 1.0
@@ -63,9 +68,11 @@ async def test_second_run_compares_with_the_deployed_model_and_merges_feedback(
     )
     code, summary = await run_pipeline(options, settings)
     baseline = summary["condition"]["baseline"]
-    # The deployed version 1 was run on the same 12 evaluation photos.
-    assert baseline["version"] == "1" and baseline["note"] == "same evaluation images"
+    # Version 1 never trained on E, so both models are compared on all 12 photos of it.
+    assert baseline["version"] == "1" and baseline["images"] == 12
+    assert baseline["note"] == "same 12 evaluation images, held out from both models"
     assert baseline["accuracy"] == trained["summary"]["evaluation"]["accuracy"]
+    assert baseline["new_accuracy"] == summary["evaluation"]["accuracy"]
     assert summary["validation"]["train"] == 36 + 6  # the feedback photos joined training
     new = registry.describe("kkot-flowers", summary["version"])
     assert new.lineage.parent_version == 1
@@ -75,3 +82,51 @@ async def test_second_run_compares_with_the_deployed_model_and_merges_feedback(
     if not summary["condition"]["passed"]:
         assert new.status == ApprovalStatus.REJECTED
         assert "deployed 1" in (new.status_reason or "")
+
+
+async def test_without_eval_data_every_photo_is_held_out_once_by_cross_validation(
+    flowers_dir: Path, tmp_path: Path
+) -> None:
+    data = copy_subset(flowers_dir, tmp_path / "data", 10)
+    settings = PipelineSettings(
+        registry_dir=tmp_path / "registry", endpoint_url="http://127.0.0.1:9", min_accuracy=0.5
+    )
+    options = RunOptions(data=data, min_accuracy=0.5, deploy=False, hyperparameters=TEST_HP)
+    code, first = await run_pipeline(options, settings)
+    assert code == 0, first
+    assert first["evaluation"]["method"] == "5-fold cross-validation"
+    # All 30 photos are evaluated (each by a head that never saw it) and all 30 train
+    # the shipped head.
+    assert first["evaluation"]["samples"] == 30
+    assert first["validation"]["train"] == first["validation"]["evaluation"] == 30
+    assert first["timings"]["cross-validate"] >= 0
+    registry = LocalRegistry(settings.registry_dir)
+    model = registry.describe("kkot-flowers", 1)
+    artifact = registry.artifact_dir(model)
+    trained_on = TrainingSet.model_validate_json((artifact / "training_set.json").read_bytes())
+    assert len(trained_on.sha256) == 30
+    smoke = load_smoke_set(artifact)
+    assert smoke is not None and len(smoke.cases) == 6
+
+    # Deployed version 1 trained on every photo, so nothing is held out from both; the
+    # same data, folds and seed make its recorded cross-validated accuracy the baseline.
+    registry.record_deployment(model)
+    code, second = await run_pipeline(options, settings)
+    baseline = second["condition"]["baseline"]
+    assert baseline["note"].startswith("same images held out the same way")
+    assert baseline["accuracy"] == first["metrics"]["accuracy"]
+    assert baseline["new_accuracy"] == second["evaluation"]["accuracy"]
+    # Deterministic for a seed: the same data gives the same held-out predictions.
+    assert second["evaluation"]["accuracy"] == first["evaluation"]["accuracy"]
+    assert second["condition"]["passed"] is True
+
+    # Another seed holds out other folds: no fair baseline, so the threshold alone decides.
+    reseeded = RunOptions(
+        data=data,
+        min_accuracy=0.5,
+        deploy=False,
+        hyperparameters=TEST_HP.model_copy(update={"seed": 6}),
+    )
+    code, third = await run_pipeline(reseeded, settings)
+    assert third["condition"]["baseline"]["accuracy"] is None
+    assert "trained on every evaluation image" in third["condition"]["baseline"]["note"]
