@@ -83,7 +83,7 @@ def main() -> int:
     limit_rows, best = sweep_limit(model_dir, photos, args.duration)
     print(table(["threads", "batch", "images/s", "CPU ms/image"], limit_rows))
     b1_threads = max(
-        THREADS, key=lambda t: next(float(r[2]) for r in limit_rows if r[:2] == [t, 1])
+        THREADS, key=lambda t: next(float(str(r[2])) for r in limit_rows if r[:2] == [t, 1])
     )
     print(f"best: threads {best[0]}, batch {best[1]}; batch-1 latency with threads {b1_threads}")
 
@@ -197,7 +197,7 @@ def limit_latency(
     pre = Preprocessing()
     session = _session(model_dir, threads)
     session.run(None, {"input": decode_tensor(photos[0], pre, 40_000_000)[0][np.newaxis]})
-    latencies = []
+    latencies: list[float] = []
     started = time.perf_counter()
     for data in itertools.cycle(photos):
         if time.perf_counter() - started > duration or len(latencies) >= 10_000:

@@ -1,11 +1,16 @@
 """The whole pipeline on the flowers dataset: `kkot pipeline run --no-deploy`.
 
 Prints the total time, each step's time, the embedding step's images/s, and the
-held-out accuracy; then the baseline measured in the same run — eager torch
-(torch.inference_mode, 2 threads) embedding the same kind of batch — and the ratio of
-the ONNX Runtime embedding rate the pipeline uses to it.
+held-out accuracy with its 95 % interval; then the baseline measured in the same run —
+eager torch (torch.inference_mode, 2 threads) embedding the same kind of batch — and the
+ratio of the ONNX Runtime embedding rate the pipeline uses to it.
 
-    python bench/bench_pipeline.py [--runs N] [--seed S]
+Last, how much the accuracy figure itself moves with the seed that picks the held-out
+images: embeddings are computed once, then for `--spread-seeds` seeds (the default 42
+first) the default head is fitted both ways — one stratified 20 % hold-out split, and
+5-fold cross-validation (the pipeline's default) — and the spread of each is printed.
+
+    python bench/bench_pipeline.py [--runs N] [--seed S] [--spread-seeds N]
 """
 
 from __future__ import annotations
@@ -91,10 +96,87 @@ def embedding_rates(data: Path, count: int = 48, rounds: int = 2) -> tuple[float
     return ort_best, torch_best
 
 
+def _interval(value: object) -> str:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return "-"
+    return f"{float(value[0]):.2%}-{float(value[1]):.2%}"
+
+
+def accuracy_spread(data: Path, seeds: int) -> None:
+    """Accuracy over `seeds` seeds: one 20 % hold-out split vs 5-fold cross-validation."""
+    import statistics
+
+    import numpy as np
+
+    from services.model.train.crossval import out_of_fold_probabilities
+    from services.model.train.dataset import scan_dataset, split_dataset
+    from services.model.train.embed import backbone_module, embed_images, export_backbone
+    from services.model.train.head import train_head
+    from services.model.train.hyperparameters import Hyperparameters
+    from shared.contracts.model import Preprocessing
+
+    hp = Hyperparameters()
+    preprocessing = Preprocessing()
+    scan = scan_dataset(data, min_images=hp.min_images_per_class)
+    row = {ex.relpath: i for i, ex in enumerate(scan.examples)}
+    labels = scan.labels
+    with tempfile.TemporaryDirectory() as work:
+        onnx_path = Path(work) / "backbone.onnx"
+        export_backbone(backbone_module(), onnx_path, preprocessing.image_size)
+        embedded = embed_images(
+            onnx_path, [ex.path for ex in scan.examples], preprocessing, flip=True
+        )
+    n = len(scan.examples)
+    original, mirrored = embedded[:n], embedded[n:]
+    target = np.array([labels.index(ex.label) for ex in scan.examples], dtype=np.int64)
+    holdout: list[float] = []
+    cross: list[float] = []
+    # The pipeline's default seed first, then others.
+    for seed in [hp.seed, *range(1, seeds)]:
+        seeded = hp.model_copy(update={"seed": seed})
+        split = split_dataset(scan.examples, fraction=0.2, seed=seed)
+        train = [row[ex.relpath] for ex in split.train]
+        held = [row[ex.relpath] for ex in split.evaluation]
+        head = train_head(
+            np.concatenate([original[train], mirrored[train]]),
+            np.concatenate([target[train], target[train]]),
+            len(labels),
+            seeded,
+        )
+        holdout.append(float((head.logits(original[held]).argmax(1) == target[held]).mean()))
+        folds = split_dataset(scan.examples, fraction=0.2, seed=seed, cv_folds=5)
+        order = [row[ex.relpath] for ex in folds.train]
+        probabilities = out_of_fold_probabilities(
+            np.concatenate([original[order], mirrored[order]]),
+            np.concatenate([target[order], target[order]]),
+            folds.folds,
+            len(labels),
+            seeded,
+        )
+        cross.append(float((probabilities.argmax(1) == target[order]).mean()))
+    rows = [
+        [
+            name,
+            count,
+            f"{statistics.mean(values):.2%}",
+            f"{statistics.pstdev(values) * 100:.2f}",
+            f"{min(values):.2%}",
+            f"{max(values):.2%}",
+        ]
+        for name, count, values in (
+            ("20 % hold-out split", len(held), holdout),
+            ("5-fold cross-validation", n, cross),
+        )
+    ]
+    print(f"\naccuracy over seeds {hp.seed} and 1-{seeds - 1} (same embeddings, default head):")
+    print(table(["held out by", "images", "mean", "sd (points)", "min", "max"], rows))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--spread-seeds", type=int, default=10, help="0 skips the spread")
     args = parser.parse_args()
     data = flowers_dir()
     if data is None:
@@ -118,12 +200,15 @@ def main() -> int:
                 summary["wall_s"],
                 timings.get("validate"),
                 timings.get("embed"),
+                timings.get("cross-validate"),
                 timings.get("train"),
                 timings.get("export"),
                 timings.get("evaluate"),
                 timings.get("condition"),
                 embedding["images_per_s"],
                 f"{float(evaluation['accuracy']):.2%} of {evaluation['samples']}",
+                _interval(evaluation.get("accuracy_ci95")),
+                evaluation.get("method"),
             ]
         )
     print(
@@ -133,12 +218,15 @@ def main() -> int:
                 "total s",
                 "validate",
                 "embed",
+                "cv",
                 "train",
                 "export",
                 "evaluate",
                 "condition",
                 "embed img/s",
                 "accuracy",
+                "95 % interval",
+                "held out by",
             ],
             rows,
         )
@@ -151,6 +239,8 @@ def main() -> int:
         f"same 48 photos, same process: ONNX Runtime {ort_rate:.1f} img/s vs eager torch "
         f"{torch_rate:.1f} img/s -> ratio {ort_rate / torch_rate:.2f}x"
     )
+    if args.spread_seeds:
+        accuracy_spread(data, args.spread_seeds)
     return 0
 
 
