@@ -325,7 +325,9 @@ async def _baseline(
             version,
             recorded,
             "same images held out the same way: the deployed model's recorded accuracy",
-            new_accuracy=result.evaluation.accuracy,
+            # Recorded metrics are rounded to 6 places (_summary_metrics); round alike,
+            # or an identical model would lose to its own record.
+            new_accuracy=round(result.evaluation.accuracy, 6),
             images=result.evaluation.samples,
         )
     if trained_on is None:
