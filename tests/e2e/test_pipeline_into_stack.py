@@ -54,4 +54,8 @@ async def test_pipeline_deploys_into_the_running_app(
     assert resp.status == 200
     accuracy = summary["metrics"]["accuracy"]
     assert "kkot-flowers" in page and f"<dd><code>{version}</code></dd>" in page
-    assert f"{accuracy * 100:.1f}%" in page and "eval_samples" in page
+    assert "Held-out accuracy" in page and f"{accuracy * 100:.1f}%" in page
+    # The interval sits beside the accuracy rather than as rows of its own.
+    low, high = summary["evaluation"]["accuracy_ci95"]
+    assert f"95% interval {low * 100:.1f}–{high * 100:.1f}%" in page
+    assert "accuracy_ci95" not in page
