@@ -84,13 +84,19 @@ async def test_second_run_compares_with_the_deployed_model_and_merges_feedback(
         assert "deployed 1" in (new.status_reason or "")
 
 
-async def test_without_eval_data_every_photo_is_held_out_once_by_cross_validation(
-    flowers_dir: Path, tmp_path: Path
-) -> None:
+def _ten_per_class(flowers_dir: Path, tmp_path: Path) -> tuple[Path, PipelineSettings]:
+    """10 photos per class, and settings for a fresh registry with no server to deploy to."""
     data = copy_subset(flowers_dir, tmp_path / "data", 10)
     settings = PipelineSettings(
         registry_dir=tmp_path / "registry", endpoint_url="http://127.0.0.1:9", min_accuracy=0.5
     )
+    return data, settings
+
+
+async def test_without_eval_data_every_photo_is_held_out_once_by_cross_validation(
+    flowers_dir: Path, tmp_path: Path
+) -> None:
+    data, settings = _ten_per_class(flowers_dir, tmp_path)
     options = RunOptions(data=data, min_accuracy=0.5, deploy=False, hyperparameters=TEST_HP)
     code, first = await run_pipeline(options, settings)
     assert code == 0, first
@@ -135,10 +141,7 @@ async def test_without_eval_data_every_photo_is_held_out_once_by_cross_validatio
 async def test_cv_folds_zero_holds_out_one_stratified_split(
     flowers_dir: Path, tmp_path: Path
 ) -> None:
-    data = copy_subset(flowers_dir, tmp_path / "data", 10)
-    settings = PipelineSettings(
-        registry_dir=tmp_path / "registry", endpoint_url="http://127.0.0.1:9", min_accuracy=0.5
-    )
+    data, settings = _ten_per_class(flowers_dir, tmp_path)
     hp = TEST_HP.model_copy(update={"cv_folds": 0})
     options = RunOptions(data=data, min_accuracy=0.5, deploy=False, hyperparameters=hp)
     code, summary = await run_pipeline(options, settings)
