@@ -195,8 +195,9 @@ def run_training(
             from services.model.train.smoke import write_smoke_set
 
             if held_out is not None:
-                predicted = [labels[i] for i in held_out.argmax(axis=1)]
                 method = f"{split.cv_folds}-fold cross-validation"
+                probabilities = held_out
+                # Cross-validation ran the head, not the exported graph: check the graph.
                 smoke_examples, smoke_probabilities = _check_export(
                     staging / MODEL_FILE,
                     split.train,
@@ -208,12 +209,12 @@ def run_training(
                     hp,
                 )
             else:
+                method = "evaluation folder" if report.eval_dir else "hold-out split"
                 probabilities = _predict(
                     staging / MODEL_FILE, split.evaluation, preprocessing, hp, progress_every
                 )
-                predicted = [labels[i] for i in probabilities.argmax(axis=1)]
-                method = "evaluation folder" if report.eval_dir else "hold-out split"
                 smoke_examples, smoke_probabilities = split.evaluation, probabilities
+            predicted = [labels[i] for i in probabilities.argmax(axis=1)]
             evaluation = metrics(
                 [ex.label for ex in split.evaluation], predicted, labels, method=method
             )
