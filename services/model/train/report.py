@@ -47,6 +47,13 @@ _METHOD_NOTES = {
 }
 
 
+def _method_note(method: str | None) -> str:
+    """How to read the figure; `method` is e.g. "5-fold cross-validation"."""
+    if method and method.endswith("cross-validation"):
+        return _METHOD_NOTES["cross-validation"]
+    return _METHOD_NOTES.get(method or "", _METHOD_NOTES["hold-out split"])
+
+
 def _interval(evaluation: Evaluation) -> str:
     if evaluation.accuracy_ci95 is None:
         return ""
@@ -93,9 +100,7 @@ def model_card(metadata: ModelMetadata, evaluation: Evaluation, report: Validati
         f"Accuracy **{evaluation.accuracy:.2%}**{_interval(evaluation)} on "
         f"{evaluation.samples} held-out images ({evaluation.method or 'hold-out'}).",
         "",
-        _METHOD_NOTES.get(
-            (evaluation.method or "").split("-fold ")[-1], _METHOD_NOTES["hold-out split"]
-        ),
+        _method_note(evaluation.method),
         "",
         "| class | precision | recall | F1 | support |",
         "|---|---:|---:|---:|---:|",
