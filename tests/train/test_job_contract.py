@@ -72,6 +72,7 @@ def test_sagemaker_paths_in_artifact_out(small_flowers: Path, tmp_path: Path) ->
     assert (model_dir / "confusion_matrix.png").read_bytes().startswith(b"\x89PNG")
     card = (model_dir / "model_card.md").read_text()
     assert metadata.dataset_digest in card and "astilbe" in card
+    assert "(5-fold cross-validation)" in card and "95 % interval" in card
     catalog = json.loads((model_dir / "catalog.json").read_text())
     assert {e["label"] for e in catalog["entries"]} == set(LABELS)
 
