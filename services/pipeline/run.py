@@ -44,6 +44,7 @@ from shared.contracts.model import (
     LABELS_FILE,
     METADATA_FILE,
     MODEL_FILE,
+    Evaluation,
     LabelList,
     ModelMetadata,
     Preprocessing,
@@ -176,6 +177,7 @@ async def run_pipeline(
             "accuracy_ci95": result.evaluation.accuracy_ci95,
             "method": result.evaluation.method,
             "samples": result.evaluation.samples,
+            "misclassified": _misclassified(result.evaluation),
             "per_class": {k: v.model_dump() for k, v in result.evaluation.per_class.items()},
         },
         "condition": {
@@ -210,6 +212,13 @@ async def run_pipeline(
         },
     }
     return code, summary
+
+
+def _misclassified(evaluation: Evaluation) -> int:
+    """Evaluated images not on the confusion matrix's diagonal (listed, most confident
+    first, in the artifact's misclassified.json)."""
+    matrix = evaluation.confusion_matrix
+    return evaluation.samples - sum(matrix[i][i] for i in range(len(matrix)))
 
 
 def _status(passed: bool, model: ModelVersion, deploy: dict[str, Any] | None) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from services.model.train.dataset import TrainingSet
+from services.model.train.evaluate import Misclassified
 from services.model.train.smoke import load_smoke_set
 from services.pipeline.registry import ApprovalStatus, LocalRegistry
 from services.pipeline.run import RunOptions, run_pipeline
@@ -113,6 +114,9 @@ async def test_without_eval_data_every_photo_is_held_out_once_by_cross_validatio
     assert len(trained_on.sha256) == 30
     smoke = load_smoke_set(artifact)
     assert smoke is not None and len(smoke.cases) == 6
+    wrong = Misclassified.model_validate_json((artifact / "misclassified.json").read_bytes())
+    assert len(wrong.images) == first["evaluation"]["misclassified"]
+    assert len(wrong.images) == round((1 - first["evaluation"]["accuracy"]) * 30)
 
     # Deployed version 1 trained on every photo, so nothing is held out from both; the
     # same data, folds and seed make its recorded cross-validated accuracy the baseline.

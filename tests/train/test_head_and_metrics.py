@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from services.model.train.crossval import out_of_fold_probabilities
-from services.model.train.evaluate import metrics, plot_confusion_matrix, wilson_interval
+from services.model.train.dataset import Example
+from services.model.train.evaluate import (
+    metrics,
+    misclassified,
+    plot_confusion_matrix,
+    wilson_interval,
+)
 from services.model.train.head import train_head
 from services.model.train.hyperparameters import Hyperparameters
 
@@ -93,3 +99,16 @@ def test_accuracy_comes_with_a_wilson_interval() -> None:
     evaluation = metrics(["a", "b"], ["a", "a"], ["a", "b"], method="hold-out split")
     assert evaluation.method == "hold-out split"
     assert evaluation.accuracy_ci95 == wilson_interval(1, 2)
+
+
+def test_misclassified_lists_the_confident_mistakes_first() -> None:
+    examples = [
+        Example(path=Path(f"/d/{name}"), relpath=name, label=label, sha256=name)
+        for name, label in [("a/1.jpg", "a"), ("a/2.jpg", "a"), ("b/1.jpg", "b"), ("b/2.jpg", "b")]
+    ]
+    probabilities = np.array([[0.9, 0.1], [0.4, 0.6], [0.05, 0.95], [0.8, 0.2]], dtype=np.float32)
+    wrong = misclassified(examples, probabilities, ["a", "b"], "hold-out split")
+    assert [(w.path, w.predicted) for w in wrong.images] == [("b/2.jpg", "a"), ("a/2.jpg", "b")]
+    assert wrong.images[0].confidence == pytest.approx(0.8)
+    assert wrong.images[0].label_probability == pytest.approx(0.2)
+    assert wrong.method == "hold-out split"

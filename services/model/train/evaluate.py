@@ -11,18 +11,74 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.model.train.dataset import Example
 from services.model.train.embed import Progress, ort_session, run_batches
 from shared.contracts.model import ClassMetrics, Evaluation, Preprocessing
 
 __all__ = [
+    "MISCLASSIFIED_FILE",
+    "Misclassified",
+    "MisclassifiedImage",
     "evaluate_onnx",
     "metrics",
+    "misclassified",
     "plot_confusion_matrix",
     "predict_onnx",
     "wilson_interval",
 ]
+
+
+MISCLASSIFIED_FILE = "misclassified.json"
+
+
+class MisclassifiedImage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: str = Field(description="relative to the dataset folder")
+    label: str
+    predicted: str
+    confidence: float = Field(ge=0, le=1, description="probability of `predicted`")
+    label_probability: float = Field(ge=0, le=1)
+
+
+class Misclassified(BaseModel):
+    """misclassified.json: the held-out images the model got wrong, most confident first.
+
+    The top of the list is where to look for mislabelled photos: on the flowers data
+    most of the confident mistakes are photos of something other than their label.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    method: str | None = None
+    images: list[MisclassifiedImage]
+
+
+def misclassified(
+    examples: Sequence[Example],
+    probabilities: npt.NDArray[np.float32],
+    labels: list[str],
+    method: str | None = None,
+) -> Misclassified:
+    """The rows of `probabilities` (one per example) whose top class is not the label."""
+    wrong = []
+    for ex, row in zip(examples, probabilities, strict=True):
+        top = int(row.argmax())
+        if labels[top] != ex.label:
+            given = float(row[labels.index(ex.label)]) if ex.label in labels else 0.0
+            wrong.append(
+                MisclassifiedImage(
+                    path=ex.relpath,
+                    label=ex.label,
+                    predicted=labels[top],
+                    confidence=float(row[top]),
+                    label_probability=given,
+                )
+            )
+    wrong.sort(key=lambda item: (-item.confidence, item.path))
+    return Misclassified(method=method, images=wrong)
 
 
 def predict_onnx(

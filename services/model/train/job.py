@@ -11,6 +11,7 @@ Artifact written to `settings.model_dir` (the shared.contracts.model files plus)
     model_card.md            data digest, class counts, hyperparameters, metrics, code version
     validation_report.json   what was used, skipped, dropped (also in output_data_dir)
     training_set.json        content hashes of the training images (fair later comparisons)
+    misclassified.json       the held-out images it got wrong, most confident first
     smoke_test.json, smoke/  a few labelled images the deploy smoke test sends
 
 Evaluation, by default (`cv_folds` >= 2): stratified k-fold cross-validation — every image
@@ -191,7 +192,12 @@ def run_training(
             _export(backbone, head, staging, labels, metadata, preprocessing)
 
         with timer.step("evaluate"):
-            from services.model.train.evaluate import metrics, plot_confusion_matrix
+            from services.model.train.evaluate import (
+                MISCLASSIFIED_FILE,
+                metrics,
+                misclassified,
+                plot_confusion_matrix,
+            )
             from services.model.train.smoke import write_smoke_set
 
             if held_out is not None:
@@ -222,6 +228,10 @@ def run_training(
                 update={"metrics": {**metadata.metrics, **_summary_metrics(evaluation)}}
             )
             _write_extras(staging, metadata, evaluation, report, split)
+            mistakes = misclassified(split.evaluation, probabilities, labels, method)
+            (staging / MISCLASSIFIED_FILE).write_text(
+                mistakes.model_dump_json(indent=2), encoding="utf-8"
+            )
             plot_confusion_matrix(
                 evaluation, staging / CONFUSION_MATRIX_FILE, f"{metadata.name} {metadata.version}"
             )
