@@ -3,7 +3,7 @@
     kkot train [--data DIR] [--eval-data DIR] [--model-dir DIR] ...   one training job
     kkot pipeline run --data DIR [--eval-data DIR] [--min-accuracy X] [--no-deploy]
                       [--endpoint-url URL] [--registry DIR] [--feedback DIR]
-                      [--feedback-url URL] [--seed N] [--manual-approval]
+                      [--feedback-url URL] [--seed N] [--cv-folds K] [--manual-approval]
     kkot pipeline export-feedback --was URL --out DIR
     kkot models ls | show VERSION | approve VERSION | reject VERSION | deploy VERSION | rollback
 
@@ -70,6 +70,11 @@ def _register_pipeline(subparsers: Any) -> None:
     run.add_argument("--feedback-url", help="WAS (or gateway) URL to export feedback from")
     run.add_argument("--api-key", help="API key for --feedback-url through the gateway")
     run.add_argument("--seed", type=int, help="split and training seed")
+    run.add_argument(
+        "--cv-folds",
+        type=int,
+        help="k-fold cross-validation without --eval-data (default 5; 0 = one 20 %% split)",
+    )
     run.add_argument("--epochs", type=int, help="head optimiser iterations")
     run.add_argument("--hyperparameters", type=Path, help="hyperparameters.json")
     run.add_argument("--labels", type=Path, help="expected labels (labels.json or lines)")
@@ -183,7 +188,7 @@ def _run_command(args: argparse.Namespace) -> int:
 
     def action() -> int:
         hp = load_hyperparameters(args.hyperparameters).with_overrides(
-            seed=args.seed, epochs=args.epochs
+            seed=args.seed, epochs=args.epochs, cv_folds=args.cv_folds
         )
         options = RunOptions(
             data=args.data,

@@ -68,3 +68,13 @@ def test_unknown_version_is_a_clear_error(
 ) -> None:
     assert main(["models", "show", "42", "--registry", str(registry_root)]) == 1
     assert "has no version 42" in capsys.readouterr().err
+
+
+def test_a_single_fold_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = tmp_path / "registry"
+    argv = ["pipeline", "run", "--data", str(tmp_path), "--cv-folds", "1"]
+    assert main([*argv, "--registry", str(registry), "--no-deploy"]) == 1
+    assert "cv_folds must be 0 (one hold-out split) or at least 2" in capsys.readouterr().err
+    assert not registry.exists()

@@ -32,6 +32,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", type=Path, help="expected labels (labels.json or lines)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--cv-folds", type=int, help="0 = one hold-out split (default 5)")
 
 
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
@@ -59,7 +60,9 @@ def run_job(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     try:
         hp = load_hyperparameters(settings.hyperparameters_file).with_overrides(
-            epochs=getattr(args, "epochs", None), seed=getattr(args, "seed", None)
+            epochs=getattr(args, "epochs", None),
+            seed=getattr(args, "seed", None),
+            cv_folds=getattr(args, "cv_folds", None),
         )
         from services.model.train.job import run_training
 
