@@ -39,6 +39,34 @@ def flower_jpegs(root: Path, count: int) -> list[Path]:
     return chosen
 
 
+def bench_inputs(model_dir: Path | None, images: int) -> tuple[Path, list[bytes]] | None:
+    """The model folder and `images` flower JPEGs (bytes) that a load benchmark needs.
+
+    `model_dir` defaults to $KKOT_TEST_MODEL_DIR, else var/models/default. Prints why
+    and returns None when the dataset or the model is missing.
+    """
+    root = flowers_dir()
+    if root is None:
+        print("skipped: flowers dataset not found (set KKOT_DATASET_DIR)")
+        return None
+    chosen = (
+        model_dir
+        or Path(os.environ.get("KKOT_TEST_MODEL_DIR", REPO_ROOT / "var" / "models" / "default"))
+    ).resolve()
+    if not (chosen / "model.onnx").exists():
+        print(f"skipped: no model at {chosen} (run `kkot model prepare` or `make model`)")
+        return None
+    photos = [p.read_bytes() for p in flower_jpegs(root, images)]
+    print(f"{len(photos)} JPEGs from {root}, model {chosen}, {os.cpu_count()} CPUs")
+    return chosen, photos
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0..100) by linear interpolation."""
     if not values:

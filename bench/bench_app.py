@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -34,9 +33,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import (
-    REPO_ROOT,
-    flower_jpegs,
-    flowers_dir,
+    bench_inputs,
+    cpu_seconds,
     free_port,
     percentile,
     server_process,
@@ -65,19 +63,10 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    root = flowers_dir()
-    if root is None:
-        print("skipped: flowers dataset not found (set KKOT_DATASET_DIR)")
+    inputs = bench_inputs(args.model_dir, args.images)
+    if inputs is None:
         return 0
-    model_dir = (
-        args.model_dir
-        or Path(os.environ.get("KKOT_TEST_MODEL_DIR", REPO_ROOT / "var" / "models" / "default"))
-    ).resolve()
-    if not (model_dir / "model.onnx").exists():
-        print(f"skipped: no model at {model_dir} (run `kkot model prepare` or `make model`)")
-        return 0
-    photos = [p.read_bytes() for p in flower_jpegs(root, args.images)]
-    print(f"{len(photos)} JPEGs from {root}, model {model_dir}, {os.cpu_count()} CPUs")
+    model_dir, photos = inputs
 
     best = best_limit(model_dir, photos, args.limit_duration)
     print(
@@ -145,12 +134,6 @@ def _limit(
     return float(result), None
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid`, all its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def best_limit(model_dir: Path, photos: list[bytes], duration: float) -> tuple[int, int, float]:
     """(threads, batch, images/s) of the fastest in-process configuration."""
     best = (0, 0, 0.0)
@@ -201,11 +184,11 @@ def measure_stack(
             rounds = []
             for n in range(1, args.rounds + 1):
                 limit, limit_cpu = _limit(model_dir, photos, best[0], best[1], args.duration)
-                cpu_before = _cpu_seconds(process.pid)
+                cpu_before = cpu_seconds(process.pid)
                 level = asyncio.run(
                     _load_levels(url, photos, args.duration, levels=(32,), warm=False)
                 )[0]
-                path_cpu = (_cpu_seconds(process.pid) - cpu_before) * 1000 / max(1, level[4])
+                path_cpu = (cpu_seconds(process.pid) - cpu_before) * 1000 / max(1, level[4])
                 rounds.append([n, limit, level[1], level[1] / limit, limit_cpu or 0.0, path_cpu])
             return rows, rounds
 

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -37,9 +36,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import (
-    REPO_ROOT,
-    flower_jpegs,
-    flowers_dir,
+    bench_inputs,
+    cpu_seconds,
     free_port,
     percentile,
     server_process,
@@ -66,18 +64,10 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    root = flowers_dir()
-    if root is None:
-        print("skipped: flowers dataset not found (set KKOT_DATASET_DIR)")
+    inputs = bench_inputs(args.model_dir, args.images)
+    if inputs is None:
         return 0
-    model_dir = args.model_dir or Path(
-        os.environ.get("KKOT_TEST_MODEL_DIR", REPO_ROOT / "var" / "models" / "default")
-    )
-    if not (model_dir / "model.onnx").exists():
-        print(f"skipped: no model at {model_dir} (run `kkot model prepare` or `make model`)")
-        return 0
-    photos = [p.read_bytes() for p in flower_jpegs(root, args.images)]
-    print(f"{len(photos)} JPEGs from {root}, model {model_dir}, {os.cpu_count()} CPUs")
+    model_dir, photos = inputs
 
     print("\n(a) in-process limit: decode + preprocess + ONNX Runtime, one loop (sweep)")
     limit_rows, best = sweep_limit(model_dir, photos, args.duration)
@@ -271,12 +261,6 @@ async def paired_rounds(
                 result[f"c{concurrency}_p99"] = percentile(latencies, 99)
             results.append(result)
     return results
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _load(
