@@ -4,8 +4,11 @@ Requests announce themselves (`Batcher.slot()`) before they decode, and submit t
 preprocessed tensor after. One consumer task forms batches:
 
 - when a worker is free and nobody else is queued or decoding, a request decodes and
-  runs in one hop on an inference thread (`run_alone`: no batching delay and one thread
-  hand-off fewer for a lone caller);
+  runs in one hop on the lone-request thread (`run_alone`: no batching delay and one
+  thread hand-off fewer for a lone caller). Always the same thread: alternating lone
+  runs between the pool's threads cost about 2.5 ms each on the 2-thread session
+  (bench/bench_model.py, concurrency 1: +4.7 ms over the in-process batch-1 latency
+  with alternating threads, +2.4 ms with one);
 - otherwise the batch waits for the announced requests, at most `max_wait` after its
   first item, and never grows past `max_batch_size`;
 - while a batch runs (in the inference executor; ONNX Runtime releases the GIL), the
@@ -88,6 +91,8 @@ class Batcher:
         self._running = 0
         self._changed = asyncio.Event()
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="kkot-infer")
+        self._lone_executor = ThreadPoolExecutor(1, thread_name_prefix="kkot-lone")
+        self._lone_busy = False
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -108,10 +113,16 @@ class Batcher:
             if not item.future.done():
                 item.future.set_exception(ServiceUnavailable("the model server is stopping"))
         self._executor.shutdown(wait=True)
+        self._lone_executor.shutdown(wait=True)
 
     def idle(self) -> bool:
         """True when a lone request may take the `run_alone` fast path."""
-        return not self._queue and self._decoding == 0 and self._running < self.workers
+        return (
+            not self._queue
+            and self._decoding == 0
+            and self._running < self.workers
+            and not self._lone_busy
+        )
 
     async def run_alone(
         self, model: ServedModel, prepare: Callable[[], tuple[npt.NDArray[np.float32], float]]
@@ -122,13 +133,15 @@ class Batcher:
         queue as usual and form the next batch.
         """
         self._running += 1
+        self._lone_busy = True
         loop = asyncio.get_running_loop()
         try:
             probabilities, decode_ms, inference_s = await loop.run_in_executor(
-                self._executor, _prepare_and_infer, model, prepare
+                self._lone_executor, _prepare_and_infer, model, prepare
             )
         finally:
             self._running -= 1
+            self._lone_busy = False
             self._changed.set()
         result = BatchResult(probabilities[0], model, 0.0, inference_s * 1000, 1)
         return result, decode_ms
