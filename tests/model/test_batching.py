@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from aiohttp.test_utils import TestClient
 
+from services.model.batching import Batcher
+from services.model.runtime import load_model
 from shared.contracts.prediction import Prediction
 from tests.model.conftest import MakeClient, flower_photos
 from tests.model.images import make_image_bytes
@@ -53,3 +57,27 @@ async def test_a_lone_request_runs_without_waiting_for_company(make_client: Make
     prediction = await classify(client, make_image_bytes("JPEG"))
     assert prediction.timing.batch_size == 1
     assert prediction.timing.queue_ms < 100  # would be ~500 if it waited for the deadline
+
+
+async def test_lone_requests_always_run_on_the_same_thread(default_model_dir: Path) -> None:
+    # Alternating lone runs between the pool's threads cost ~2.5 ms each on the
+    # 2-thread session (bench_model, concurrency 1); they must stay on one thread, even
+    # after batches have started every pool thread.
+    model = load_model(default_model_dir)
+    batcher = Batcher(max_batch_size=1, max_wait_ms=1, workers=2)
+    batcher.start()
+    tensor = np.zeros((3, 224, 224), dtype=np.float32)
+    threads: list[str] = []
+
+    def prepare() -> tuple[np.ndarray, float]:
+        threads.append(threading.current_thread().name)
+        return tensor, 0.0
+
+    try:
+        await asyncio.gather(*(batcher.enqueue(model, tensor) for _ in range(8)))
+        for _ in range(12):
+            assert batcher.idle()
+            await batcher.run_alone(model, prepare)
+    finally:
+        await batcher.close()
+    assert len(set(threads)) == 1 and threads[0].startswith("kkot-lone"), threads
