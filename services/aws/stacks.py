@@ -110,14 +110,16 @@ def deploy_stack(
     *,
     template_body: str | None,
     parameters: Mapping[str, str],
-    keep: Sequence[str] = (),
+    keep: Sequence[str] | None = None,
     report: Report = say,
     waiting: Waiting | None = None,
 ) -> StackResult:
     """Create or update stack `name` through a change set and wait until it settles.
 
-    `template_body` None keeps the stack's current template (UsePreviousTemplate);
-    `keep` names parameters that keep their current value. The capabilities come from
+    `template_body` None keeps the stack's current template (UsePreviousTemplate).
+    On an update, a parameter not in `parameters` keeps its current value (as
+    `aws cloudformation deploy` does), or only those named in `keep` when it is given;
+    the others fall back to the template's default. The capabilities come from
     the template that will be deployed. Raises AwsCommandError when CloudFormation
     refuses or the stack fails."""
     waiting = waiting or Waiting()
@@ -147,7 +149,9 @@ def deploy_stack(
         "StackName": name,
         "ChangeSetName": "kkot-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f"),
         "ChangeSetType": "CREATE" if creating else "UPDATE",
-        "Parameters": _parameters(template, parameters, keep, creating),
+        "Parameters": _parameters(
+            template, parameters, keep, {} if creating or existing is None else existing.parameters
+        ),
         "Capabilities": capabilities,
         "Description": "kkot",
     }
@@ -212,8 +216,8 @@ def delete_stack(
 def _parameters(
     template: Mapping[str, Any],
     values: Mapping[str, str],
-    keep: Sequence[str],
-    creating: bool,
+    keep: Sequence[str] | None,
+    current: Mapping[str, str],
 ) -> list[ParameterTypeDef]:
     declared = template.get("Parameters") or {}
     unknown = sorted(set(values) - set(declared))
@@ -223,7 +227,7 @@ def _parameters(
     for key in sorted(declared):
         if key in values:
             parameters.append({"ParameterKey": key, "ParameterValue": values[key]})
-        elif key in keep and not creating:
+        elif key in current and (keep is None or key in keep):
             parameters.append({"ParameterKey": key, "UsePreviousValue": True})
     return parameters
 

@@ -1,0 +1,183 @@
+"""`kkot aws deploy`: one stage, in order, from templates generated in-process.
+
+    network -> data-and-events -> (training data, model artifact, images)
+            -> model -> application -> (delivery, with --delivery)
+
+Each stack goes through `deploy_stack` (a change set with the capabilities its template
+needs). Parameters not given keep their current value on an existing stack, so a second
+run with nothing changed changes nothing. Once the model stack exists, the model it
+serves belongs to `kkot release model`: a deploy keeps it unless --model-dir is given.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from services.aws.artifacts import pack_model, sync_dataset, upload_model
+from services.aws.console import Report, say
+from services.aws.errors import AwsCommandError
+from services.aws.images import build_and_push, head_commit, missing_images, repository_name
+from services.aws.stacks import StackInfo, Waiting, deploy_stack, describe_stack
+from services.aws.templates import template_bodies
+
+if TYPE_CHECKING:
+    import boto3
+    from mypy_boto3_cloudformation import CloudFormationClient
+
+__all__ = ["DeployOptions", "StageDeployment", "deploy_stage", "stack_name"]
+
+STAGE_STACKS = ("network", "data-and-events", "model", "application")
+DELIVERY = "delivery"
+APP_IMAGES = ("gateway", "web", "was")
+
+
+def stack_name(stage: str, stack: str) -> str:
+    """`kkot-<stage>-<stack>`, the name cfn/naming.py gives the stack."""
+    from cfn.naming import stack_name as cfn_stack_name
+
+    return cfn_stack_name(stage, stack)
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """What `kkot aws deploy` was asked to do."""
+
+    stage: str
+    image_tag: str | None = None
+    build_images: bool = False
+    model_dir: Path | None = None
+    model_dir_explicit: bool = False
+    data_dir: Path | None = None
+    certificate_arn: str | None = None
+    delivery: bool = False
+    delivery_parameters: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StageDeployment:
+    """What a deploy did, stack by stack and upload by upload."""
+
+    stage: str
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    url: str | None = None
+
+    @property
+    def anything_changed(self) -> bool:
+        return bool(self.changed)
+
+
+def deploy_stage(
+    session: boto3.Session,
+    options: DeployOptions,
+    report: Report = say,
+    waiting: Waiting | None = None,
+) -> StageDeployment:
+    """Deploy every stack of `options.stage` (and delivery when asked); see the module."""
+    if options.build_images and shutil.which("docker") is None:
+        raise AwsCommandError(
+            "--build-images needs docker on PATH; or push the images and pass --image-tag"
+        )
+    cloudformation = session.client("cloudformation")
+    bodies = template_bodies()
+    result = StageDeployment(stage=options.stage)
+    stage = options.stage
+
+    def deploy(stack: str, parameters: dict[str, str]) -> StackInfo:
+        outcome = deploy_stack(
+            cloudformation,
+            stack_name(stage, stack),
+            template_body=bodies[stack],
+            parameters={"Stage": stage, **parameters},
+            report=report,
+            waiting=waiting,
+        )
+        (result.changed if outcome.changed else result.unchanged).append(stack)
+        return outcome.stack
+
+    deploy("network", {})
+    data = deploy("data-and-events", {})
+    bucket, key_arn = data.outputs["ModelsBucketName"], data.outputs["DataKeyArn"]
+    s3 = session.client("s3")
+
+    if options.data_dir is not None:
+        synced = sync_dataset(s3, bucket, key_arn, options.data_dir)
+        report(
+            f"training data s3://{bucket}/datasets/flowers/: {synced.uploaded} uploaded, "
+            f"{synced.unchanged} unchanged, {synced.removed} removed"
+        )
+        if synced.changed:
+            result.changed.append("training data")
+    else:
+        report("training data: none uploaded (no --data folder and no shared dataset)")
+
+    model_stack = describe_stack(cloudformation, stack_name(stage, "model"))
+    app_stack = describe_stack(cloudformation, stack_name(stage, "application"))
+    tag = options.image_tag
+    if tag is None and not options.build_images and (model_stack is None or app_stack is None):
+        raise AwsCommandError("the first deploy of a stage needs --image-tag or --build-images")
+    if options.delivery:
+        _check_delivery(cloudformation, stage, options.delivery_parameters)
+
+    # The model a new stack starts with; afterwards `kkot release model` owns it.
+    sets_model = model_stack is None or options.model_dir_explicit
+    model_parameters: dict[str, str] = {}
+    if sets_model:
+        if options.model_dir is None:
+            raise AwsCommandError("no model folder: pass --model-dir")
+        artifact = pack_model(options.model_dir)
+        if upload_model(s3, bucket, key_arn, artifact):
+            result.changed.append("model artifact")
+        report(f"model artifact s3://{bucket}/{artifact.key} ({artifact.name} {artifact.version})")
+        model_parameters["ModelDataUrl"] = f"s3://{bucket}/{artifact.key}"
+
+    if options.build_images:
+        tag = tag or head_commit()
+        build_and_push(session.client("ecr"), stage, tag, report)
+    if tag is not None:
+        images = [*APP_IMAGES, "model"] if sets_model else list(APP_IMAGES)
+        _require_images(session, stage, images, tag)
+        if sets_model:
+            model_parameters["ModelImageTag"] = tag
+
+    model = deploy("model", model_parameters)
+    app_parameters = {f"{image.capitalize()}ImageTag": tag for image in APP_IMAGES if tag}
+    if options.certificate_arn is not None:
+        app_parameters["CertificateArn"] = options.certificate_arn
+    application = deploy("application", app_parameters)
+    result.url = application.outputs.get("Url")
+    if options.delivery:
+        deploy(DELIVERY, dict(options.delivery_parameters))
+    report(
+        f"{stage} serves {model.parameters.get('ModelDataUrl')} "
+        f"(model image {model.parameters.get('ModelImageTag')})"
+    )
+    return result
+
+
+def _check_delivery(
+    cloudformation: CloudFormationClient, stage: str, parameters: Mapping[str, str]
+) -> None:
+    """A first delivery deploy from GitHub needs the CodeConnections connection."""
+    if describe_stack(cloudformation, stack_name(stage, DELIVERY)) is not None:
+        return
+    if parameters.get("SourceProvider") != "CodeCommit" and not parameters.get("ConnectionArn"):
+        raise AwsCommandError(
+            "the delivery stack reads GitHub through a CodeConnections connection: create one "
+            "(aws codeconnections create-connection --provider-type GitHub --connection-name "
+            "kkot), confirm it in the console, and pass --connection-arn and --repository"
+        )
+
+
+def _require_images(session: boto3.Session, stage: str, images: list[str], tag: str) -> None:
+    wanted = [(repository_name(stage, image), tag) for image in images]
+    missing = missing_images(session.client("ecr"), wanted)
+    if missing:
+        raise AwsCommandError(
+            f"images not in ECR: {', '.join(missing)}; push them (docker push, or the "
+            "release pipeline) or run with --build-images"
+        )
