@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from services.aws.errors import AwsCommandError
 
 if TYPE_CHECKING:
@@ -96,7 +98,9 @@ def _guarded(args: argparse.Namespace, session: boto3.Session | None, command: A
         session = session or aws_session()
         region_of(session)
         code: int = command(args, session)
-    except AwsCommandError as exc:
+    except (AwsCommandError, BotoCoreError, ClientError) as exc:
+        # One line the operator can act on (no credentials, access denied, ...), not a
+        # traceback.
         sys.stderr.write(f"error: {exc}\n")
         return 1
     return code

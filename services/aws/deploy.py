@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import boto3
     from mypy_boto3_cloudformation import CloudFormationClient
 
-__all__ = ["DeployOptions", "StageDeployment", "deploy_stage", "stack_name"]
+__all__ = ["DeployOptions", "StageDeployment", "deploy_stage", "stack_name", "stack_output"]
 
 STAGE_STACKS = ("network", "data-and-events", "model", "application")
 DELIVERY = "delivery"
@@ -40,6 +40,13 @@ def stack_name(stage: str, stack: str) -> str:
     from cfn.naming import stack_name as cfn_stack_name
 
     return cfn_stack_name(stage, stack)
+
+
+def stack_output(stack: StackInfo, key: str) -> str:
+    """Output `key` of `stack`; a clear error when the stack does not export it."""
+    if key not in stack.outputs:
+        raise AwsCommandError(f"{stack.name} has no output {key}: deploy the stage again")
+    return stack.outputs[key]
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,7 @@ def deploy_stage(
 
     deploy("network", {})
     data = deploy("data-and-events", {})
-    bucket, key_arn = data.outputs["ModelsBucketName"], data.outputs["DataKeyArn"]
+    bucket, key_arn = stack_output(data, "ModelsBucketName"), stack_output(data, "DataKeyArn")
     s3 = session.client("s3")
 
     if options.data_dir is not None:

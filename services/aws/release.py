@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 
 from services.aws.artifacts import kms_arguments
 from services.aws.console import Report, say
-from services.aws.deploy import stack_name
+from services.aws.deploy import stack_name, stack_output
 from services.aws.errors import AwsCommandError
 from services.aws.images import missing_images, repository_name
 from services.aws.stacks import Waiting, deploy_stack, describe_stack
@@ -166,7 +166,7 @@ def _release_to(
     if missing:
         raise AwsCommandError(f"image {missing[0]} is not in ECR")
 
-    bucket, key_arn = data.outputs["ModelsBucketName"], data.outputs["DataKeyArn"]
+    bucket, key_arn = stack_output(data, "ModelsBucketName"), stack_output(data, "DataKeyArn")
     source_bucket, _, source_key = package.model_data_url.removeprefix("s3://").partition("/")
     session.client("s3").copy_object(
         Bucket=bucket,

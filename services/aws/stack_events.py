@@ -38,8 +38,10 @@ class EventStream:
         self.failures: list[str] = []
 
     def start(self) -> None:
-        """Remember the events that exist now; only later ones are printed."""
-        self._seen.update(event["EventId"] for event in self._newest_unseen())
+        """Remember the newest event that exists now; only later ones are printed (a
+        poll stops at the first event it has seen, so the newest one is enough)."""
+        page = self._client.describe_stack_events(StackName=self._stack)["StackEvents"]
+        self._seen.update(event["EventId"] for event in page[:1])
 
     def poll(self) -> None:
         """Print the events that appeared since the last call, oldest first."""
