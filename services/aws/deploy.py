@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.aws.artifacts import pack_model, sync_dataset, upload_model
+from services.aws.artifacts import DATASET_PREFIX, pack_model, sync_dataset, upload_model
 from services.aws.console import Report, say
 from services.aws.errors import AwsCommandError
 from services.aws.images import build_and_push, head_commit, missing_images, repository_name
@@ -27,6 +27,7 @@ from services.aws.templates import template_bodies
 if TYPE_CHECKING:
     import boto3
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_s3 import S3Client
 
 __all__ = ["DeployOptions", "StageDeployment", "deploy_stage", "stack_name", "stack_output"]
 
@@ -85,14 +86,15 @@ def deploy_stage(
     waiting: Waiting | None = None,
 ) -> StageDeployment:
     """Deploy every stack of `options.stage` (and delivery when asked); see the module."""
-    if options.build_images and shutil.which("docker") is None:
-        raise AwsCommandError(
-            "--build-images needs docker on PATH; or push the images and pass --image-tag"
-        )
     cloudformation = session.client("cloudformation")
-    bodies = template_bodies()
-    result = StageDeployment(stage=options.stage)
     stage = options.stage
+    # Everything that can be refused is refused before the first stack changes.
+    model_stack = describe_stack(cloudformation, stack_name(stage, "model"))
+    app_stack = describe_stack(cloudformation, stack_name(stage, "application"))
+    _check_options(cloudformation, options, first_deploy=model_stack is None or app_stack is None)
+    sets_model = model_stack is None or options.model_dir_explicit
+    result = StageDeployment(stage=stage)
+    bodies = template_bodies()
 
     def deploy(stack: str, parameters: dict[str, str]) -> StackInfo:
         outcome = deploy_stack(
@@ -108,46 +110,21 @@ def deploy_stage(
 
     deploy("network", {})
     data = deploy("data-and-events", {})
-    bucket, key_arn = stack_output(data, "ModelsBucketName"), stack_output(data, "DataKeyArn")
-    s3 = session.client("s3")
-
-    if options.data_dir is not None:
-        synced = sync_dataset(s3, bucket, key_arn, options.data_dir)
-        report(
-            f"training data s3://{bucket}/datasets/flowers/: {synced.uploaded} uploaded, "
-            f"{synced.unchanged} unchanged, {synced.removed} removed"
-        )
-        if synced.changed:
-            result.changed.append("training data")
-    else:
-        report("training data: none uploaded (no --data folder and no shared dataset)")
-
-    model_stack = describe_stack(cloudformation, stack_name(stage, "model"))
-    app_stack = describe_stack(cloudformation, stack_name(stage, "application"))
-    tag = options.image_tag
-    if tag is None and not options.build_images and (model_stack is None or app_stack is None):
-        raise AwsCommandError("the first deploy of a stage needs --image-tag or --build-images")
-    if options.delivery:
-        _check_delivery(cloudformation, stage, options.delivery_parameters)
-
+    store = _ModelsBucket(
+        s3=session.client("s3"),
+        bucket=stack_output(data, "ModelsBucketName"),
+        key_arn=stack_output(data, "DataKeyArn"),
+    )
+    _upload_training_data(store, options.data_dir, result, report)
     # The model a new stack starts with; afterwards `kkot release model` owns it.
-    sets_model = model_stack is None or options.model_dir_explicit
-    model_parameters: dict[str, str] = {}
-    if sets_model:
-        if options.model_dir is None:
-            raise AwsCommandError("no model folder: pass --model-dir")
-        artifact = pack_model(options.model_dir)
-        if upload_model(s3, bucket, key_arn, artifact):
-            result.changed.append("model artifact")
-        report(f"model artifact s3://{bucket}/{artifact.key} ({artifact.name} {artifact.version})")
-        model_parameters["ModelDataUrl"] = f"s3://{bucket}/{artifact.key}"
+    model_parameters = _upload_model(store, options.model_dir, result, report) if sets_model else {}
 
+    tag = options.image_tag
     if options.build_images:
         tag = tag or head_commit()
         build_and_push(session.client("ecr"), stage, tag, report)
     if tag is not None:
-        images = [*APP_IMAGES, "model"] if sets_model else list(APP_IMAGES)
-        _require_images(session, stage, images, tag)
+        _require_images(session, stage, [*APP_IMAGES, *(["model"] if sets_model else [])], tag)
         if sets_model:
             model_parameters["ModelImageTag"] = tag
 
@@ -155,8 +132,7 @@ def deploy_stage(
     app_parameters = {f"{image.capitalize()}ImageTag": tag for image in APP_IMAGES if tag}
     if options.certificate_arn is not None:
         app_parameters["CertificateArn"] = options.certificate_arn
-    application = deploy("application", app_parameters)
-    result.url = application.outputs.get("Url")
+    result.url = deploy("application", app_parameters).outputs.get("Url")
     if options.delivery:
         deploy(DELIVERY, dict(options.delivery_parameters))
     report(
@@ -164,6 +140,54 @@ def deploy_stage(
         f"(model image {model.parameters.get('ModelImageTag')})"
     )
     return result
+
+
+@dataclass(frozen=True)
+class _ModelsBucket:
+    s3: S3Client
+    bucket: str
+    key_arn: str
+
+
+def _check_options(
+    cloudformation: CloudFormationClient, options: DeployOptions, first_deploy: bool
+) -> None:
+    if options.build_images and shutil.which("docker") is None:
+        raise AwsCommandError(
+            "--build-images needs docker on PATH; or push the images and pass --image-tag"
+        )
+    if first_deploy and options.image_tag is None and not options.build_images:
+        raise AwsCommandError("the first deploy of a stage needs --image-tag or --build-images")
+    if options.delivery:
+        _check_delivery(cloudformation, options.stage, options.delivery_parameters)
+
+
+def _upload_training_data(
+    store: _ModelsBucket, data_dir: Path | None, result: StageDeployment, report: Report
+) -> None:
+    if data_dir is None:
+        report("training data: none uploaded (no --data folder and no shared dataset)")
+        return
+    synced = sync_dataset(store.s3, store.bucket, store.key_arn, data_dir)
+    report(
+        f"training data s3://{store.bucket}/{DATASET_PREFIX}: {synced.uploaded} uploaded, "
+        f"{synced.unchanged} unchanged, {synced.removed} removed"
+    )
+    if synced.changed:
+        result.changed.append("training data")
+
+
+def _upload_model(
+    store: _ModelsBucket, model_dir: Path | None, result: StageDeployment, report: Report
+) -> dict[str, str]:
+    if model_dir is None:
+        raise AwsCommandError("no model folder: pass --model-dir")
+    artifact = pack_model(model_dir)
+    if upload_model(store.s3, store.bucket, store.key_arn, artifact):
+        result.changed.append("model artifact")
+    url = f"s3://{store.bucket}/{artifact.key}"
+    report(f"model artifact {url} ({artifact.name} {artifact.version})")
+    return {"ModelDataUrl": url}
 
 
 def _check_delivery(
