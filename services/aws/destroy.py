@@ -1,5 +1,8 @@
 """`kkot aws destroy`: everything of a stage, in reverse order, leaving nothing behind.
 
+Nothing is deleted while a stack outside the stage imports the stage's exports (the
+delivery stack imports both stages' buckets and keys): that stack must go first.
+
 CloudFormation cannot delete what is protected or not empty, so before each stack goes,
 its resources are made deletable, found by type among the stack's resources (a new
 bucket or repository in a template is handled without a change here):
@@ -18,13 +21,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from services.aws.console import Report, say
 from services.aws.deploy import DELIVERY, STAGE_STACKS, stack_name
 from services.aws.errors import AwsCommandError
-from services.aws.stacks import Waiting, delete_stack, describe_stack
+from services.aws.stacks import StackInfo, Waiting, delete_stack, describe_stack
 
 if TYPE_CHECKING:
     import boto3
+    from mypy_boto3_cloudformation import CloudFormationClient
 
 __all__ = ["destroy_stage"]
 
@@ -36,11 +42,11 @@ def destroy_stage(
 ) -> list[str]:
     """Delete the stage's stacks (delivery first, network last); the names deleted."""
     cloudformation = session.client("cloudformation")
+    names = [stack_name(stage, stack) for stack in (DELIVERY, *reversed(STAGE_STACKS))]
+    stacks = [info for info in (describe_stack(cloudformation, n) for n in names) if info]
+    _refuse_if_imported_elsewhere(cloudformation, stacks)
     deleted = []
-    for stack in (DELIVERY, *reversed(STAGE_STACKS)):
-        name = stack_name(stage, stack)
-        if describe_stack(cloudformation, name) is None:
-            continue
+    for name in (info.name for info in stacks):
         # Twice at most: S3 delivers access logs late, so the access-log bucket can gain
         # objects between being emptied and being deleted; the second pass catches them.
         for attempt in (1, 2):
@@ -54,6 +60,34 @@ def destroy_stage(
                 report(f"{name}: emptying again and retrying the delete")
         deleted.append(name)
     return deleted
+
+
+def _refuse_if_imported_elsewhere(
+    cloudformation: CloudFormationClient, stacks: list[StackInfo]
+) -> None:
+    """Stop before deleting anything when a stack outside the stage imports the stage's
+    exports (the delivery stack of another stage, say): CloudFormation would refuse the
+    exporting stack only after the ones before it were gone."""
+    own = {info.name for info in stacks}
+    users: dict[str, set[str]] = {}
+    for info in stacks:
+        for export in info.exports:
+            for importer in _importers(cloudformation, export):
+                if importer not in own:
+                    users.setdefault(importer, set()).add(info.name)
+    if users:
+        detail = "; ".join(f"{u} imports from {', '.join(sorted(s))}" for u, s in users.items())
+        raise AwsCommandError(f"{detail}: destroy {', '.join(sorted(users))} first")
+
+
+def _importers(cloudformation: CloudFormationClient, export: str) -> list[str]:
+    try:
+        pages = list(cloudformation.get_paginator("list_imports").paginate(ExportName=export))
+    except ClientError as exc:
+        if "is not imported" in str(exc):
+            return []
+        raise
+    return [name for page in pages for name in page["Imports"]]
 
 
 def _prepare(session: boto3.Session, name: str, report: Report) -> None:

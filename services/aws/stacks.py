@@ -68,6 +68,7 @@ class StackInfo:
     status: str
     parameters: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    exports: list[str] = field(default_factory=list)
     reason: str | None = None
 
 
@@ -100,6 +101,7 @@ def describe_stack(client: CloudFormationClient, name: str) -> StackInfo | None:
             p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])
         },
         outputs={o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])},
+        exports=[o["ExportName"] for o in stack.get("Outputs", []) if o.get("ExportName")],
         reason=stack.get("StackStatusReason"),
     )
 

@@ -16,16 +16,23 @@ And describing a deleted stack (by id, as one must to see DELETE_COMPLETE) makes
 evaluate its outputs, which re-creates the deleted resources lazily (buckets come back
 under new names); a deleted stack has no outputs here, as on AWS.
 
+ListImports, which moto lacks, answers from the stacks' `Fn::ImportValue`s as AWS does
+(an export nobody imports is a ValidationError).
+
 This changes the emulator only; the commands under test send the real API calls.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Stack
+from moto.cloudformation.parsing import clean_json
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.route_tables import RouteTable
 from moto.server import main
@@ -74,9 +81,34 @@ def _outputs_unless_deleted(self: Stack) -> list[dict[str, Any]] | None:
     return result
 
 
+def _imported_names(node: Any, stack: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if "Fn::ImportValue" in node:
+            yield str(clean_json(node["Fn::ImportValue"], stack.resource_map))
+        for value in node.values():
+            yield from _imported_names(value, stack)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _imported_names(value, stack)
+
+
+def _list_imports(self: CloudFormationResponse) -> ActionResult:
+    export = self._get_param("ExportName")
+    importers = [
+        stack.name
+        for stack in self.cloudformation_backend.stacks.values()
+        if stack.status != "DELETE_COMPLETE"
+        and export in set(_imported_names(stack.template_dict, stack))
+    ]
+    if not importers:
+        raise ValidationError(message=f"Export '{export}' is not imported by any stack.")
+    return ActionResult({"Imports": importers})
+
+
 CloudFormationBackend.execute_change_set = _execute_change_set  # type: ignore[method-assign]
 Stack.outputs = property(_outputs_unless_deleted)  # type: ignore[method-assign,assignment]
 RouteTable.delete = _delete_route_table  # type: ignore[attr-defined]
+CloudFormationResponse.list_imports = _list_imports  # type: ignore[attr-defined]
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

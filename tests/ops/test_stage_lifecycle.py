@@ -329,6 +329,29 @@ def test_destroy_refuses_without_yes(deployed: Deployed, emulated: Emulated) -> 
     assert stack(emulated, stack_name("staging", "network"))["StackStatus"].endswith("COMPLETE")
 
 
+def test_destroy_refuses_while_another_stack_imports_the_stage(
+    deployed: Deployed, emulated: Emulated
+) -> None:
+    cloudformation = emulated.client("cloudformation")
+    importer = {
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {"Vpc": {"Value": {"Fn::ImportValue": "kkot-staging-network-VpcId"}}},
+    }
+    cloudformation.create_stack(StackName="kkot-test-importer", TemplateBody=json.dumps(importer))
+    try:
+        run = run_kkot(emulated.session, "aws", "destroy", "--stage", "staging", "--yes")
+        assert run.code == 1
+        assert "kkot-test-importer imports from kkot-staging-network" in run.err
+        assert "destroy kkot-test-importer first" in run.err
+        for name in STACKS:
+            if name != "delivery":
+                assert stack(emulated, stack_name("staging", name))["StackStatus"].endswith(
+                    "COMPLETE"
+                )
+    finally:
+        cloudformation.delete_stack(StackName="kkot-test-importer")
+
+
 def test_destroy_leaves_no_stack_bucket_or_repository(
     deployed: Deployed, emulated: Emulated
 ) -> None:
@@ -339,7 +362,8 @@ def test_destroy_leaves_no_stack_bucket_or_repository(
         s3.put_object(Bucket=images, Key="uploads/a.jpg", Body=body)
     s3.delete_object(Bucket=images, Key="uploads/a.jpg")
 
-    for stage in STAGES:
+    # Production first: its delivery stack may import from both stages.
+    for stage in reversed(STAGES):
         run = run_kkot(emulated.session, "aws", "destroy", "--stage", stage, "--yes")
         assert run.code == 0, run.err
         assert "deletion protection off" in run.out
