@@ -17,21 +17,18 @@ from typing import Any
 
 from moto.cloudformation.parsing import get_model_map
 
-__all__ = ["prepare_for_moto", "unsupported_types"]
+__all__ = ["prepare_for_moto"]
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 _SUB_REF = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.([A-Za-z0-9.]+))?\}")
 
 
-def unsupported_types(template: dict[str, Any]) -> set[str]:
-    """The resource types of `template` that moto's CloudFormation does not create."""
-    modelled = get_model_map()
-    return {r["Type"] for r in template["Resources"].values() if r["Type"] not in modelled}
-
-
 def prepare_for_moto(body: str) -> str:
-    """The template text with moto's gaps worked around (see the module docstring)."""
+    """The template text with moto's gaps worked around (see the module docstring):
+    resources of types moto does not model are left out and references to them become
+    literals; `Fn::Cidr` is evaluated on the VPC range; `Ref` of an event bus becomes
+    its name."""
     template: dict[str, Any] = json.loads(body)
     modelled = get_model_map()
     resources: dict[str, Any] = template["Resources"]
@@ -59,10 +56,12 @@ def prepare_for_moto(body: str) -> str:
 
 
 def _literal(logical: str, kind: str, attribute: str | None) -> str:
-    service = kind.split("::")[1].lower()
-    if attribute is None or attribute == "Arn" or attribute.endswith("Arn"):
-        if attribute is None and kind != "AWS::CodePipeline::Pipeline":
-            return f"kkot-emulated-{logical}"
+    """What stands in for `Ref` (a name) or `Fn::GetAtt` (an ARN or a value) of a
+    resource moto does not create."""
+    if attribute is None:
+        return f"kkot-emulated-{logical}"
+    if attribute.endswith("Arn"):
+        service = kind.split("::")[1].lower()
         return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{logical.lower()}/kkot-emulated-{logical}"
     return f"kkot-emulated-{logical}-{attribute}"
 
