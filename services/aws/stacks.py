@@ -254,7 +254,7 @@ def _wait_until_settled(
         stack = describe_stack(client, name)
         if stack is None:  # gone: only a delete ends this way
             return StackInfo(name=name, stack_id=name, status="DELETE_COMPLETE")
-        if stack.status.endswith(DONE):
+        if stack.status.endswith(DONE) and events.started:
             events.poll()
             return stack
         if time.monotonic() > deadline:
