@@ -24,6 +24,7 @@ import io
 import json
 import tarfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,7 @@ MANIFEST = DATASET_PREFIX + "manifest.json"
 MODEL_FILE = "model.tar.gz"
 REQUIRED_MODEL_FILES = ("metadata.json", "model.onnx")
 METADATA_VERSION = "kkot-model-version"
+UPLOAD_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -185,13 +187,19 @@ def sync_dataset(s3: S3Client, bucket: str, key_arn: str, data_dir: Path) -> Syn
     wanted = {key: _sha256(path) for key, path in files.items()}
     previous = _read_manifest(s3, bucket)
     changed = [key for key, digest in wanted.items() if previous.get(key) != digest]
-    for key in changed:
+
+    def put(key: str) -> None:
         s3.put_object(
             Bucket=bucket,
             Key=DATASET_PREFIX + key,
             Body=files[key].read_bytes(),
             **kms_arguments(key_arn),  # type: ignore[arg-type]
         )
+
+    # Thousands of small images: a few requests in flight instead of one at a time
+    # (boto3 clients are thread-safe). list() re-raises the first failure.
+    with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+        list(pool.map(put, changed))
     gone = sorted(set(previous) - set(wanted))
     for start in range(0, len(gone), 1000):
         batch = gone[start : start + 1000]
