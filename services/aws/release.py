@@ -13,7 +13,9 @@ For each stage (staging, then production, by default):
 3. the stage's model stack is updated through a change set with its current template,
    the new ModelDataUrl and ModelImageTag, every other parameter at its current value,
    and the capabilities the template needs; SageMaker shifts traffic blue/green and the
-   stack settles when the endpoint is InService again (or rolls back on the alarms).
+   stack settles when the endpoint is InService again (or rolls back on the alarms);
+4. when the stage now serves the package, `model.deployed` goes on the stage's event bus
+   (services.aws.announce), so WAS picks up the new version at once.
 
 The first stage that fails stops the release: the later stages keep what they serve.
 """
@@ -32,7 +34,7 @@ from services.aws.console import Report, say
 from services.aws.deploy import stack_name, stack_output
 from services.aws.errors import AwsCommandError
 from services.aws.images import missing_images, repository_name
-from services.aws.stacks import Waiting, deploy_stack, describe_stack
+from services.aws.stacks import StackInfo, Waiting, deploy_stack, describe_stack
 
 if TYPE_CHECKING:
     import boto3
@@ -150,6 +152,37 @@ def release_model(
     return released
 
 
+def _announce(
+    session: boto3.Session,
+    package: ModelPackage,
+    stage: str,
+    data: StackInfo,
+    previous_url: str | None,
+    report: Report,
+) -> None:
+    from services.aws.announce import announce_deployed
+    from services.aws.session import region_of
+    from shared.contracts.events import ModelDeployed
+
+    previous = _released_version(previous_url)
+    event = announce_deployed(
+        stack_output(data, "EventBusName"),
+        region_of(session),
+        ModelDeployed(
+            model_name=package.group,
+            model_version=str(package.version),
+            previous_version=previous,
+        ),
+    )
+    report(f"{stage}: model.deployed {event.id} on {stack_output(data, 'EventBusName')}")
+
+
+def _released_version(url: str | None) -> str | None:
+    """The package version a release key names (`models/packages/<group>/<v>/...`)."""
+    match = re.search(r"/models/packages/[^/]+/(\d+)/model\.tar\.gz$", url or "")
+    return match.group(1) if match else None
+
+
 def _release_to(
     session: boto3.Session,
     package: ModelPackage,
@@ -167,6 +200,8 @@ def _release_to(
         raise AwsCommandError(f"image {missing[0]} is not in ECR")
 
     bucket, key_arn = stack_output(data, "ModelsBucketName"), stack_output(data, "DataKeyArn")
+    model_stack = describe_stack(cloudformation, stack_name(stage, "model"))
+    current_url = model_stack.parameters.get("ModelDataUrl") if model_stack else None
     source_bucket, _, source_key = package.model_data_url.removeprefix("s3://").partition("/")
     session.client("s3").copy_object(
         Bucket=bucket,
@@ -188,6 +223,8 @@ def _release_to(
         waiting=waiting,
     )
     serves = outcome.stack.parameters
+    if outcome.changed:
+        _announce(session, package, stage, data, previous_url=current_url, report=report)
     report(
         f"{stage}: serves {package.arn} ({serves.get('ModelDataUrl')}, "
         f"model image {serves.get('ModelImageTag')})"

@@ -20,6 +20,7 @@ import pytest
 from cfn.naming import STAGES, stack_name
 from cfn.render import render
 from cfn.stacks import STACKS, build_all
+from shared.contracts.events import Event, ModelDeployed
 from tests.ops.conftest import Emulated, Run, push_image, run_kkot
 
 TAG = "0123abc"
@@ -276,9 +277,41 @@ def test_a_release_stops_at_the_first_stage_that_fails(
         assert parameters(emulated, stack_name(stage, "model")) == before[stage]
 
 
+def listen_for_model_deployed(emulated: Emulated, stage: str) -> str:
+    """A queue subscribed to model.deployed on the stage's bus, as a consumer would."""
+    bus = outputs(emulated, stack_name(stage, "data-and-events"))["EventBusName"]
+    sqs, events = emulated.client("sqs"), emulated.client("events")
+    url: str = sqs.create_queue(QueueName=f"test-model-deployed-{stage}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name=f"test-model-deployed-{stage}",
+        EventBusName=bus,
+        EventPattern=json.dumps({"detail-type": ["model.deployed"]}),
+    )
+    events.put_targets(
+        Rule=f"test-model-deployed-{stage}",
+        EventBusName=bus,
+        Targets=[{"Id": "queue", "Arn": arn}],
+    )
+    return url
+
+
+def stop_listening(emulated: Emulated, stage: str, url: str) -> None:
+    """Remove the test's rule and queue (a bus with foreign rules cannot be deleted)."""
+    bus = outputs(emulated, stack_name(stage, "data-and-events"))["EventBusName"]
+    events = emulated.client("events")
+    rule = f"test-model-deployed-{stage}"
+    events.remove_targets(Rule=rule, EventBusName=bus, Ids=["queue"])
+    events.delete_rule(Name=rule, EventBusName=bus)
+    emulated.client("sqs").delete_queue(QueueUrl=url)
+
+
 def test_an_approved_package_is_released_to_both_stages(
     deployed: Deployed, emulated: Emulated
 ) -> None:
+    queues = {stage: listen_for_model_deployed(emulated, stage) for stage in STAGES}
     for stage in STAGES:
         push_image(emulated.client("ecr"), f"kkot-{stage}-model", NEW_TAG)
     arn = register_package(emulated, NEW_TAG, approve=True)
@@ -313,6 +346,18 @@ def test_an_approved_package_is_released_to_both_stages(
         assert f"{stage}: {after['ModelDataUrl']} (model image {NEW_TAG})" in run.out
         status = run_kkot(emulated.session, "aws", "status", "--stage", stage)
         assert f"model package {arn}" in status.out
+        # WAS hears about it on the stage's bus, in the project's event contract.
+        messages = emulated.client("sqs").receive_message(
+            QueueUrl=queues[stage], MaxNumberOfMessages=10, WaitTimeSeconds=1
+        )["Messages"]
+        (message,) = messages
+        event = Event.model_validate(json.loads(message["Body"])["detail"])
+        assert event.data == ModelDeployed(
+            model_name=PACKAGE_GROUP, model_version=str(package["ModelPackageVersion"])
+        )
+
+    for stage, url in queues.items():
+        stop_listening(emulated, stage, url)
 
     # Staging first, then production; each with its template's capabilities.
     released = emulated.sent.change_sets[sent_before:]
