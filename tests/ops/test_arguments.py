@@ -57,3 +57,16 @@ def test_release_needs_a_package_arn() -> None:
 
         build_parser().parse_args(["release", "model"])
     assert exit_info.value.code == 2
+
+
+def test_the_kkot_entry_point_reads_the_standard_settings_alone(
+    aws_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No injected session: AWS_REGION and AWS_ENDPOINT_URL (set by aws_env) must be
+    # enough to reach the emulator.
+    from services.cli import main
+
+    assert main(["aws", "status", "--stage", "staging"]) == 0
+    out = capsys.readouterr().out
+    assert "stack kkot-staging-network: absent" in out
+    assert "url: none" in out
