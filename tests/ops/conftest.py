@@ -32,10 +32,12 @@ def ops_moto_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def aws_env(ops_moto_url: str) -> Iterator[str]:
-    """The standard settings, as an operator would set them. AWS_DEFAULT_REGION names
-    another region: resources must land in AWS_REGION's (moto keeps regions apart)."""
+    """The standard settings, as an operator would set them, for one module at a time
+    (undone after it: later test packages must not talk to this emulator).
+    AWS_DEFAULT_REGION names another region: resources must land in AWS_REGION's (moto
+    keeps regions apart)."""
     with pytest.MonkeyPatch.context() as env:
         for name, value in CREDENTIALS.items():
             env.setenv(name, value)
