@@ -125,35 +125,22 @@ def deploy_stack(
     the template that will be deployed. Raises AwsCommandError when CloudFormation
     refuses or the stack fails."""
     waiting = waiting or Waiting()
-    existing = describe_stack(client, name)
-    if existing is not None and existing.status == "ROLLBACK_COMPLETE":
-        report(f"{name}: ROLLBACK_COMPLETE after a failed create; deleting it to start again")
-        delete_stack(client, name, report=report, waiting=waiting)
-        existing = None
-    if (
-        existing is not None
-        and not existing.status.endswith(DONE)
-        and (existing.status != "REVIEW_IN_PROGRESS")
-    ):
-        raise AwsCommandError(f"{name} is busy ({existing.status}); run again when it settles")
+    existing = _updatable(client, name, report, waiting)
     if template_body is None and existing is None:
         raise AwsCommandError(f"{name} does not exist; deploy the stage first")
     creating = existing is None or existing.status == "REVIEW_IN_PROGRESS"
-
     if template_body is None:
         current = client.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
         template = parse_template_body(current)
     else:
         template = parse_template_body(template_body)
     capabilities: list[CapabilityType] = required_capabilities(template)  # type: ignore[assignment]
-
+    current_values = {} if creating or existing is None else existing.parameters
     request: dict[str, Any] = {
         "StackName": name,
         "ChangeSetName": "kkot-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f"),
         "ChangeSetType": "CREATE" if creating else "UPDATE",
-        "Parameters": _parameters(
-            template, parameters, keep, {} if creating or existing is None else existing.parameters
-        ),
+        "Parameters": _parameters(template, parameters, keep, current_values),
         "Capabilities": capabilities,
         "Description": "kkot",
     }
@@ -161,33 +148,61 @@ def deploy_stack(
         request["UsePreviousTemplate"] = True
     else:
         request["TemplateBody"] = template_body
-    try:
-        change_set_id = client.create_change_set(**request)["Id"]
-    except ClientError as exc:
-        if _says_no_changes(str(exc)):
-            report(f"{name}: no changes")
-            return StackResult(stack=_require(client, name), changed=False)
-        raise AwsCommandError(f"{name}: change set refused: {_message(exc)}") from exc
 
-    change_set = _wait_for_change_set(client, change_set_id, waiting)
-    if change_set["Status"] == "FAILED":
-        client.delete_change_set(ChangeSetName=change_set_id)
-        reason = change_set.get("StatusReason", "")
-        if _says_no_changes(reason):
-            report(f"{name}: no changes")
-            return StackResult(stack=_require(client, name), changed=False)
-        raise AwsCommandError(f"{name}: change set failed: {reason}")
-
+    change_set = _create_change_set(client, request, waiting)
+    if change_set is None:
+        report(f"{name}: no changes")
+        return StackResult(stack=_require(client, name), changed=False)
     report(f"{name}: {'creating' if creating else 'updating'} ({_summary(change_set)})")
     events = EventStream(client, name, report)
     events.start()
-    client.execute_change_set(ChangeSetName=change_set_id)
+    client.execute_change_set(ChangeSetName=change_set["ChangeSetId"])
     stack = _wait_until_settled(client, name, events, waiting)
     if stack.status not in SUCCEEDED:
         reasons = "; ".join(events.failures) or stack.reason or "no reason given"
         raise AwsCommandError(f"{name} ended {stack.status}: {reasons}")
     report(f"{name}: {stack.status}")
     return StackResult(stack=stack, changed=True)
+
+
+def _updatable(
+    client: CloudFormationClient, name: str, report: Report, waiting: Waiting
+) -> StackInfo | None:
+    """The stack if a change set can be made for it now, None when there is none (a
+    failed first create, ROLLBACK_COMPLETE, holds nothing and is deleted first)."""
+    existing = describe_stack(client, name)
+    if existing is not None and existing.status == "ROLLBACK_COMPLETE":
+        report(f"{name}: ROLLBACK_COMPLETE after a failed create; deleting it to start again")
+        delete_stack(client, name, report=report, waiting=waiting)
+        return None
+    if existing is None or existing.status.endswith(DONE):
+        return existing
+    if existing.status == "REVIEW_IN_PROGRESS":  # a change set made but never executed
+        return existing
+    raise AwsCommandError(f"{name} is busy ({existing.status}); run again when it settles")
+
+
+def _create_change_set(
+    client: CloudFormationClient, request: dict[str, Any], waiting: Waiting
+) -> Any | None:
+    """The change set, ready to execute; None when it holds no changes (then deleted).
+    AWS reports an empty change set as FAILED with a reason saying so; an emulator may
+    refuse CreateChangeSet with the same words instead."""
+    name = request["StackName"]
+    try:
+        change_set_id = client.create_change_set(**request)["Id"]
+    except ClientError as exc:
+        if _says_no_changes(str(exc)):
+            return None
+        raise AwsCommandError(f"{name}: change set refused: {_message(exc)}") from exc
+    change_set = _wait_for_change_set(client, change_set_id, waiting)
+    if change_set["Status"] != "FAILED":
+        return change_set
+    client.delete_change_set(ChangeSetName=change_set_id)
+    reason = change_set.get("StatusReason", "")
+    if _says_no_changes(reason):
+        return None
+    raise AwsCommandError(f"{name}: change set failed: {reason}")
 
 
 def delete_stack(
