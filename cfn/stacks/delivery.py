@@ -114,7 +114,7 @@ def build_delivery() -> Template:
     package_group = t.add_resource(
         ModelPackageGroup(
             "ModelPackageGroup",
-            ModelPackageGroupName=scoped("flowers"),
+            ModelPackageGroupName=package_group_name(),
             ModelPackageGroupDescription="kkot flower classifiers (approve to deploy)",
         )
     )
@@ -139,13 +139,21 @@ def build_delivery() -> Template:
     )
 
     projects = add_build_projects(t, artifacts, log_group, key_arn)
-    add_pipeline(t, artifacts, key_arn, projects, connection, repository, branch)
-    add_approval_trigger(t, package_group, projects["DeployEndpoint"])
+    pipeline = add_pipeline(t, artifacts, key_arn, projects, connection, repository, branch)
+    add_codecommit_trigger(t, pipeline, repository, branch)
+    add_approval_trigger(t, projects["DeployEndpoint"])
 
     add_export(t, STACK, "ArtifactBucketName", Ref(artifacts), "Pipeline artifacts")
-    add_export(t, STACK, "ModelPackageGroupName", Ref(package_group), "Model registry group")
+    # The name, not `Ref` (which is the group's ARN for this resource type).
+    add_export(t, STACK, "ModelPackageGroupName", package_group_name(), "Model registry group")
     t.add_output(Output("ModelPipelineName", Value=scoped("model"), Description="SageMaker"))
     return t
+
+
+def package_group_name() -> Sub:
+    """The model package group's name, `kkot-<stage>-flowers` (one source for the
+    resource, the approval rule, the export and the builds' environment)."""
+    return scoped("flowers")
 
 
 def build_role(t: Template, name: str, statements: Sequence[Statement]) -> Role:
@@ -300,7 +308,7 @@ def build_variables() -> list[BuildVariable]:
     return [
         BuildVariable(Name="KKOT_STAGES", Value=" ".join(STAGES)),
         BuildVariable(Name="MODEL_PIPELINE_NAME", Value=scoped("model")),
-        BuildVariable(Name="MODEL_PACKAGE_GROUP", Value=scoped("flowers")),
+        BuildVariable(Name="MODEL_PACKAGE_GROUP", Value=package_group_name()),
     ]
 
 
@@ -631,7 +639,7 @@ def add_pipeline(
     )
 
 
-def add_approval_trigger(t: Template, package_group: ModelPackageGroup, project: Project) -> Rule:
+def add_approval_trigger(t: Template, project: Project) -> Rule:
     """EventBridge: an Approved model package starts the endpoint deploy with its ARN."""
     role = t.add_resource(
         Role(
@@ -656,7 +664,9 @@ def add_approval_trigger(t: Template, package_group: ModelPackageGroup, project:
                 "source": ["aws.sagemaker"],
                 "detail-type": ["SageMaker Model Package State Change"],
                 "detail": {
-                    "ModelPackageGroupName": [Ref(package_group)],
+                    # SageMaker's event carries the group's name; `Ref` of an
+                    # AWS::SageMaker::ModelPackageGroup is its ARN and would never match.
+                    "ModelPackageGroupName": [package_group_name()],
                     "ModelApprovalStatus": ["Approved"],
                 },
             },
@@ -675,5 +685,49 @@ def add_approval_trigger(t: Template, package_group: ModelPackageGroup, project:
                     ),
                 )
             ],
+        )
+    )
+
+
+def add_codecommit_trigger(
+    t: Template, pipeline: Pipeline, repository: Parameter, branch: Parameter
+) -> Rule:
+    """With CodeCommit, a push to the branch starts the release pipeline. The source
+    action does not poll (PollForSourceChanges=false, as AWS recommends), so without
+    this rule the pipeline would never start. CodeConnections starts it by itself."""
+    pipeline_arn = arn("codepipeline", f"${{{pipeline.title}}}")
+    role = t.add_resource(
+        Role(
+            "SourceTriggerRole",
+            Condition="UseCodeCommit",
+            Path="/kkot/",
+            AssumeRolePolicyDocument=assume_role_policy("events.amazonaws.com"),
+            Policies=[
+                Policy(
+                    PolicyName="start-release",
+                    PolicyDocument=document(
+                        allow(actions("codepipeline", "StartPipelineExecution"), [pipeline_arn])
+                    ),
+                )
+            ],
+        )
+    )
+    return t.add_resource(
+        Rule(
+            "SourcePushedRule",
+            Condition="UseCodeCommit",
+            Description="A push to the release branch in CodeCommit starts the release pipeline",
+            EventPattern={
+                "source": ["aws.codecommit"],
+                "detail-type": ["CodeCommit Repository State Change"],
+                "resources": [arn("codecommit", f"${{{repository.title}}}")],
+                "detail": {
+                    "event": ["referenceCreated", "referenceUpdated"],
+                    "referenceType": ["branch"],
+                    "referenceName": [Ref(branch)],
+                },
+            },
+            State="ENABLED",
+            Targets=[Target(Id="release-pipeline", Arn=pipeline_arn, RoleArn=GetAtt(role, "Arn"))],
         )
     )

@@ -106,9 +106,57 @@ def test_approving_a_package_starts_the_endpoint_deploy(delivery: Template) -> N
     pattern = rule["EventPattern"]
     assert pattern["detail-type"] == ["SageMaker Model Package State Change"]
     assert pattern["detail"]["ModelApprovalStatus"] == ["Approved"]
-    assert pattern["detail"]["ModelPackageGroupName"] == [{"Ref": "ModelPackageGroup"}]
+    # SageMaker's event carries the group's NAME; `Ref` of the group is its ARN, which
+    # would never match. The expected value comes from the group resource itself.
+    group = delivery["Resources"]["ModelPackageGroup"]
+    assert group["Type"] == "AWS::SageMaker::ModelPackageGroup"
+    name = group["Properties"]["ModelPackageGroupName"]
+    assert pattern["detail"]["ModelPackageGroupName"] == [name]
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["DeployEndpointProject", "Arn"]}
     template = target["InputTransformer"]["InputTemplate"]
     filled = json.loads(template.replace("<package>", '"arn:aws:sagemaker:x"'))
     assert filled["environmentVariablesOverride"][0]["name"] == "MODEL_PACKAGE_ARN"
+
+
+def test_model_package_group_export_is_the_name(delivery: Template) -> None:
+    name = delivery["Resources"]["ModelPackageGroup"]["Properties"]["ModelPackageGroupName"]
+    output = delivery["Outputs"]["ModelPackageGroupName"]
+    assert output["Value"] == name
+    assert output["Export"]["Name"] == {"Fn::Sub": "kkot-${Stage}-delivery-ModelPackageGroupName"}
+
+
+def test_a_codecommit_push_starts_the_release_pipeline(delivery: Template) -> None:
+    # The CodeCommit source action does not poll, so an EventBridge rule must start the
+    # pipeline on a push to the branch (only when CodeCommit is the source).
+    source = delivery["Resources"]["ReleasePipeline"]["Properties"]["Stages"][0]["Actions"][0]
+    condition, codecommit, _ = source["Fn::If"]
+    config = codecommit["Configuration"]
+    assert config["PollForSourceChanges"] == "false"
+    rules = {
+        logical: r
+        for logical, r in delivery["Resources"].items()
+        if r["Type"] == "AWS::Events::Rule"
+        and r["Properties"]["EventPattern"]["source"] == ["aws.codecommit"]
+    }
+    assert len(rules) == 1, rules
+    (rule,) = rules.values()
+    assert rule["Condition"] == condition
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["CodeCommit Repository State Change"]
+    (repository_arn,) = pattern["resources"]
+    assert repository_arn["Fn::Sub"].startswith("arn:${AWS::Partition}:codecommit:")
+    assert repository_arn["Fn::Sub"].endswith(":${" + config["RepositoryName"]["Ref"] + "}")
+    assert pattern["detail"]["referenceType"] == ["branch"]
+    assert pattern["detail"]["referenceName"] == [config["BranchName"]]
+    assert set(pattern["detail"]["event"]) == {"referenceCreated", "referenceUpdated"}
+
+    (target,) = rule["Properties"]["Targets"]
+    pipeline_arn = target["Arn"]["Fn::Sub"]
+    assert pipeline_arn.startswith("arn:${AWS::Partition}:codepipeline:")
+    assert pipeline_arn.endswith(":${ReleasePipeline}")
+    role = delivery["Resources"][target["RoleArn"]["Fn::GetAtt"][0]]
+    assert role["Condition"] == condition
+    (statement,) = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["codepipeline:StartPipelineExecution"]
+    assert statement["Resource"] == [target["Arn"]]
