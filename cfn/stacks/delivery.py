@@ -15,11 +15,17 @@ blue/green with automatic rollback on the model stack's alarms."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from awacs.aws import Condition, Statement, StringEquals, StringLike
 from troposphere import Equals, GetAtt, If, Join, Output, Parameter, Ref, Sub, Template
-from troposphere.codebuild import Artifacts, CloudWatchLogs, LogsConfig, Project, Source
+from troposphere.codebuild import (
+    Artifacts,
+    CloudWatchLogs,
+    LogsConfig,
+    Project,
+    Source,
+    SourceAuth,
+)
 from troposphere.codebuild import Environment as BuildEnvironment
 from troposphere.codebuild import EnvironmentVariable as BuildVariable
 from troposphere.codepipeline import (
@@ -50,8 +56,10 @@ __all__ = ["STACK", "build_delivery"]
 STACK = "delivery"
 NETWORK = "network"
 DATA = "data-and-events"
-CI_DIR = Path(__file__).resolve().parents[2] / "ci"
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
+# Debian bookworm with the project's Python: `apt-get install chromium` is Debian's real
+# chromium there, as on a developer's machine (the official image, from public ECR).
+TEST_IMAGE = "public.ecr.aws/docker/library/python:3.11-slim-bookworm"
 SOURCE = "SourceOutput"
 BUILD = "BuildOutput"
 
@@ -233,19 +241,28 @@ def add_build_projects(
     )
     deploy_endpoint = deploy_endpoint_statements()
     specs = {
-        "Test": ("ci/buildspec-test.yml", common, False, "BUILD_GENERAL1_MEDIUM"),
-        "Images": ("ci/buildspec-build.yml", common + ecr_push, True, "BUILD_GENERAL1_MEDIUM"),
+        # The project's tests need Debian's chromium (Ubuntu's is a snap shim that cannot
+        # run in a container) and a Docker engine of their own for the container tests.
+        "Test": ("ci/buildspec-test.yml", common, True, "BUILD_GENERAL1_MEDIUM", TEST_IMAGE),
+        "Images": (
+            "ci/buildspec-build.yml",
+            common + ecr_push,
+            True,
+            "BUILD_GENERAL1_MEDIUM",
+            BUILD_IMAGE,
+        ),
         "ModelImage": (
             "ci/buildspec-model.yml",
             [*common, *ecr_push, *baseline, start_pipeline],
             True,
             "BUILD_GENERAL1_LARGE",
+            BUILD_IMAGE,
         ),
     }
     projects: dict[str, Project] = {}
-    # Image builds run privileged: `docker build` needs the Docker daemon, which
-    # CodeBuild only starts in privileged mode.
-    for name, (buildspec, statements, privileged, compute) in specs.items():
+    # Privileged: `docker build` (and the container tests) need a Docker daemon, which
+    # CodeBuild allows only in privileged mode.
+    for name, (buildspec, statements, privileged, compute, image) in specs.items():
         role = build_role(t, name, statements)
         projects[name] = t.add_resource(
             Project(
@@ -259,7 +276,7 @@ def add_build_projects(
                 Environment=BuildEnvironment(
                     Type="LINUX_CONTAINER",
                     ComputeType=compute,
-                    Image=BUILD_IMAGE,
+                    Image=image,
                     PrivilegedMode=privileged,
                     EnvironmentVariables=build_variables(),
                 ),
@@ -270,24 +287,26 @@ def add_build_projects(
                 ),
             )
         )
-    # Started by EventBridge, not by the pipeline: its buildspec is inlined from ci/.
-    deploy_role = build_role(t, "DeployEndpoint", [*common[:1], *deploy_endpoint])
+    # Started by EventBridge, not by the pipeline: it checks the release branch out
+    # itself (through the same connection or repository as the pipeline's source) to
+    # install kkot and run `kkot release model`.
+    deploy_role = build_role(
+        t, "DeployEndpoint", [*common[:1], *source_statements(), *deploy_endpoint]
+    )
     projects["DeployEndpoint"] = t.add_resource(
         Project(
             "DeployEndpointProject",
             Name=scoped("deploy-endpoint"),
             ServiceRole=GetAtt(deploy_role, "Arn"),
             EncryptionKey=key_arn,
-            Source=Source(
-                Type="NO_SOURCE",
-                BuildSpec=(CI_DIR / "buildspec-deploy-endpoint.yml").read_text(encoding="utf-8"),
-            ),
+            Source=If("UseCodeCommit", codecommit_source(), github_source()),
+            SourceVersion=Ref("BranchName"),
             Artifacts=Artifacts(Type="NO_ARTIFACTS"),
             TimeoutInMinutes=180,
             Environment=BuildEnvironment(
                 Type="LINUX_CONTAINER",
                 ComputeType="BUILD_GENERAL1_SMALL",
-                Image=BUILD_IMAGE,
+                Image=TEST_IMAGE,
                 EnvironmentVariables=[
                     *build_variables(),
                     BuildVariable(Name="TARGET_STAGES", Value=" ".join(STAGES)),
@@ -303,6 +322,54 @@ def add_build_projects(
     return projects
 
 
+class ConnectionSourceAuth(SourceAuth):  # type: ignore[misc]
+    """SourceAuth of type CODECONNECTIONS, which CodeBuild and CloudFormation accept but
+    troposphere 4.x's validator (OAUTH only) does not know yet."""
+
+    def validate(self) -> None:
+        if self.properties.get("Type") != "CODECONNECTIONS":
+            raise ValueError("ConnectionSourceAuth is for Type CODECONNECTIONS")
+
+
+DEPLOY_BUILDSPEC = "ci/buildspec-deploy-endpoint.yml"
+
+
+def github_source() -> Source:
+    """The GitHub repository through the CodeConnections connection (the default)."""
+    return Source(
+        Type="GITHUB",
+        Location=Sub("https://github.com/${FullRepositoryId}.git"),
+        Auth=ConnectionSourceAuth(Type="CODECONNECTIONS", Resource=Ref("ConnectionArn")),
+        BuildSpec=DEPLOY_BUILDSPEC,
+    )
+
+
+def codecommit_source() -> Source:
+    """The CodeCommit repository (SourceProvider=CodeCommit)."""
+    return Source(
+        Type="CODECOMMIT",
+        Location=Sub(
+            "https://git-codecommit.${AWS::Region}.amazonaws.com/v1/repos/${FullRepositoryId}"
+        ),
+        BuildSpec=DEPLOY_BUILDSPEC,
+    )
+
+
+def source_statements() -> list[Statement]:
+    """Checking the repository out: through the connection (GitHub) or from CodeCommit."""
+    return [
+        allow(
+            actions("codestar-connections", "GetConnection", "GetConnectionToken", "UseConnection")
+            + actions("codeconnections", "GetConnection", "GetConnectionToken", "UseConnection"),
+            [
+                arn("codestar-connections", "connection/*"),
+                arn("codeconnections", "connection/*"),
+            ],
+        ),
+        allow(actions("codecommit", "GitPull"), [arn("codecommit", "${FullRepositoryId}")]),
+    ]
+
+
 def build_variables() -> list[BuildVariable]:
     """Environment every build gets: the stages and the SageMaker pipeline's name."""
     return [
@@ -313,24 +380,45 @@ def build_variables() -> list[BuildVariable]:
 
 
 def deploy_endpoint_statements() -> list[Statement]:
-    """What updating a model stack with `--use-previous-template` needs: the stack, the
-    SageMaker model / endpoint config / endpoint it replaces, passing the SageMaker
-    execution role, and KMS grants for the encrypted endpoint config."""
+    """What `kkot release model` needs (ci/buildspec-deploy-endpoint.yml): read the
+    approved package, copy its artifact from the pipeline's bucket (production's) into
+    each stage's models bucket, update each stage's model stack through a change set
+    that reuses the template, and what CloudFormation then does with these credentials
+    (no stack service role): create the SageMaker model and endpoint config, update the
+    endpoint, tag and clean up, pass the model's execution role, and the KMS grant of
+    the encrypted endpoint config."""
     model_stacks = [arn("cloudformation", f"stack/kkot-{stage}-model/*") for stage in STAGES]
+    models_buckets = [import_value(DATA, "ModelsBucketArn", stage) for stage in STAGES]
+    data_keys = [import_value(DATA, "DataKeyArn", stage) for stage in STAGES]
     sagemaker_resources = [
         arn("sagemaker", "model/*"),
         arn("sagemaker", "endpoint-config/*"),
-        arn("sagemaker", "endpoint/kkot-*"),
+        *(arn("sagemaker", f"endpoint/kkot-{stage}-flowers") for stage in STAGES),
     ]
     return [
         allow(
-            actions("cloudformation", "DescribeStackEvents", "DescribeStacks", "UpdateStack"),
+            actions(
+                "cloudformation",
+                "CreateChangeSet",
+                "DeleteChangeSet",
+                "DescribeChangeSet",
+                "DescribeStackEvents",
+                "DescribeStacks",
+                "ExecuteChangeSet",
+            ),
             model_stacks,
         ),
         allow(
             actions("sagemaker", "DescribeModelPackage"),
-            [arn("sagemaker", "model-package/kkot-*")],
+            [arn("sagemaker", "model-package/kkot-${Stage}-flowers/*")],
         ),
+        # The pipeline writes the artifact under production's training/ prefix; the
+        # release copies it into every stage's bucket (read back to skip a copy that
+        # is already there; ListBucket makes a missing object a 404, not a 403).
+        allow(actions("s3", "GetObject"), [Join("", [b, "/*"]) for b in models_buckets]),
+        allow(actions("s3", "PutObject"), [Join("", [b, "/models/*"]) for b in models_buckets]),
+        allow(actions("s3", "ListBucket"), models_buckets),
+        allow(actions("kms", "Decrypt", "DescribeKey", "GenerateDataKey"), data_keys),
         allow(
             actions(
                 "sagemaker",
@@ -339,21 +427,28 @@ def deploy_endpoint_statements() -> list[Statement]:
                 "CreateModel",
                 "DeleteEndpointConfig",
                 "DeleteModel",
+                "DeleteTags",
                 "DescribeEndpoint",
                 "DescribeEndpointConfig",
                 "DescribeModel",
+                "ListTags",
                 "UpdateEndpoint",
             ),
             sagemaker_resources,
         ),
+        # CreateModel passes the model stack's execution role (CloudFormation names it
+        # <stack>-<logical id>-<suffix> under the /kkot/ path).
         allow(
             actions("iam", "PassRole"),
-            [arn("iam", "role/kkot/*", region=False)],
+            [
+                arn("iam", f"role/kkot/kkot-{stage}-model-SageMakerExecutionRole-*", region=False)
+                for stage in STAGES
+            ],
             condition=Condition(StringEquals({"iam:PassedToService": "sagemaker.amazonaws.com"})),
         ),
         allow(
             actions("kms", "CreateGrant", "DescribeKey"),
-            [arn("kms", "key/*")],
+            data_keys,
             condition=Condition(
                 StringEquals({"kms:ViaService": Sub("sagemaker.${AWS::Region}.amazonaws.com")})
             ),

@@ -3,12 +3,15 @@ definition, the model registry and the approval trigger."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from typing import Any
 
 import pytest
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
+from cfn.naming import STAGES
 from tests.cfn.conftest import Template
 
 
@@ -57,17 +60,33 @@ def test_build_projects_use_the_repository_buildspecs(delivery: Template) -> Non
     assert projects["ImagesProject"]["Source"]["BuildSpec"] == "ci/buildspec-build.yml"
     assert projects["ImagesProject"]["Environment"]["PrivilegedMode"] is True
     assert projects["ModelImageProject"]["Source"]["BuildSpec"] == "ci/buildspec-model.yml"
-    assert "MODEL_PACKAGE_ARN" in projects["DeployEndpointProject"]["Source"]["BuildSpec"]
+    # The endpoint deploy checks the release branch out itself (EventBridge starts it,
+    # not the pipeline), from the same place as the pipeline's source.
+    deploy = projects["DeployEndpointProject"]
+    condition, codecommit, github = deploy["Source"]["Fn::If"]
+    assert condition == "UseCodeCommit"
+    assert codecommit["Type"] == "CODECOMMIT"
+    assert github["Type"] == "GITHUB"
+    assert github["Auth"] == {"Type": "CODECONNECTIONS", "Resource": {"Ref": "ConnectionArn"}}
+    for source in (codecommit, github):
+        assert "${FullRepositoryId}" in source["Location"]["Fn::Sub"]
+        assert source["BuildSpec"] == "ci/buildspec-deploy-endpoint.yml"
+    assert deploy["SourceVersion"] == {"Ref": "BranchName"}
 
 
-def _definition(delivery: Template) -> dict[str, Any]:
+def _definition_text(delivery: Template) -> str:
     body = delivery["Resources"]["ModelPipeline"]["Properties"]["PipelineDefinition"][
         "PipelineDefinitionBody"
     ]
     text, variables = body["Fn::Sub"]
     # Every placeholder is one Fn::Sub fills.
     assert set(re.findall(r"\$\{(\w+)\}", text)) == set(variables)
-    parsed: dict[str, Any] = json.loads(text)
+    assert isinstance(text, str)
+    return text
+
+
+def _definition(delivery: Template) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(_definition_text(delivery))
     return parsed
 
 
@@ -160,3 +179,114 @@ def test_a_codecommit_push_starts_the_release_pipeline(delivery: Template) -> No
     (statement,) = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     assert statement["Action"] == ["codepipeline:StartPipelineExecution"]
     assert statement["Resource"] == [target["Arn"]]
+
+
+def _statements(template: Template, project: str) -> list[dict[str, Any]]:
+    role = template["Resources"][project]["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    return [
+        s
+        for policy in template["Resources"][role]["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def _covers(pattern: Any, resource: Any) -> bool:
+    """Whether a statement's resource entry covers `resource` (Fn::Sub text with IAM
+    wildcards, or the same intrinsic, or an s3 object path under the same bucket)."""
+    if pattern == resource:
+        return True
+    if isinstance(pattern, dict) and isinstance(resource, dict):
+        if "Fn::Sub" in pattern and "Fn::Sub" in resource:
+            return fnmatch.fnmatchcase(resource["Fn::Sub"], pattern["Fn::Sub"])
+        if "Fn::Join" in pattern and "Fn::Join" in resource:
+            (_, [bucket, path]), (_, [bucket2, path2]) = pattern["Fn::Join"], resource["Fn::Join"]
+            return bucket == bucket2 and fnmatch.fnmatchcase(path2, path)
+    return False
+
+
+def _allowed(statements: list[dict[str, Any]], action: str, resource: Any) -> bool:
+    return any(
+        s["Effect"] == "Allow"
+        and action in s["Action"]
+        and any(_covers(p, resource) for p in s["Resource"])
+        for s in statements
+    )
+
+
+def _sub(resource: str) -> dict[str, str]:
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:{resource}"}
+
+
+def test_endpoint_deploy_role_allows_what_the_release_does(templates: dict[str, Template]) -> None:
+    # `kkot release model` with the deploy project's role, and CloudFormation with the
+    # same credentials (no stack service role) replacing the model and endpoint config
+    # and updating the endpoint of every stage's model stack.
+    delivery = templates["delivery"]
+    statements = _statements(delivery, "DeployEndpointProject")
+    region_account = "${AWS::Region}:${AWS::AccountId}"
+    group = delivery["Resources"]["ModelPackageGroup"]["Properties"]["ModelPackageGroupName"]
+    package = _sub(f"sagemaker:{region_account}:model-package/{group['Fn::Sub']}/3")
+    assert _allowed(statements, "sagemaker:DescribeModelPackage", package)
+
+    # The pipeline writes the artifact under the training output path of the delivery
+    # stage's (production's) models bucket.
+    train = json.loads(_definition_text(delivery))["Steps"][0]["Arguments"]
+    assert train["OutputDataConfig"]["S3OutputPath"] == "s3://${ModelsBucket}/training"
+    for stage in STAGES:
+        bucket = {"Fn::ImportValue": f"kkot-{stage}-data-and-events-ModelsBucketArn"}
+        key = {"Fn::ImportValue": f"kkot-{stage}-data-and-events-DataKeyArn"}
+        if stage == "production":
+            source = {"Fn::Join": ["", [bucket, "/training/job/output/model.tar.gz"]]}
+            assert _allowed(statements, "s3:GetObject", source)
+        copy = {"Fn::Join": ["", [bucket, "/models/abc/model.tar.gz"]]}
+        assert _allowed(statements, "s3:PutObject", copy), stage
+        assert _allowed(statements, "s3:GetObject", copy), stage
+        assert _allowed(statements, "s3:ListBucket", bucket), stage
+        for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"):
+            assert _allowed(statements, action, key), (stage, action)
+
+        stack = _sub(f"cloudformation:{region_account}:stack/kkot-{stage}-model/0f1e-2d3c")
+        for action in (
+            "CreateChangeSet",
+            "DescribeChangeSet",
+            "ExecuteChangeSet",
+            "DeleteChangeSet",
+            "DescribeStacks",
+            "DescribeStackEvents",
+        ):
+            assert _allowed(statements, f"cloudformation:{action}", stack), (stage, action)
+
+        # CloudFormation names the role <stack>-<logical id>-<suffix>, under its path.
+        model = templates["model"]["Resources"]
+        role_id = model["FlowersModel"]["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+        path = model[role_id]["Properties"]["Path"]
+        role = _sub(f"iam::${{AWS::AccountId}}:role{path}kkot-{stage}-model-{role_id}-AB12CD")
+        assert _allowed(statements, "iam:PassRole", role), stage
+
+        # What CloudFormation's handlers call (from the resource schemas cfn-lint ships):
+        # the model and endpoint config are replaced (create, read, delete), the endpoint
+        # updated (update, read).
+        handled = {
+            "AWS::SageMaker::Model": ("create", "read", "delete"),
+            "AWS::SageMaker::EndpointConfig": ("create", "read", "delete"),
+            "AWS::SageMaker::Endpoint": ("update", "read"),
+        }
+        endpoint = model["FlowersEndpoint"]["Properties"]["EndpointName"]["Fn::Sub"]
+        arns = {
+            "AWS::SageMaker::Model": "model/flowersmodel-x1y2",
+            "AWS::SageMaker::EndpointConfig": "endpoint-config/flowersendpointconfig-x1y2",
+            "AWS::SageMaker::Endpoint": "endpoint/" + endpoint.replace("${Stage}", stage),
+        }
+        assert {r["Type"] for r in model.values() if r["Type"] in handled} == set(handled)
+        for kind, operations in handled.items():
+            schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", kind).schema
+            needed = {p for op in operations for p in schema["handlers"][op]["permissions"]}
+            for action in needed:
+                if action.startswith("sagemaker:"):
+                    target = _sub(f"sagemaker:{region_account}:{arns[kind]}")
+                elif action == "iam:PassRole":
+                    target = role
+                else:
+                    assert action == "kms:DescribeKey", action
+                    target = key
+                assert _allowed(statements, action, target), (stage, kind, action)
