@@ -13,6 +13,7 @@ _COMMAND_MODULES = (
     "services.model.cli",  # model prepare, serve
     "services.pipeline.cli",  # train, pipeline run, models ls|show|approve|reject|deploy|rollback
     "services.runner",  # run: every service in one process
+    "services.ci.cli",  # ci push-images, ci start-model-pipeline (the buildspecs' steps)
 )
 
 

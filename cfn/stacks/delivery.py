@@ -202,6 +202,7 @@ def add_build_projects(
                 "BatchGetImage",
                 "CompleteLayerUpload",
                 "DescribeImages",
+                "DescribeRepositories",
                 "GetDownloadUrlForLayer",
                 "InitiateLayerUpload",
                 "PutImage",

@@ -17,13 +17,14 @@ import pytest
 import yaml
 
 from cfn.naming import STAGES
+from services.ci.images import IMAGES, image_definitions_name
 from tests.cfn.conftest import Template
 
 CI = Path(__file__).resolve().parents[2] / "ci"
 EXPECTED_PHASES = {
     "buildspec-test.yml": {"install", "build"},
-    "buildspec-build.yml": {"pre_build", "build", "post_build"},
-    "buildspec-model.yml": {"pre_build", "build", "post_build"},
+    "buildspec-build.yml": {"install", "build"},
+    "buildspec-model.yml": {"install", "build"},
     "buildspec-deploy-endpoint.yml": {"install", "build"},
 }
 
@@ -57,22 +58,31 @@ def test_ci_holds_exactly_the_known_buildspecs() -> None:
     assert sorted(p.name for p in CI.glob("*.yml")) == sorted(EXPECTED_PHASES)
 
 
+@pytest.mark.parametrize("name", sorted(EXPECTED_PHASES))
+def test_every_buildspec_step_calls_one_tool(name: str) -> None:
+    # Logic lives in tested `kkot` commands; a step is one call, never a shell program.
+    for command in commands(load(name)).splitlines():
+        assert not re.search(r"[;|&`]|\$\(|^\s*(for|if|while)\b", command), command
+        assert shlex.split(command)[0] in ONE_TOOL, command
+
+
+# What a step may call: package managers to install kkot (or make), make, kkot.
+ONE_TOOL = {"apt-get", "python3", "make", "kkot"}
+
+
 def test_image_buildspec_writes_what_the_deploy_actions_read(
     templates: dict[str, Template],
 ) -> None:
     spec = load("buildspec-build.yml")
-    text = commands(spec)
-    assert 'TAG="${CODEBUILD_RESOLVED_SOURCE_VERSION}"' in text
-    assert "docker push" in text
+    (call,) = kkot_calls(spec)
+    argv = shlex.split(call)
+    assert argv[:3] == ["kkot", "ci", "push-images"]
+    assert argv[argv.index("--tag") + 1] == "${CODEBUILD_RESOLVED_SOURCE_VERSION}"
+    assert argv[argv.index("--imagedefinitions") + 1] == "."
     services = spec["env"]["variables"]["SERVICES"].split()
-    assert services == ["gateway", "web", "was"]
-    written = re.search(r'> "(imagedefinitions-[^"]+\.json)"', text)
-    assert written is not None
-    produced = {
-        written.group(1).replace("${stage}", stage).replace("${svc}", svc)
-        for stage in STAGES
-        for svc in services
-    }
+    assert argv[argv.index("--images") + 1] == "${SERVICES}"
+    assert services == [s.name for s in IMAGES.values() if s.deployed_by_ecs]
+    produced = {image_definitions_name(stage, IMAGES[svc]) for stage in STAGES for svc in services}
     pipeline = templates["delivery"]["Resources"]["ReleasePipeline"]["Properties"]
     read = {
         action["Configuration"]["FileName"]
@@ -84,18 +94,29 @@ def test_image_buildspec_writes_what_the_deploy_actions_read(
     assert spec["artifacts"]["files"] == ["imagedefinitions-*.json"]
 
 
-def test_model_buildspec_builds_both_targets_and_starts_the_pipeline(
+def test_model_buildspec_pushes_both_targets_then_starts_the_pipeline(
     templates: dict[str, Template],
 ) -> None:
-    text = commands(load("buildspec-model.yml"))
-    assert "--target train" in text and "--target serve" in text
-    assert "aws sagemaker start-pipeline-execution" in text
-    passed = set(re.findall(r"Name=(\w+),Value=", text))
-    body = templates["delivery"]["Resources"]["ModelPipeline"]["Properties"]["PipelineDefinition"][
-        "PipelineDefinitionBody"
-    ]["Fn::Sub"][0]
-    assert passed == {"TrainingImageUri", "InferenceImageUri", "BaselineAccuracy"}
-    assert passed <= set(re.findall(r'"Name":"(\w+)"', body))
+    spec = load("buildspec-model.yml")
+    push, start = (shlex.split(c) for c in kkot_calls(spec))
+    assert push[:3] == ["kkot", "ci", "push-images"]
+    images = [IMAGES[n] for n in push[push.index("--images") + 1].split()]
+    assert {(i.repository, i.target) for i in images} == {("model", "serve"), ("model", "train")}
+    assert start[:3] == ["kkot", "ci", "start-model-pipeline"]
+    # The pipeline pulls from the delivery stage's repository: the one its role may read.
+    stage = spec["env"]["variables"]["PIPELINE_STAGE"]
+    assert start[start.index("--stage") + 1] == "${PIPELINE_STAGE}"
+    delivery = templates["delivery"]
+    assert delivery["Parameters"]["Stage"]["AllowedValues"] == list(STAGES)
+    assert stage == "production"  # README: the delivery stack runs with Stage=production
+    project = delivery["Resources"]["ModelImageProject"]["Properties"]
+    variables = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
+    pipeline = delivery["Resources"]["ModelPipeline"]["Properties"]
+    assert variables["MODEL_PIPELINE_NAME"] == pipeline["PipelineName"]
+    group = delivery["Resources"]["ModelPackageGroup"]["Properties"]["ModelPackageGroupName"]
+    assert variables["MODEL_PACKAGE_GROUP"] == group
+    assert start[start.index("--pipeline") + 1] == "${MODEL_PIPELINE_NAME}"
+    assert start[start.index("--package-group") + 1] == "${MODEL_PACKAGE_GROUP}"
 
 
 def test_deploy_endpoint_buildspec_calls_kkot_release_model(
@@ -164,7 +185,13 @@ def installed_extras(spec: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize("name", sorted(n for n in EXPECTED_PHASES if kkot_calls(load(n))))
 def test_buildspec_installs_what_its_kkot_commands_import(name: str) -> None:
     spec = load(name)
-    samples = {"MODEL_PACKAGE_ARN": PACKAGE_ARN, "TARGET_STAGES": " ".join(STAGES)}
+    samples = {
+        "MODEL_PACKAGE_ARN": PACKAGE_ARN,
+        "TARGET_STAGES": " ".join(STAGES),
+        "KKOT_STAGES": " ".join(STAGES),
+        "CODEBUILD_RESOLVED_SOURCE_VERSION": "0123456789abcdef0123456789abcdef01234567",
+        **spec["env"].get("variables", {}),
+    }
     for line in kkot_calls(spec):
         argv = shlex.split(re.sub(r"\$\{(\w+)\}", lambda m: samples.get(m[1], m[1]), line))[1:]
         result = subprocess.run(

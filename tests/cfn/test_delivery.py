@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from cfn.naming import STAGES
 from tests.cfn.conftest import Template
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -290,3 +293,22 @@ def test_endpoint_deploy_role_allows_what_the_release_does(templates: dict[str, 
                     assert action == "kms:DescribeKey", action
                     target = key
                 assert _allowed(statements, action, target), (stage, kind, action)
+
+
+def _boto3_calls(module: str) -> set[str]:
+    """IAM actions of the boto3 calls a services/ci module makes (client.some_call( ->
+    service:SomeCall), read from its source."""
+    source = (REPO_ROOT / "services" / "ci" / f"{module}.py").read_text(encoding="utf-8")
+    return {
+        f"{client}:{''.join(part.title() for part in call.split('_'))}"
+        for client, call in re.findall(r"\b(ecr|sagemaker|s3)\.([a-z_]+)\(", source)
+    }
+
+
+def test_image_build_roles_allow_what_kkot_ci_calls(delivery: Template) -> None:
+    images = _boto3_calls("images")
+    model = images | _boto3_calls("model_pipeline")
+    assert {"ecr:DescribeImages", "sagemaker:StartPipelineExecution"} <= model
+    for project, needed in (("ImagesProject", images), ("ModelImageProject", model)):
+        granted = {a for s in _statements(delivery, project) for a in s["Action"]}
+        assert needed <= granted, (project, needed - granted)
