@@ -406,6 +406,9 @@ def deploy_endpoint_statements() -> list[Statement]:
                 "DescribeStackEvents",
                 "DescribeStacks",
                 "ExecuteChangeSet",
+                # The capabilities of a change set on the previous template are read
+                # from that template (services.aws.stacks.deploy_stack).
+                "GetTemplate",
             ),
             model_stacks,
         ),
