@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from cfn.naming import STAGES
-from services.ci.images import IMAGES, image_definitions_name
+from services.ci.images import IMAGES, TAG_PATTERN, image_definitions_name
 from tests.cfn.conftest import Template
 
 CI = Path(__file__).resolve().parents[2] / "ci"
@@ -117,6 +117,26 @@ def test_model_buildspec_pushes_both_targets_then_starts_the_pipeline(
     assert variables["MODEL_PACKAGE_GROUP"] == group
     assert start[start.index("--pipeline") + 1] == "${MODEL_PIPELINE_NAME}"
     assert start[start.index("--package-group") + 1] == "${MODEL_PACKAGE_GROUP}"
+
+    # The release reads the tag off the registered package's image (InferenceImageUri,
+    # <registry>/kkot-production-model:<tag>) and every stage's model stack serves
+    # <its model repository>:<tag>: the serving image must be in every stage's repository
+    # under a tag the model stack accepts.
+    assert push[push.index("--stages") + 1] == "${KKOT_STAGES}"
+    assert variables["KKOT_STAGES"].split() == list(STAGES)
+    model = templates["model"]
+    image = model["Resources"]["FlowersModel"]["Properties"]["PrimaryContainer"]["Image"]
+    _, (repository, tag) = image["Fn::Join"]
+    assert repository == {
+        "Fn::ImportValue": {"Fn::Sub": "kkot-${Stage}-data-and-events-ModelRepositoryUri"}
+    }
+    assert model["Parameters"][tag["Ref"]]["AllowedPattern"] == TAG_PATTERN.pattern
+    assert IMAGES["model"].tag_suffix == ""
+    register = json.loads(pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][0])[
+        "Steps"
+    ][2]["Arguments"]["IfSteps"][0]
+    (container,) = register["Arguments"]["InferenceSpecification"]["Containers"]
+    assert container["Image"] == {"Get": "Parameters.InferenceImageUri"}
 
 
 def test_deploy_endpoint_buildspec_calls_kkot_release_model(
