@@ -59,7 +59,7 @@ DATA = "data-and-events"
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
 # Debian bookworm with the project's Python: `apt-get install chromium` is Debian's real
 # chromium there, as on a developer's machine (the official image, from public ECR).
-TEST_IMAGE = "public.ecr.aws/docker/library/python:3.11-slim-bookworm"
+DEBIAN_PYTHON_IMAGE = "public.ecr.aws/docker/library/python:3.11-slim-bookworm"
 SOURCE = "SourceOutput"
 BUILD = "BuildOutput"
 
@@ -244,7 +244,13 @@ def add_build_projects(
     specs = {
         # The project's tests need Debian's chromium (Ubuntu's is a snap shim that cannot
         # run in a container) and a Docker engine of their own for the container tests.
-        "Test": ("ci/buildspec-test.yml", common, True, "BUILD_GENERAL1_MEDIUM", TEST_IMAGE),
+        "Test": (
+            "ci/buildspec-test.yml",
+            common,
+            True,
+            "BUILD_GENERAL1_MEDIUM",
+            DEBIAN_PYTHON_IMAGE,
+        ),
         "Images": (
             "ci/buildspec-build.yml",
             common + ecr_push,
@@ -307,7 +313,7 @@ def add_build_projects(
             Environment=BuildEnvironment(
                 Type="LINUX_CONTAINER",
                 ComputeType="BUILD_GENERAL1_SMALL",
-                Image=TEST_IMAGE,
+                Image=DEBIAN_PYTHON_IMAGE,
                 EnvironmentVariables=[
                     *build_variables(),
                     BuildVariable(Name="TARGET_STAGES", Value=" ".join(STAGES)),
