@@ -418,6 +418,16 @@ def deploy_endpoint_statements() -> list[Statement]:
             ),
             model_stacks,
         ),
+        # The release reads each stage's bucket and key from its data stack's outputs
+        # and checks the model image is in the stage's repository before updating.
+        allow(
+            actions("cloudformation", "DescribeStacks"),
+            [arn("cloudformation", f"stack/kkot-{stage}-data-and-events/*") for stage in STAGES],
+        ),
+        allow(
+            actions("ecr", "DescribeImages"),
+            [arn("ecr", f"repository/kkot-{stage}-model") for stage in STAGES],
+        ),
         allow(
             actions("sagemaker", "DescribeModelPackage"),
             [arn("sagemaker", "model-package/kkot-${Stage}-flowers/*")],

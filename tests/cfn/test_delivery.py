@@ -251,6 +251,12 @@ def test_endpoint_deploy_role_allows_what_the_release_does(templates: dict[str, 
         stack = _sub(f"cloudformation:{region_account}:stack/kkot-{stage}-model/0f1e-2d3c")
         for action in _stack_update_actions():
             assert _allowed(statements, action, stack), (stage, action)
+        # The release reads the stage's bucket and key from its data stack and checks
+        # the model image is in the stage's model repository first.
+        data = _sub(f"cloudformation:{region_account}:stack/kkot-{stage}-data-and-events/9a8b")
+        assert _allowed(statements, "cloudformation:DescribeStacks", data), stage
+        repository = _sub(f"ecr:{region_account}:repository/kkot-{stage}-model")
+        assert _allowed(statements, "ecr:DescribeImages", repository), stage
 
         # CloudFormation names the role <stack>-<logical id>-<suffix>, under its path.
         model = templates["model"]["Resources"]
