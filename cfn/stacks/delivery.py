@@ -433,10 +433,13 @@ def deploy_endpoint_statements() -> list[Statement]:
             [arn("sagemaker", "model-package/kkot-${Stage}-flowers/*")],
         ),
         # The pipeline writes the artifact under production's training/ prefix; the
-        # release copies it into every stage's bucket (read back to skip a copy that
-        # is already there; ListBucket makes a missing object a 404, not a 403).
+        # release copies it into every stage's bucket under models/packages/<group>/
+        # <version>/ (ListBucket makes a missing object a 404, not a 403).
         allow(actions("s3", "GetObject"), [Join("", [b, "/*"]) for b in models_buckets]),
-        allow(actions("s3", "PutObject"), [Join("", [b, "/models/*"]) for b in models_buckets]),
+        allow(
+            actions("s3", "PutObject"),
+            [Join("", [b, "/models/packages/*"]) for b in models_buckets],
+        ),
         allow(actions("s3", "ListBucket"), models_buckets),
         allow(actions("kms", "Decrypt", "DescribeKey", "GenerateDataKey"), data_keys),
         allow(

@@ -241,7 +241,8 @@ def test_endpoint_deploy_role_allows_what_the_release_does(templates: dict[str, 
         if stage == "production":
             source = {"Fn::Join": ["", [bucket, "/training/job/output/model.tar.gz"]]}
             assert _allowed(statements, "s3:GetObject", source)
-        copy = {"Fn::Join": ["", [bucket, "/models/abc/model.tar.gz"]]}
+        # services/aws/release.py: models/packages/<group>/<version>/model.tar.gz
+        copy = {"Fn::Join": ["", [bucket, f"/models/packages/{group['Fn::Sub']}/3/model.tar.gz"]]}
         assert _allowed(statements, "s3:PutObject", copy), stage
         assert _allowed(statements, "s3:GetObject", copy), stage
         assert _allowed(statements, "s3:ListBucket", bucket), stage
