@@ -428,6 +428,12 @@ def deploy_endpoint_statements() -> list[Statement]:
             actions("ecr", "DescribeImages"),
             [arn("ecr", f"repository/kkot-{stage}-model") for stage in STAGES],
         ),
+        # Once a stage serves the package, the release announces model.deployed on the
+        # stage's bus (WAS refreshes what it knows about the served model).
+        allow(
+            actions("events", "PutEvents"),
+            [import_value(DATA, "EventBusArn", stage) for stage in STAGES],
+        ),
         allow(
             actions("sagemaker", "DescribeModelPackage"),
             [arn("sagemaker", "model-package/kkot-${Stage}-flowers/*")],

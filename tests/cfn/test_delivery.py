@@ -258,6 +258,10 @@ def test_endpoint_deploy_role_allows_what_the_release_does(templates: dict[str, 
         assert _allowed(statements, "cloudformation:DescribeStacks", data), stage
         repository = _sub(f"ecr:{region_account}:repository/kkot-{stage}-model")
         assert _allowed(statements, "ecr:DescribeImages", repository), stage
+        # ...and announces model.deployed on the stage's bus once it serves the package.
+        assert "EventBusArn" in templates["data-and-events"]["Outputs"]
+        bus = {"Fn::ImportValue": f"kkot-{stage}-data-and-events-EventBusArn"}
+        assert _allowed(statements, "events:PutEvents", bus), stage
 
         # CloudFormation names the role <stack>-<logical id>-<suffix>, under its path.
         model = templates["model"]["Resources"]
