@@ -137,25 +137,24 @@ async def _endpoint_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _model_info_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     timeout = aiohttp.ClientTimeout(
         total=settings.read_timeout_s, sock_connect=settings.connect_timeout_s
     )
     async with aiohttp.ClientSession(timeout=timeout) as http:
         app[keys.HTTP] = http
-        local = settings.local_endpoint_url
-        info = ModelInfo(
-            http if local else None,
-            f"{local}/admin/model" if local else None,
-            timeout_s=settings.read_timeout_s,
-        )
-        app[keys.MODEL_INFO] = info
-        # Not fatal: WAS starts before the model server in some orders; the first
-        # prediction or /ready retries.
-        await info.refresh()
         yield
-        await info.close()
+
+
+async def _model_info_ctx(app: web.Application) -> AsyncIterator[None]:
+    # The endpoint describes its own model (through invoke_endpoint, as on AWS); until
+    # it answers, a background task keeps asking, so start order does not matter.
+    info = ModelInfo(app[keys.ENDPOINT].describe)
+    app[keys.MODEL_INFO] = info
+    info.start()
+    yield
+    await info.close()
 
 
 async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -196,6 +195,7 @@ def create_app(settings: WasSettings, *, bus: EventBus | None = None) -> web.App
     app.cleanup_ctx.append(_bus_ctx(bus))
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_endpoint_ctx)
+    app.cleanup_ctx.append(_http_ctx)
     app.cleanup_ctx.append(_model_info_ctx)
     app.cleanup_ctx.append(_service_ctx)
     setup_routes(app)

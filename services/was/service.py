@@ -14,6 +14,7 @@ time) and `was_ms` (everything else WAS did for the request).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 import structlog
 
 from services.was.endpoint import EndpointClient
+from services.was.endpoint_payload import fit_for_endpoint
 from services.was.model_info import ModelInfo
 from services.was.records import StoredClassification, render_record
 from services.was.store import ClassificationStore
@@ -39,7 +41,7 @@ from shared.contracts.events import (
     EventType,
     ModelDeployed,
 )
-from shared.contracts.model import Catalog, Language
+from shared.contracts.model import Catalog, Language, Preprocessing
 from shared.errors import Conflict, KkotError, NotFound, ServiceUnavailable, Unprocessable
 from shared.events import EventBus
 from shared.storage import BlobStore
@@ -125,8 +127,19 @@ class ClassificationService:
     ) -> StoredClassification:
         """Classify `data` for the pending record `stored`; raise on failure."""
         try:
+            snapshot = self.model_info.snapshot
+            payload = await asyncio.to_thread(
+                fit_for_endpoint,
+                data,
+                stored.content_type,
+                snapshot.preprocessing if snapshot else Preprocessing(),
+            )
+            if payload.reencoded:
+                _log.info(
+                    "payload_reencoded", original_bytes=len(data), sent_bytes=len(payload.data)
+                )
             result = await self.endpoint.invoke(
-                data, stored.content_type, request_id=stored.request_id
+                payload.data, payload.content_type, request_id=stored.request_id
             )
         except KkotError as exc:
             await self._fail(stored, exc, language)
