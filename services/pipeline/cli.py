@@ -157,15 +157,11 @@ def _guarded(action: Callable[[], int]) -> int:
 
 
 async def _with_bus(work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `work(bus)` with an in-process memory bus started around it."""
-    from shared.events import MemoryEventBus
+    """Run `work(bus)` with the settings' bus (memory, or EventBridge) around it."""
+    from services.pipeline.events import pipeline_bus
 
-    bus = MemoryEventBus()
-    await bus.start()
-    try:
+    async with pipeline_bus(PipelineSettings()) as bus:
         return await work(bus)
-    finally:
-        await bus.close()
 
 
 # -- commands --------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import structlog
 from services.was.endpoint import EndpointClient
 from services.was.endpoint_payload import fit_for_endpoint
 from services.was.model_info import ModelInfo
-from services.was.records import StoredClassification, render_record
+from services.was.records import StoredClassification, outcome_of, render_record
 from services.was.store import ClassificationStore
 from services.was.uploads import Upload
 from shared.catalog import flower_catalog
@@ -106,20 +106,22 @@ class ClassificationService:
             image_key=image_key,
         )
         await self.store.put(stored)
-        await self.bus.publish(
-            Event(
-                type=EventType.CLASSIFICATION_REQUESTED,
-                source=SOURCE,
-                correlation_id=request_id,
-                data=ClassificationRequested(
-                    classification_id=record_id,
-                    image_key=image_key,
-                    content_type=upload.content_type,
-                    language=language,
-                    background=background,
-                ),
+        if background:
+            # Only a background job needs the event (its consumer does the work); a
+            # synchronous request is answered here, and nothing else reads it.
+            await self.bus.publish(
+                Event(
+                    type=EventType.CLASSIFICATION_REQUESTED,
+                    source=SOURCE,
+                    correlation_id=request_id,
+                    data=ClassificationRequested(
+                        classification_id=record_id,
+                        image_key=image_key,
+                        content_type=upload.content_type,
+                        language=language,
+                    ),
+                )
             )
-        )
         return stored
 
     async def complete(
@@ -167,7 +169,7 @@ class ClassificationService:
                 type=EventType.CLASSIFICATION_COMPLETED,
                 source=SOURCE,
                 correlation_id=stored.request_id,
-                data=ClassificationCompleted(record=self.render(done, language)),
+                data=ClassificationCompleted(outcome=outcome_of(done, image_path(done.id))),
             )
         )
         _log.info(
@@ -196,7 +198,10 @@ class ClassificationService:
                 source=SOURCE,
                 correlation_id=stored.request_id,
                 data=ClassificationFailed(
-                    classification_id=stored.id, error=exc.message, code=exc.code
+                    classification_id=stored.id,
+                    error=exc.message,
+                    code=exc.code,
+                    outcome=outcome_of(failed, image_path(stored.id)),
                 ),
             )
         )
