@@ -243,3 +243,35 @@ async def test_the_aws_flavour_end_to_end(
         assert stored["Body"].read() == photo.read_bytes()
     first_item = dynamodb.get_item(TableName=stage.table_name, Key={"pk": {"S": records[0].id}})
     assert json.loads(first_item["Item"]["body"]["S"])["feedback_label"] == corrected
+
+
+def test_kkot_emulator_alone_provisions_the_stage_and_reports_ready(tmp_path: Path) -> None:
+    """What the compose stack runs: `kkot emulator` (moto + the stage's stack), with
+    `kkot emulator --check` as its healthcheck; SIGTERM stops it and its moto server."""
+    (port,) = free_ports(1)
+    check = [sys.executable, "-m", "services.cli", "emulator", "--check", "--port", str(port)]
+    assert subprocess.run(check, cwd=REPO, capture_output=True, timeout=60).returncode == 1
+    log = tmp_path / "emulator.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "emulator", "--port", str(port),
+             "--stage", "e2e"],
+            cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while "emulator_ready" not in log.read_text(errors="replace"):
+            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, "kkot emulator never became ready"
+            time.sleep(0.3)
+        ready = subprocess.run(
+            [*check, "--stage", "e2e"], cwd=REPO, capture_output=True, timeout=60
+        )
+        assert ready.returncode == 0, ready.stderr.decode()[-2000:]
+        stage = EmulatedStage(f"http://127.0.0.1:{port}", "e2e")
+        assert _boto(stage, "dynamodb").describe_table(TableName="kkot-e2e-classifications")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 0, log.read_text(errors="replace")[-2000:]
+    assert not _port_open(port)
