@@ -8,8 +8,6 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.events import BusBackend
-
 __all__ = ["PipelineSettings"]
 
 
@@ -35,7 +33,8 @@ class PipelineSettings(BaseSettings):
     log_level: str = "info"
     # Where `model.deployed` goes: "memory" (this process only) or "aws" (EventBridge:
     # every running WAS task hears it; the AWS emulator sets these).
-    bus_backend: BusBackend = "memory"
+    # (spelled out, not shared.events.BusBackend: the training image has no aioboto3)
+    bus_backend: Literal["memory", "aws"] = "memory"
     event_bus_name: str | None = Field(None, min_length=1, max_length=256)
     aws_endpoint_url: str | None = None
     # Which model registry `kkot models ...` uses: the local folder, or the SageMaker
