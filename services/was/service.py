@@ -42,6 +42,7 @@ from shared.contracts.events import (
     ModelDeployed,
 )
 from shared.contracts.model import Catalog, Language, Preprocessing
+from shared.contracts.prediction import SAGEMAKER_MAX_PAYLOAD_BYTES
 from shared.errors import Conflict, KkotError, NotFound, ServiceUnavailable, Unprocessable
 from shared.events import EventBus
 from shared.storage import BlobStore
@@ -130,11 +131,12 @@ class ClassificationService:
         """Classify `data` for the pending record `stored`; raise on failure."""
         try:
             snapshot = self.model_info.snapshot
-            payload = await asyncio.to_thread(
-                fit_for_endpoint,
-                data,
-                stored.content_type,
-                snapshot.preprocessing if snapshot else Preprocessing(),
+            preprocessing = snapshot.preprocessing if snapshot else Preprocessing()
+            payload = (
+                # Decoding happens only for an oversized photo: then in a thread.
+                await asyncio.to_thread(fit_for_endpoint, data, stored.content_type, preprocessing)
+                if len(data) > SAGEMAKER_MAX_PAYLOAD_BYTES
+                else fit_for_endpoint(data, stored.content_type, preprocessing)
             )
             if payload.reencoded:
                 _log.info(
