@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from awacs.aws import Statement
 from troposphere import (
     Equals,
     GetAtt,
@@ -522,8 +523,8 @@ def add_task_roles(t: Template) -> dict[str, Role]:
     images_arn = import_value(DATA, "ImagesBucketArn")
     statements = {
         "gateway": [],
-        # Web polls WAS for live history (see the web environment), so it needs no AWS API.
-        "web": [],
+        # Live history: each web task's own queue for classification events.
+        "web": fanout_statements("web"),
         "was": [
             allow(
                 actions("sagemaker", "InvokeEndpoint"),
@@ -559,6 +560,8 @@ def add_task_roles(t: Template) -> dict[str, Role]:
             ),
             allow(queue_actions, [import_value(DATA, "WasQueueArn")], sid="ConsumeWasQueue"),
             allow(actions("kms", "Decrypt", "GenerateDataKey"), [key], sid="DataKey"),
+            # Deploys: each WAS task's own queue for model.deployed.
+            *fanout_statements("was"),
         ],
     }
     roles: dict[str, Role] = {}
@@ -579,6 +582,38 @@ def add_task_roles(t: Template) -> dict[str, Role]:
     return roles
 
 
+def fanout_statements(service: str) -> list[Statement]:
+    """What a task needs for its own fan-out queue and rule (shared/events/fanout.py):
+    only names under `kkot-<stage>-events-fanout-`; the sweep may delete any such
+    queue whose owner died, so that part is not scoped to the service."""
+    prefix = "kkot-${Stage}-events-fanout-"
+    own_rule = arn("events", f"rule/kkot-${{Stage}}-events/{prefix}{service}-*")
+    return [
+        allow(
+            actions("events", "PutRule", "PutTargets", "RemoveTargets", "DeleteRule"),
+            [own_rule, arn("events", f"rule/kkot-${{Stage}}-events/{prefix}*")],
+            sid="OwnFanoutRule",
+        ),
+        allow(
+            actions(
+                "sqs",
+                "CreateQueue",
+                "DeleteQueue",
+                "GetQueueAttributes",
+                "SetQueueAttributes",
+                "TagQueue",
+                "ListQueueTags",
+                "ReceiveMessage",
+                "DeleteMessage",
+                "ChangeMessageVisibility",
+            ),
+            [arn("sqs", f"{prefix}*")],
+            sid="OwnFanoutQueue",
+        ),
+        allow(actions("sqs", "ListQueues"), ["*"], sid="FindExpiredFanoutQueues"),
+    ]
+
+
 def environment(spec: AppService) -> list[Environment]:
     """Container environment: each service's KKOT_<SERVICE>_ settings on AWS."""
     prefix = f"KKOT_{spec.name.upper()}_"
@@ -592,9 +627,11 @@ def environment(spec: AppService) -> list[Environment]:
         },
         "web": {
             "WAS_URL": f"http://was:{WAS.port}",
-            # Separate containers share no in-process bus: the page polls WAS.
-            # A per-service queue would hand each event to only one of web's tasks.
-            "EVENTS_SOURCE": "poll",
+            # Live history from EventBridge through a queue of each task's own.
+            "EVENTS_SOURCE": "bus",
+            "BUS_BACKEND": "aws",
+            "EVENT_BUS_NAME": import_value(DATA, "EventBusName"),
+            "REGION": Ref("AWS::Region"),
         },
         "was": {
             "MODE": "aws",

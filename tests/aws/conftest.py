@@ -15,10 +15,11 @@ import aioboto3
 import pytest
 
 from cfn.render import render
-from cfn.stacks.data import CONSUMERS, build_data_and_events
+from cfn.stacks.data import CONSUMERS, Consumer, build_data_and_events
 from tests.moto_server import CREDENTIALS, REGION, moto_server
 from tests.was.conftest import model_server_url  # noqa: F401  (the real model server)
 
+_SECOND_WORK_QUEUE = Consumer("web", "Web", ({"prefix": "classification."},))
 # The stack's MaxReceiveCount parameter (1..20); 2 keeps the dead-letter test short.
 MAX_RECEIVE_COUNT = 2
 
@@ -100,9 +101,17 @@ async def bus_resources(moto_url: str, data_template: dict[str, Any]) -> BusReso
         await events.create_event_bus(Name=bus_name)
         queue_urls: dict[str, str] = {}
         dlq_urls: dict[str, str] = {}
-        for consumer in CONSUMERS:
-            queue = _props(data_template, f"{consumer.logical}Queue")
-            rule = _props(data_template, f"{consumer.logical}EventsRule")
+        for consumer in (*CONSUMERS, _SECOND_WORK_QUEUE):
+            # The stack has one work queue (was); the bus tests need a second consumer,
+            # shaped exactly like it but routing every classification event.
+            logical = consumer.logical if consumer in CONSUMERS else CONSUMERS[0].logical
+            queue = _props(data_template, f"{logical}Queue")
+            rule = dict(_props(data_template, f"{logical}EventsRule"))
+            if consumer not in CONSUMERS:
+                rule["EventPattern"] = {
+                    **rule["EventPattern"],
+                    "detail-type": [{"prefix": "classification."}],
+                }
             dlq_url = (await sqs.create_queue(QueueName=f"{consumer.name}-dlq-{suffix}"))[
                 "QueueUrl"
             ]

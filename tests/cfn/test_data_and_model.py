@@ -24,7 +24,7 @@ def test_each_consumer_has_an_encrypted_queue_with_a_dead_letter_queue(
 ) -> None:
     data = templates["data-and-events"]
     queues = resources_of_type(data, "AWS::SQS::Queue")
-    for name in ("Web", "Was"):
+    for name in ("Was",):
         queue = queues[f"{name}Queue"]["Properties"]
         assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
             "Fn::GetAtt": [f"{name}DeadLetterQueue", "Arn"]
@@ -42,14 +42,29 @@ def test_each_consumer_has_an_encrypted_queue_with_a_dead_letter_queue(
     assert data["Parameters"]["MaxReceiveCount"]["Default"] == 5
 
 
-def test_rules_route_the_design_event_types(templates: dict[str, Template]) -> None:
+def test_rules_and_task_queues_cover_exactly_the_events_that_are_sent(
+    templates: dict[str, Template],
+) -> None:
+    """Work goes to the one `was` queue; news every task must hear goes to each task's
+    own fan-out queue (created at run time); what nobody consumes is neither routed
+    nor sent (`model.registered`)."""
+    from services.was.app import FANOUT_EVENT_TYPES as WAS_FANOUT
+    from services.web.feeds import LIVE_EVENT_TYPES as WEB_FANOUT
+
     rules = resources_of_type(templates["data-and-events"], "AWS::Events::Rule")
-    web = rules["WebEventsRule"]["Properties"]
+    assert sorted(rules) == ["WasEventsRule"]
     was = rules["WasEventsRule"]["Properties"]
-    assert web["EventPattern"]["detail-type"] == [{"prefix": "classification."}]
-    assert set(was["EventPattern"]["detail-type"]) >= {"model.deployed"}
-    for rule in (web, was):
-        assert rule["EventBusName"] == {"Ref": "EventBus"}
+    assert was["EventBusName"] == {"Ref": "EventBus"}
+    routed = set(was["EventPattern"]["detail-type"])
+    assert routed == {"classification.requested"}
+    fanned = {t.value for t in (*WAS_FANOUT, *WEB_FANOUT)}
+    assert {t.value for t in WAS_FANOUT} == {"model.deployed"}
+    assert routed | fanned == {
+        "classification.requested",
+        "classification.completed",
+        "classification.failed",
+        "model.deployed",
+    }
 
 
 def test_classification_table(templates: dict[str, Template]) -> None:
