@@ -14,6 +14,7 @@ _COMMAND_MODULES = (
     "services.pipeline.cli",  # train, pipeline run, models ls|show|approve|reject|deploy|rollback
     "services.runner",  # run: every service in one process
     "services.aws.cli",  # aws deploy|status|destroy, release model
+    "services.ci.cli",  # ci push-images, ci start-model-pipeline (the buildspecs' steps)
 )
 
 

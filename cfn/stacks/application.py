@@ -85,6 +85,7 @@ DATA = "data-and-events"
 MODEL = "model"
 ANYWHERE = "0.0.0.0/0"
 HTTPS = 443
+HTTPS_LISTENER = "HttpsListener"
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,13 @@ def build_application() -> Template:
             ]
             service.HealthCheckGracePeriodSeconds = 60
             service.DependsOn = ["HttpListener", WEB.logical + "Service", WAS.logical + "Service"]
+            # ECS refuses a service whose target group no listener forwards to yet; with
+            # a certificate that is the HTTPS listener (HTTP only redirects). A DependsOn
+            # may not name a resource whose condition is false, so the conditional wait
+            # is a reference in the metadata, which CloudFormation honours as a dependency.
+            service.Metadata = {
+                "WaitsForListener": If("HasCertificate", Ref(HTTPS_LISTENER), "HttpListener")
+            }
         services[spec.name] = t.add_resource(service)
         add_autoscaling(t, spec, cluster, services[spec.name], params)
 
@@ -451,7 +459,7 @@ def add_load_balancer(
     )
     t.add_resource(
         Listener(
-            "HttpsListener",
+            HTTPS_LISTENER,
             Condition="HasCertificate",
             LoadBalancerArn=Ref(alb),
             Port=HTTPS,

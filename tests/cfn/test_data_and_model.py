@@ -121,3 +121,29 @@ def test_endpoint_autoscaling_and_model_image(templates: dict[str, Template]) ->
     container = model["Resources"]["FlowersModel"]["Properties"]["PrimaryContainer"]
     assert container["ModelDataUrl"] == {"Ref": "ModelDataUrl"}
     assert container["Image"]["Fn::Join"][1][1] == {"Ref": "ModelImageTag"}
+
+
+def test_execution_role_may_describe_exactly_the_rollback_alarms(
+    templates: dict[str, Template],
+) -> None:
+    # Deployment guardrails read the rollback alarms with the endpoint's execution role
+    # (the model's ExecutionRoleArn); without cloudwatch:DescribeAlarms on them SageMaker
+    # cannot roll a bad update back.
+    model = templates["model"]
+    resources = model["Resources"]
+    endpoint = resources["FlowersEndpoint"]["Properties"]
+    rollback = endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    names = [resources[a["AlarmName"]["Ref"]]["Properties"]["AlarmName"] for a in rollback]
+    assert len(names) >= 2
+    prefix = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
+    expected = [{"Fn::Sub": prefix + n["Fn::Sub"]} for n in names]
+    model_config = resources["FlowersModel"]["Properties"]
+    (role_id, _) = model_config["ExecutionRoleArn"]["Fn::GetAtt"]
+    statements = [
+        s
+        for policy in resources[role_id]["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+        if "cloudwatch:DescribeAlarms" in s["Action"]
+    ]
+    assert [s["Resource"] for s in statements] == [expected]
+    assert statements[0]["Effect"] == "Allow"
