@@ -40,13 +40,17 @@ _KNOWN_ERRORS = frozenset(
         "upstream_error",
         "was_unreachable",
         "no_file",
+        "empty_file",
         "bad_request",
     }
 )
+# Codes that mean the same to a person as one that has a message.
+_ALIASES = {"missing_file": "no_file", "invalid_multipart": "bad_request"}
 
 
 def failure_page(request: web.Request, code: str, status: int) -> web.Response:
     """The error page for a failure `code` (WAS's or ours)."""
+    code = _ALIASES.get(code, code)
     key = f"error.{code}" if code in _KNOWN_ERRORS else "error.generic"
     # A WAS-side outage is a 502/503 of ours; the reader's own mistakes stay 4xx.
     shown = status if 400 <= status < 500 else (503 if status == 503 else 502)
