@@ -8,7 +8,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.was import handlers
+from services.was import api_docs, handlers
 from shared.contracts.classification import (
     ClassificationPage,
     ClassificationRecord,
@@ -37,7 +37,13 @@ class Param:
 
 @dataclass(frozen=True)
 class Route:
-    """One route: how aiohttp dispatches it and how OpenAPI documents it."""
+    """One route: how aiohttp dispatches it and how OpenAPI documents it.
+
+    `errors` are the error statuses this operation itself can answer; the ones every
+    call through the gateway can meet (429, 502, 504, 500 and, on `/api/`, 401/403)
+    are added by the OpenAPI builder. `documented=False` keeps a route (probes the
+    gateway does not route, the docs page itself) out of the public document.
+    """
 
     method: str
     path: str
@@ -48,6 +54,8 @@ class Route:
     body: Body = None
     params: tuple[Param, ...] = ()
     tags: tuple[str, ...] = field(default=("classifications",))
+    errors: tuple[int, ...] = ()
+    documented: bool = True
 
 
 _ID = Param("id", "path", {"type": "string"}, "classification id", required=True)
@@ -57,7 +65,16 @@ _PREFER = Param(
 )
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/health", handlers.health, "health", "Liveness", {200: "alive"}, tags=("ops",)),
+    Route(
+        "GET",
+        "/health",
+        handlers.health,
+        "health",
+        "Liveness",
+        {200: "alive"},
+        tags=("ops",),
+        documented=False,
+    ),
     Route(
         "GET",
         "/ready",
@@ -66,6 +83,7 @@ ROUTES: tuple[Route, ...] = (
         "Readiness: the model endpoint and the store answer",
         {200: ReadinessResponse, 503: ReadinessResponse},
         tags=("ops",),
+        documented=False,
     ),
     Route(
         "POST",
@@ -77,6 +95,7 @@ ROUTES: tuple[Route, ...] = (
         body="image",
         params=(_LANG,),
         tags=("tutorial",),
+        errors=(400, 413, 415, 503),
     ),
     Route(
         "POST",
@@ -87,6 +106,7 @@ ROUTES: tuple[Route, ...] = (
         {201: ClassificationRecord, 202: ClassificationRecord},
         body="image",
         params=(_LANG, _PREFER),
+        errors=(400, 413, 415, 503),
     ),
     Route(
         "GET",
@@ -97,7 +117,13 @@ ROUTES: tuple[Route, ...] = (
         {200: ClassificationPage},
         params=(
             Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100}),
-            Param("cursor", "query", {"type": "string"}, "next_cursor of the previous page"),
+            Param(
+                "cursor",
+                "query",
+                {"type": "string"},
+                "next_cursor of the previous page (opaque: empty is the first page, any"
+                " value this server did not issue is 400)",
+            ),
             Param(
                 "has_feedback",
                 "query",
@@ -106,6 +132,7 @@ ROUTES: tuple[Route, ...] = (
             ),
             _LANG,
         ),
+        errors=(400,),
     ),
     Route(
         "GET",
@@ -115,6 +142,7 @@ ROUTES: tuple[Route, ...] = (
         "One record",
         {200: ClassificationRecord},
         params=(_ID, _LANG),
+        errors=(404,),
     ),
     Route(
         "POST",
@@ -125,6 +153,7 @@ ROUTES: tuple[Route, ...] = (
         {200: ClassificationRecord},
         body=FeedbackRequest,
         params=(_ID, _LANG),
+        errors=(400, 404, 409, 413, 415, 422, 503),
     ),
     Route(
         "GET",
@@ -134,6 +163,7 @@ ROUTES: tuple[Route, ...] = (
         "The uploaded image",
         {200: "image"},
         params=(_ID,),
+        errors=(404,),
     ),
     Route(
         "GET",
@@ -143,6 +173,7 @@ ROUTES: tuple[Route, ...] = (
         "The deployed model",
         {200: CurrentModel},
         tags=("models",),
+        errors=(503,),
     ),
     Route(
         "GET",
@@ -153,6 +184,7 @@ ROUTES: tuple[Route, ...] = (
         {200: LabelsResponse},
         params=(_LANG,),
         tags=("models",),
+        errors=(503,),
     ),
     Route(
         "GET",
@@ -162,6 +194,26 @@ ROUTES: tuple[Route, ...] = (
         "This document",
         {200: "OpenAPI 3.1 document"},
         tags=("ops",),
+    ),
+    Route(
+        "GET",
+        "/api/docs",
+        api_docs.docs_page,
+        "docs",
+        "This document, browsable (Swagger UI)",
+        {200: "HTML page"},
+        tags=("ops",),
+        documented=False,
+    ),
+    Route(
+        "GET",
+        "/api/docs/{file}",
+        api_docs.docs_asset,
+        "docs_asset",
+        "The docs page's scripts and styles",
+        {200: "file"},
+        tags=("ops",),
+        documented=False,
     ),
 )
 
