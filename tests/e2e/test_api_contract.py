@@ -32,7 +32,7 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
     reason="schemathesis is not installed (dev extra)",
 )
 async def test_schemathesis_finds_no_failure_against_the_live_api(
-    stack: RunningStack, artifacts_dir: Path
+    stack: RunningStack, artifacts_dir: Path, tmp_path: Path
 ) -> None:
     program = str(SCHEMATHESIS) if SCHEMATHESIS.exists() else "schemathesis"
     # A subprocess on the event loop: the stack under test runs on this very loop.
@@ -57,6 +57,7 @@ async def test_schemathesis_finds_no_failure_against_the_live_api(
         "off",
         "--request-timeout",
         "60",
+        cwd=tmp_path,  # its .schemathesis/ cache stays out of the work tree
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
