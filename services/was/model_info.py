@@ -23,7 +23,13 @@ import structlog
 
 from shared.contracts.classification import CurrentModel
 from shared.contracts.events import ModelDeployed
-from shared.contracts.model import Catalog, LoadedModel
+from shared.contracts.model import (
+    Catalog,
+    Evaluation,
+    ExamplePhoto,
+    LoadedModel,
+    MisclassifiedPhoto,
+)
 
 __all__ = ["ModelInfo", "ModelSnapshot", "parse_admin_model"]
 
@@ -41,6 +47,9 @@ class ModelSnapshot:
     source: str = "unknown"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     metrics: dict[str, float] = field(default_factory=dict)
+    evaluation: Evaluation | None = None
+    examples: tuple[ExamplePhoto, ...] = ()
+    misclassified: tuple[MisclassifiedPhoto, ...] = ()
 
     def public(self) -> CurrentModel:
         """The `CurrentModel` contract."""
@@ -51,6 +60,10 @@ class ModelSnapshot:
             source=self.source,
             created_at=self.created_at,
             metrics=self.metrics,
+            labels=list(self.labels),
+            evaluation=self.evaluation,
+            examples=list(self.examples),
+            misclassified=list(self.misclassified),
         )
 
 
@@ -73,6 +86,9 @@ def parse_admin_model(body: bytes) -> ModelSnapshot:
         source=metadata.source,
         created_at=metadata.created_at,
         metrics=metrics,
+        evaluation=loaded.evaluation,
+        examples=tuple(loaded.examples),
+        misclassified=tuple(loaded.misclassified),
     )
 
 

@@ -8,13 +8,14 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.was import api_docs, handlers
+from services.was import api_docs, handlers, versions
 from shared.contracts.classification import (
     ClassificationPage,
     ClassificationRecord,
     CurrentModel,
     FeedbackRequest,
     LabelsResponse,
+    ModelVersions,
     ReadinessResponse,
     TutorialResponse,
 )
@@ -174,6 +175,15 @@ ROUTES: tuple[Route, ...] = (
         {200: CurrentModel},
         tags=("models",),
         errors=(503,),
+    ),
+    Route(
+        "GET",
+        "/api/v1/models",
+        versions.model_versions,
+        "models_list",
+        "Every registered model version, oldest first, the deployed one marked",
+        {200: ModelVersions},
+        tags=("models",),
     ),
     Route(
         "GET",

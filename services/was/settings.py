@@ -51,6 +51,9 @@ class WasSettings(ServiceSettings):
     # Background jobs (`Prefer: respond-async`) run this many at a time, so the model
     # server can batch them.
     background_concurrency: int = Field(4, ge=1, le=64)
+    # The local model registry (`kkot pipeline`'s folder) whose versions the model page
+    # charts; None where there is none to read (containers, AWS): no history then.
+    registry_dir: Path | None = None
 
     bus_backend: BusBackend = "memory"
     store_backend: Literal["sqlite", "dynamodb"] = "sqlite"
