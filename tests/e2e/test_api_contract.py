@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from services.runner import RunningStack
+from services.was.openapi import build_openapi
+from services.was.routes import ROUTES
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
@@ -66,5 +68,8 @@ async def test_schemathesis_finds_no_failure_against_the_live_api(
     (artifacts_dir / "schemathesis.txt").write_text(text)
     assert process.returncode == 0, text[-6000:]
     assert "No issues found" in text, text[-6000:]
-    # Every documented operation was exercised.
-    assert "Selected: 8/8" in text and "Tested: 8" in text, text[-2000:]
+    # Every documented operation was exercised, but the one serving the document
+    # itself, which schemathesis leaves out of a run that loads the document from it.
+    operations = sum(len(methods) for methods in build_openapi(ROUTES)["paths"].values()) - 1
+    assert f"Selected: {operations}/{operations}" in text, text[-2000:]
+    assert f"Tested: {operations}" in text, text[-2000:]
