@@ -81,6 +81,7 @@ def pages(record_id: str) -> dict[str, str]:
         "status": "/status",
         "not-found": "/no-such-page",
         "api-error": "/api/v1/classifications/no-such-record",
+        "api-docs": "/api/docs",
     }
 
 

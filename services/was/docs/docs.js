@@ -5,7 +5,7 @@ window.addEventListener("DOMContentLoaded", function () {
   window.ui = SwaggerUIBundle({
     url: "/api/v1/openapi.json",
     dom_id: "#swagger-ui",
-    deepLinking: true,
+    deepLinking: false,
     tryItOutEnabled: true,
     persistAuthorization: false,
   });
