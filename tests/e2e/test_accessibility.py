@@ -171,3 +171,26 @@ async def test_keyboard_only_upload_shows_focus_and_announces_the_result(
     await page.screenshot(path=str(artifacts_dir / "keyboard-result-en.png"), full_page=True)
     assert watch.problems == [], watch.problems
     await context.close()
+
+
+async def test_history_says_reconnecting_only_after_a_connection_drops(
+    stack: RunningStack, browser: Any
+) -> None:
+    context = await browser.new_context(locale="en-US")
+    page = await context.new_page()
+    # Never connected: the live stream is refused, and the badge stays hidden.
+    await page.route("**/events", lambda route: route.abort())
+    await page.goto(f"{stack.url}/history")
+    await page.wait_for_timeout(1500)
+    assert await page.is_hidden("#live")
+    # Connected, then the stream drops: "Live", then "Reconnecting…".
+    await page.unroute("**/events")
+    await page.goto(f"{stack.url}/history")
+    await page.wait_for_selector("#live.live")
+    assert (await page.inner_text("#live")).strip().endswith("Live")
+    await page.route("**/events", lambda route: route.abort())
+    await page.evaluate("() => window.stop()")  # ends the open stream; retries are refused
+    await page.wait_for_function(
+        "document.querySelector('#live').textContent.includes('Reconnecting')"
+    )
+    await context.close()
