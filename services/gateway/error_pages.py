@@ -25,14 +25,15 @@ from shared.contracts.errors import ErrorResponse
 from shared.limits import size_text, upload_limit_of_body
 from shared.middleware import request_id_of
 
-__all__ = ["html_error_pages_middleware", "page_for_upstream", "wants_html"]
+__all__ = ["KNOWN_CODES", "html_error_pages_middleware", "page_for_upstream", "wants_html"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Headers of the JSON answer that still mean something on the page.
 _KEPT_HEADERS = ("Retry-After", "Allow", "WWW-Authenticate")
 # Error bodies are small; a bigger one is not the error shape and is passed on as it is.
 _MAX_ERROR_BODY = 64 * 1024
-_KNOWN = frozenset(
+# Error codes with a message of their own in web's catalogs; the rest read "generic".
+KNOWN_CODES = frozenset(
     {
         "payload_too_large",
         "rate_limited",
@@ -60,7 +61,7 @@ def render_page(request: web.Request, status: int, code: str) -> str:
     language = negotiate(request, "en")
     t = catalog(language)
     limit = size_text(upload_limit_of_body(request.app[SETTINGS].max_body_bytes))
-    message = t(f"error.{code}" if code in _KNOWN else "error.generic", limit=limit)
+    message = t(f"error.{code}" if code in KNOWN_CODES else "error.generic", limit=limit)
     title = t("error.title")
     parts = {
         "lang": language,

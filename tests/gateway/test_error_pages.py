@@ -11,7 +11,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.gateway.app import create_app
+from services.gateway.error_pages import KNOWN_CODES
 from services.gateway.settings import GatewaySettings
+from services.web.i18n import messages
 from shared.contracts.errors import ErrorBody, ErrorResponse
 from shared.limits import ENVELOPE_BYTES, size_text
 
@@ -87,3 +89,10 @@ async def test_an_upstream_json_error_is_a_page_for_a_browser(
     page = await response.text()
     assert "We could not find that page or classification." in page
     assert 'href="/"' in page
+
+
+def test_every_error_the_gateway_names_has_words_in_both_languages() -> None:
+    for language in ("en", "ko"):
+        known = messages(language).keys()
+        for code in KNOWN_CODES:
+            assert f"error.{code}" in known, (language, code)
