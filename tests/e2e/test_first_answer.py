@@ -14,11 +14,6 @@ from services.runner import RunningStack
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.dataset]
 
 
-@pytest.mark.xfail(
-    reason="WAS asks the model server for labels during warm-up and gets 503; branch i10 "
-    "learns them through invoke_endpoint. Drop this marker when i10 is merged.",
-    strict=False,
-)
 async def test_the_first_classification_after_start_has_a_description(
     stack: RunningStack, flower_photo: Path
 ) -> None:
