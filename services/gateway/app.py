@@ -4,46 +4,29 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 
-from services.gateway.keys import RATE_LIMITER, SESSION, SETTINGS, STREAMS
+from services.gateway.keys import RATE_LIMITER, SETTINGS, STREAMS, UPSTREAMS
 from services.gateway.middlewares import (
     access_fields_middleware,
     auth_middleware,
+    normal_path_middleware,
     rate_limit_middleware,
 )
 from services.gateway.proxy import close_streams
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.routes import setup_routes
 from services.gateway.settings import GatewaySettings
+from services.gateway.upstreams import open_upstreams
 from shared.middleware import error_middleware, make_request_context_middleware
 
 __all__ = ["create_app"]
 
 
-async def _upstream_session(app: web.Application) -> AsyncIterator[None]:
-    """One pooled, keep-alive client for every upstream call."""
-    settings = app[SETTINGS]
-    connector = aiohttp.TCPConnector(
-        limit=settings.pool_limit,
-        limit_per_host=settings.pool_limit_per_host,
-        keepalive_timeout=30,
-    )
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        connect=settings.connect_timeout_s,
-        sock_read=settings.upstream_timeout_s,
-    )
-    # Bodies pass through byte for byte: no decompression, no cookie jar of our own.
-    async with aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        auto_decompress=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
-    ) as session:
-        app[SESSION] = session
+async def _upstreams(app: web.Application) -> AsyncIterator[None]:
+    """The pooled, keep-alive clients towards the upstreams, one pool per traffic kind."""
+    async with open_upstreams(app[SETTINGS]) as upstreams:
+        app[UPSTREAMS] = upstreams
         yield
 
 
@@ -54,6 +37,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
             access_fields_middleware,
             make_request_context_middleware("gateway"),
             error_middleware,
+            normal_path_middleware,
             rate_limit_middleware,
             auth_middleware,
         ],
@@ -65,7 +49,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         settings.rate_capacity, settings.rate_refill_per_s, settings.rate_max_clients
     )
     app[STREAMS] = set()
-    app.cleanup_ctx.append(_upstream_session)
+    app.cleanup_ctx.append(_upstreams)
     app.on_shutdown.append(close_streams)
     setup_routes(app)
     return app

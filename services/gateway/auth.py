@@ -43,9 +43,9 @@ def matching_key(request: web.Request, keys: Iterable[SecretStr]) -> str | None:
     return found
 
 
-def require_api_key(request: web.Request, keys: frozenset[SecretStr]) -> None:
-    """Raise 401/403 unless `/api/*` is open or the caller holds a configured key."""
-    if not keys or not request.path.startswith(PROTECTED_PREFIX):
+def require_api_key(request: web.Request, path: str, keys: frozenset[SecretStr]) -> None:
+    """Raise 401/403 unless `path` (the normal path) is open or the caller holds a key."""
+    if not keys or not (path == "/api" or path.startswith(PROTECTED_PREFIX)):
         return
     if presented_key(request) is None:
         raise Unauthorized("an API key is required (X-API-Key or Authorization: Bearer)")

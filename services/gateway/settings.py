@@ -29,9 +29,16 @@ class GatewaySettings(ServiceSettings):
     trusted_proxy_hops: int = Field(0, ge=0)
     # API keys required on `/api/*` when not empty (`X-API-Key` or `Authorization: Bearer`).
     api_keys: frozenset[SecretStr] = frozenset()
+    # Opening a new TCP connection to an upstream (not the wait for a pooled one).
     connect_timeout_s: float = Field(3.0, gt=0)
     # Longest silence while reading an upstream answer (SSE heartbeats keep streams alive).
     upstream_timeout_s: float = Field(60.0, gt=0)
-    # Connection pool towards the upstreams (keep-alive; shared by every request).
-    pool_limit: int = Field(256, ge=1)
-    pool_limit_per_host: int = Field(128, ge=1)
+    # Connections towards each upstream, one pool per kind of traffic (keep-alive).
+    was_pool_limit: int = Field(512, ge=1)
+    web_pool_limit: int = Field(256, ge=1)
+    # The wait for a free connection of a pool before answering 503 (the request was
+    # not sent, so it is safe to retry).
+    pool_wait_timeout_s: float = Field(30.0, gt=0)
+    # Live-history streams (`/events`): their own pool, a total and a per-client cap.
+    max_streams: int = Field(256, ge=1)
+    max_streams_per_client: int = Field(8, ge=1)

@@ -35,6 +35,7 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.middleware import request_id_of
+from shared.params import parse_bounded_int
 from shared.resilience import BreakerState
 from shared.storage import BlobNotFound
 
@@ -192,12 +193,9 @@ async def get_classification(request: web.Request) -> web.Response:
 
 
 def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit")
-    if raw is None:
-        return _DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_LIMIT:
-        raise BadRequest(f"limit must be an integer from 1 to {_MAX_LIMIT}", code="invalid_limit")
-    return int(raw)
+    return parse_bounded_int(
+        request.query.get("limit"), name="limit", default=_DEFAULT_LIMIT, low=1, high=_MAX_LIMIT
+    )
 
 
 def _has_feedback(request: web.Request) -> bool | None:

@@ -40,6 +40,12 @@ _SCHEMA = (
 )
 
 
+# Far beyond any real timestamp, far below SQLite's 2**63 limit.
+_MAX_MICROS = 2**62
+MAX_ID_CHARS = 64
+MAX_CURSOR_CHARS = 512
+
+
 class InvalidCursor(ValueError):
     """A pagination cursor this store did not produce."""
 
@@ -75,12 +81,21 @@ def encode_cursor(created_us: int, record_id: str) -> str:
 
 def decode_cursor(cursor: str) -> tuple[int, str]:
     """The position a cursor names; `InvalidCursor` for anything else."""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor("invalid cursor")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_us, record_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError, TypeError, RecursionError):
         raise InvalidCursor("invalid cursor") from None
-    if not isinstance(created_us, int) or not isinstance(record_id, str):
+    # Bounded: SQLite integers are 64-bit, and a 31-digit number would overflow there.
+    if (
+        not isinstance(created_us, int)
+        or isinstance(created_us, bool)
+        or not 0 <= created_us < _MAX_MICROS
+        or not isinstance(record_id, str)
+        or not 0 < len(record_id) <= MAX_ID_CHARS
+    ):
         raise InvalidCursor("invalid cursor")
     return created_us, record_id
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from services.was.records import StoredClassification
-from services.was.store import InvalidCursor
+from services.was.store import MAX_CURSOR_CHARS, MAX_ID_CHARS, InvalidCursor
 from shared.contracts.classification import ClassificationStatus
 from shared.errors import Conflict
 
@@ -61,12 +61,19 @@ def encode_cursor(record_id: str, created_at: str) -> str:
 
 def decode_cursor(cursor: str) -> dict[str, Any]:
     """The `ExclusiveStartKey` a cursor names; `InvalidCursor` for anything else."""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor("invalid cursor")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, record_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError, TypeError, RecursionError):
         raise InvalidCursor("invalid cursor") from None
-    if not isinstance(created_at, str) or not isinstance(record_id, str) or not record_id:
+    if (
+        not isinstance(created_at, str)
+        or not isinstance(record_id, str)
+        or not 0 < len(record_id) <= MAX_ID_CHARS
+        or not 0 < len(created_at) <= 40
+    ):
         raise InvalidCursor("invalid cursor")
     return {"pk": {"S": record_id}, "kind": {"S": KIND}, "created_at": {"S": created_at}}
 

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from services.web.i18n import LANGUAGE_COOKIE, LANGUAGES
 from services.web.keys import SETTINGS, WAS
+from services.web.redirects import same_site_path
 from services.web.rendering import language_of, render, render_text
 from services.web.uploads import UploadProblem, read_upload
 from services.web.was_client import WasFailure
@@ -76,8 +77,7 @@ async def classify_submit(request: web.Request) -> web.StreamResponse:
             upload.data, upload.filename, upload.content_type, language, request_id_of(request)
         )
     except UploadProblem as problem:
-        status = 413 if problem.code == "payload_too_large" else 400
-        return failure_page(request, problem.code, status)
+        return failure_page(request, problem.code, problem.status)
     except WasFailure as failure:
         return failure_page(request, failure.code, failure.status)
     location = request.app.router["result"].url_for(id=record.id)
@@ -174,10 +174,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     language = request.match_info["lang"]
     if language not in LANGUAGES:
         raise web.HTTPNotFound()
-    target = request.query.get("next", "/")
-    # Only same-site paths: "//host" or "/\\host" would be an open redirect.
-    if not target.startswith("/") or target.startswith(("//", "/\\")):
-        target = "/"
+    target = same_site_path(request.query.get("next"))
     response = web.HTTPSeeOther(location=target)
     response.set_cookie(
         LANGUAGE_COOKIE,
