@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from services.gateway.cors import add_cors_headers, cors_preflight_middleware
 from services.gateway.keys import RATE_LIMITER, SETTINGS, STREAMS, UPSTREAMS
 from services.gateway.middlewares import (
     access_fields_middleware,
@@ -18,6 +19,7 @@ from services.gateway.ratelimit import RateLimiter
 from services.gateway.routes import setup_routes
 from services.gateway.settings import GatewaySettings
 from services.gateway.upstreams import open_upstreams
+from shared import server_header
 from shared.middleware import error_middleware, make_request_context_middleware
 
 __all__ = ["create_app"]
@@ -38,6 +40,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
             make_request_context_middleware("gateway"),
             error_middleware,
             normal_path_middleware,
+            cors_preflight_middleware,
             rate_limit_middleware,
             auth_middleware,
         ],
@@ -51,5 +54,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app[STREAMS] = set()
     app.cleanup_ctx.append(_upstreams)
     app.on_shutdown.append(close_streams)
+    app.on_response_prepare.append(add_cors_headers)
+    server_header.install(app)
     setup_routes(app)
     return app

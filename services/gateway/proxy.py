@@ -33,6 +33,8 @@ __all__ = ["close_streams", "proxy"]
 _log = structlog.get_logger("kkot.gateway")
 # aiohttp writes its own Date and Server; the upstream's would be duplicates.
 _RESPONSE_DROP = ("date", "server", "content-length")
+# How often a quiet relay checks that its caller is still there.
+_CALLER_CHECK_S = 1.0
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
@@ -116,7 +118,7 @@ async def _relay(
         response.content_length = length
     await response.prepare(request)
     try:
-        async for chunk in upstream.content.iter_any():
+        while chunk := await _next_chunk(request, upstream):
             try:
                 await response.write(chunk)
             except ConnectionResetError:
@@ -129,6 +131,17 @@ async def _relay(
         return response
     await response.write_eof()
     return response
+
+
+async def _next_chunk(request: web.Request, upstream: aiohttp.ClientResponse) -> bytes:
+    """The next piece of the answer; b"" at its end or once the caller has gone (a
+    quiet stream would otherwise hold its slot until the next heartbeat fails)."""
+    while True:
+        try:
+            return await asyncio.wait_for(upstream.content.readany(), _CALLER_CHECK_S)
+        except TimeoutError:
+            if request.transport is None or request.transport.is_closing():
+                return b""
 
 
 async def close_streams(app: web.Application) -> None:

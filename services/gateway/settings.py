@@ -39,6 +39,9 @@ class GatewaySettings(ServiceSettings):
     # The wait for a free connection of a pool before answering 503 (the request was
     # not sent, so it is safe to retry).
     pool_wait_timeout_s: float = Field(30.0, gt=0)
+    # Origins (e.g. "https://app.example") whose pages may call the API; empty: none.
+    cors_allow_origins: frozenset[str] = frozenset()
+    cors_max_age_s: int = Field(600, ge=0, le=86_400)
     # Live-history streams (`/events`): their own pool, a total and a per-client cap.
     max_streams: int = Field(256, ge=1)
     max_streams_per_client: int = Field(8, ge=1)

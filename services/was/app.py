@@ -24,6 +24,7 @@ from services.was.service import ClassificationService
 from services.was.settings import WasSettings
 from services.was.store import SqliteClassificationStore
 from services.was.store_dynamodb import DynamoDBClassificationStore
+from shared import server_header
 from shared.contracts.events import EventType
 from shared.events import AwsBusConfig, EventBus, IdempotentConsumer, create_bus
 from shared.middleware import error_middleware, make_request_context_middleware
@@ -198,5 +199,6 @@ def create_app(settings: WasSettings, *, bus: EventBus | None = None) -> web.App
     app.cleanup_ctx.append(_endpoint_ctx)
     app.cleanup_ctx.append(_model_info_ctx)
     app.cleanup_ctx.append(_service_ctx)
+    server_header.install(app)
     setup_routes(app)
     return app

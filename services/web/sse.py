@@ -15,6 +15,7 @@ from services.web.rendering import language_of, render_text
 from services.web.security import CONTENT_SECURITY_POLICY
 from services.web.was_client import WasFailure
 from shared.contracts.classification import ClassificationRecord
+from shared.errors import ServiceUnavailable
 
 __all__ = ["events"]
 
@@ -46,11 +47,18 @@ async def events(request: web.Request) -> web.StreamResponse:
             await response.prepare(request)
             # The browser leaving (or the gateway dropping it) ends the stream quietly.
             with contextlib.suppress(ConnectionResetError):
-                await _stream(request, response, listener.queue, names, settings.sse_heartbeat_s)
+                await _stream(
+                    request,
+                    response,
+                    listener.queue,
+                    names,
+                    settings.sse_heartbeat_s,
+                    settings.sse_idle_timeout_s,
+                )
             return response
     except TooManyListeners:
-        raise web.HTTPServiceUnavailable(
-            text="too many live clients", headers={"Retry-After": "5"}
+        raise ServiceUnavailable(
+            "live updates are full; retry later", code="too_many_streams", retry_after=5
         ) from None
 
 
@@ -60,15 +68,23 @@ async def _stream(
     queue: asyncio.Queue[ClassificationRecord | None],
     names: dict[str, str],
     heartbeat_s: float,
+    idle_timeout_s: float,
 ) -> None:
-    """Write events as they come and a heartbeat comment when idle, until the end marker."""
+    """Write events as they come and a heartbeat comment when idle, until the end
+    marker; after `idle_timeout_s` without an event the stream ends (a forgotten tab
+    gives its slot back; an open page's EventSource reconnects after `retry`)."""
     await response.write(f"retry: {_RETRY_MS}\n: connected\n\n".encode())
+    loop = asyncio.get_running_loop()
+    last_event = loop.time()
     while True:
         try:
             record = await asyncio.wait_for(queue.get(), timeout=heartbeat_s)
         except TimeoutError:
+            if loop.time() - last_event >= idle_timeout_s:
+                return
             await response.write(b": heartbeat\n\n")
             continue
+        last_event = loop.time()
         if record is None:
             return
         await response.write(_event(request, record, names))
