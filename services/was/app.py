@@ -17,6 +17,7 @@ from aiohttp import web
 
 from services.was import keys
 from services.was.endpoint import EndpointClient, botocore_config
+from services.was.jobs import job_recovery
 from services.was.model_info import ModelInfo
 from services.was.openapi import build_openapi
 from services.was.routes import ROUTES, setup_routes
@@ -166,6 +167,7 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
         bus=app[keys.BUS],
         endpoint=app[keys.ENDPOINT],
         model_info=app[keys.MODEL_INFO],
+        max_attempts=app[keys.SETTINGS].job_max_attempts,
     )
     app[keys.SERVICE] = service
     bus = app[keys.BUS]
@@ -180,7 +182,14 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
             MODEL_CONSUMER, [EventType.MODEL_DEPLOYED], IdempotentConsumer(service.on_model_event)
         ),
     ]
-    yield
+    settings = app[keys.SETTINGS]
+    async with job_recovery(
+        service,
+        interval_s=settings.job_sweep_interval_s,
+        stale_after_s=settings.job_stale_after_s,
+        max_attempts=settings.job_max_attempts,
+    ):
+        yield
     for subscription in subscriptions:
         await subscription.close()
 

@@ -42,7 +42,7 @@ from shared.contracts.events import (
 from shared.contracts.model import Catalog, Language
 from shared.errors import Conflict, KkotError, NotFound, ServiceUnavailable, Unprocessable
 from shared.events import EventBus
-from shared.storage import BlobStore
+from shared.storage import BlobNotFound, BlobStore
 
 __all__ = ["SOURCE", "ClassificationService", "image_path"]
 
@@ -59,6 +59,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _gave_up(attempts: int) -> KkotError:
+    return KkotError(
+        f"the job was interrupted {attempts} times (the service stopped while it ran); "
+        "it will not be tried again",
+        code="job_gave_up",
+    )
+
+
 class ClassificationService:
     """Classify images, keep the records, and tell the bus about it."""
 
@@ -70,12 +78,14 @@ class ClassificationService:
         bus: EventBus,
         endpoint: EndpointClient,
         model_info: ModelInfo,
+        max_attempts: int = 3,
     ) -> None:
         self.store = store
         self.blobs = blobs
         self.bus = bus
         self.endpoint = endpoint
         self.model_info = model_info
+        self.max_attempts = max_attempts
 
     def catalogs(self) -> tuple[Catalog, ...]:
         """Where display text comes from: the project's catalog, then the model's own."""
@@ -87,9 +97,15 @@ class ClassificationService:
         return render_record(stored, language, self.catalogs(), image_path(stored.id))
 
     async def submit(
-        self, upload: Upload, *, language: Language, request_id: str, background: bool
+        self,
+        upload: Upload,
+        *,
+        language: Language,
+        request_id: str,
+        background: bool,
+        principal: str | None = None,
     ) -> StoredClassification:
-        """Keep the image and a pending record; announce the request."""
+        """Keep the image and a pending record (both before any answer); announce it."""
         record_id = uuid.uuid4().hex
         created = _now()
         image_key = f"images/{created:%Y/%m/%d}/{record_id}.{upload.extension}"
@@ -102,23 +118,37 @@ class ClassificationService:
             filename=upload.filename,
             content_type=upload.content_type,
             image_key=image_key,
+            created_by=principal,
+            background=background,
+            language=language,
         )
         await self.store.put(stored)
+        await self._announce(stored, background=background)
+        return stored
+
+    async def _announce(self, stored: StoredClassification, *, background: bool) -> None:
         await self.bus.publish(
             Event(
                 type=EventType.CLASSIFICATION_REQUESTED,
                 source=SOURCE,
-                correlation_id=request_id,
+                correlation_id=stored.request_id,
                 data=ClassificationRequested(
-                    classification_id=record_id,
-                    image_key=image_key,
-                    content_type=upload.content_type,
-                    language=language,
+                    classification_id=stored.id,
+                    image_key=stored.image_key,
+                    content_type=stored.content_type,
+                    language=stored.language,
                     background=background,
                 ),
             )
         )
-        return stored
+
+    async def resume(self, stored: StoredClassification, *, max_attempts: int) -> None:
+        """Run a pending job again (as a background job), or end it when it has used
+        up its attempts."""
+        if stored.attempts >= max_attempts:
+            await self._fail(stored, _gave_up(stored.attempts), stored.language)
+            return
+        await self._announce(stored, background=True)
 
     async def complete(
         self, stored: StoredClassification, data: bytes, *, language: Language, started: float
@@ -201,7 +231,18 @@ class ClassificationService:
             stored = await self.store.get(data.classification_id)
             if stored is None or stored.status is not ClassificationStatus.PENDING:
                 return
-            blob = await self.blobs.get(stored.image_key)
+            if stored.attempts >= self.max_attempts:
+                await self._fail(stored, _gave_up(stored.attempts), data.language)
+                return
+            # Counted before the work: a job that crashes its worker still uses it up.
+            stored = stored.model_copy(update={"attempts": stored.attempts + 1})
+            await self.store.put(stored)
+            try:
+                blob = await self.blobs.get(stored.image_key)
+            except BlobNotFound:
+                gone = KkotError("the photo of this job is gone", code="image_missing")
+                await self._fail(stored, gone, data.language)
+                return
             try:
                 await self.complete(stored, blob.data, language=data.language, started=started)
             except KkotError:

@@ -51,6 +51,13 @@ class WasSettings(ServiceSettings):
     # server can batch them.
     background_concurrency: int = Field(4, ge=1, le=64)
 
+    # Accepted jobs: tries per job before it ends `failed`; how often pending jobs are
+    # looked for, and after how long a pending job counts as lost (longer than any
+    # job runs: the endpoint's read timeout times its attempts, with margin).
+    job_max_attempts: int = Field(3, ge=1, le=20)
+    job_sweep_interval_s: float = Field(30.0, gt=0)
+    job_stale_after_s: float = Field(120.0, gt=0)
+
     bus_backend: BusBackend = "memory"
     store_backend: Literal["sqlite", "dynamodb"] = "sqlite"
     blob_backend: Literal["local", "s3"] = "local"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,12 @@ class ClassificationStore(Protocol):
         self, *, limit: int, cursor: str | None = None, has_feedback: bool | None = None
     ) -> tuple[list[StoredClassification], str | None]:
         """Up to `limit` records, newest first, after `cursor`; and the next cursor."""
+
+    async def list_pending(self, *, limit: int) -> builtins.list[StoredClassification]:
+        """Up to `limit` records still `pending`, oldest first (for job recovery)."""
+
+    async def delete(self, record_id: str) -> bool:
+        """Remove the record; False when there was none."""
 
     async def ping(self) -> None:
         """Raise if the store cannot answer."""
@@ -174,6 +181,22 @@ class SqliteClassificationStore:
         items = [StoredClassification.model_validate_json(row[2]) for row in page]
         next_cursor = encode_cursor(page[-1][0], page[-1][1]) if len(fetched) > limit else None
         return items, next_cursor
+
+    async def list_pending(self, *, limit: int) -> builtins.list[StoredClassification]:
+        """Up to `limit` pending records, oldest first (a scan: pending rows are few)."""
+        async with self._db.execute(
+            "SELECT body FROM classifications WHERE json_extract(body, '$.status') = ? "
+            "ORDER BY created_us, id LIMIT ?",
+            ("pending", limit),
+        ) as rows:
+            fetched = list(await rows.fetchall())
+        return [StoredClassification.model_validate_json(row[0]) for row in fetched]
+
+    async def delete(self, record_id: str) -> bool:
+        """Remove the record; False when there was none."""
+        cursor = await self._db.execute("DELETE FROM classifications WHERE id = ?", (record_id,))
+        await self._db.commit()
+        return cursor.rowcount > 0
 
     async def ping(self) -> None:
         """Raise if the database cannot answer."""

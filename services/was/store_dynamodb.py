@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -198,6 +199,33 @@ class DynamoDBClassificationStore:
             last = page[-1]
             next_cursor = encode_cursor(last["pk"]["S"], last["created_at"]["S"])
         return [_record(item) for item in page], next_cursor
+
+    async def list_pending(self, *, limit: int) -> builtins.list[StoredClassification]:
+        """Up to `limit` pending records, oldest first (a filtered scan: the table's
+        pending items are few, and recovery runs at start and now and then)."""
+        items: list[dict[str, Any]] = []
+        args: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "#s = :pending",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":pending": {"S": _PENDING}},
+        }
+        while True:
+            response = await self._db.scan(**args)
+            items.extend(response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if start is None or len(items) >= limit * 4:
+                break
+            args["ExclusiveStartKey"] = start
+        records = sorted((_record(item) for item in items), key=lambda r: (r.created_at, r.id))
+        return records[:limit]
+
+    async def delete(self, record_id: str) -> bool:
+        """Remove the record; False when there was none."""
+        response = await self._db.delete_item(
+            TableName=self.table_name, Key={"pk": {"S": record_id}}, ReturnValues="ALL_OLD"
+        )
+        return bool(response.get("Attributes"))
 
     async def ping(self) -> None:
         """Raise if the table cannot answer (a read the task role may do anyway, unlike
