@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from services.gateway.access import access_middleware
 from services.gateway.cors import add_cors_headers, cors_preflight_middleware
-from services.gateway.keys import RATE_LIMITER, SETTINGS, STREAMS, UPSTREAMS
+from services.gateway.keys import RATE_LIMITER, SESSION_SECRET, SETTINGS, STREAMS, UPSTREAMS
 from services.gateway.middlewares import (
     access_fields_middleware,
-    auth_middleware,
     normal_path_middleware,
     rate_limit_middleware,
 )
@@ -42,12 +43,16 @@ def create_app(settings: GatewaySettings) -> web.Application:
             normal_path_middleware,
             cors_preflight_middleware,
             rate_limit_middleware,
-            auth_middleware,
+            access_middleware,
         ],
         # Bodies are streamed, never read whole, so aiohttp's own cap does not apply.
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
+    secret = settings.session_secret
+    app[SESSION_SECRET] = (
+        secret.get_secret_value().encode() if secret is not None else secrets.token_bytes(32)
+    )
     app[RATE_LIMITER] = RateLimiter(
         settings.rate_capacity, settings.rate_refill_per_s, settings.rate_max_clients
     )

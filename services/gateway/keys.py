@@ -18,3 +18,5 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 STREAMS = web.AppKey("streams", set[aiohttp.ClientResponse])
 # The request's one normal path: routing, keys and forwarding all read it.
 NORMAL_PATH = web.RequestKey("normal_path", NormalPath)
+# The key that signs browser sessions (the configured one, else random per process).
+SESSION_SECRET = web.AppKey("session_secret", bytes)

@@ -1,5 +1,5 @@
 """The gateway's own middlewares, run inside the shared request-context and error
-middlewares: the edge rate limit and the API-key check."""
+middlewares: the one normal path and the edge rate limit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from services.gateway.auth import require_api_key
 from services.gateway.clients import client_identity
 from services.gateway.keys import NORMAL_PATH, RATE_LIMITER, SETTINGS
 from services.gateway.paths import NormalPath, normalise_target
@@ -17,7 +16,6 @@ from shared.errors import NotFound, TooManyRequests
 
 __all__ = [
     "access_fields_middleware",
-    "auth_middleware",
     "normal_path_middleware",
     "normal_path_of",
     "rate_limit_middleware",
@@ -61,11 +59,4 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
         wait = limiter.acquire(client_identity(request, request.app[SETTINGS]))
         if wait > 0:
             raise TooManyRequests("too many requests; slow down", retry_after=wait)
-    return await handler(request)
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """401/403 on `/api/*` when API keys are configured."""
-    require_api_key(request, normal_path_of(request).path, request.app[SETTINGS].api_keys)
     return await handler(request)

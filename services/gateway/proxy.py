@@ -17,6 +17,7 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
+from services.gateway.access import PRINCIPAL
 from services.gateway.clients import client_identity
 from services.gateway.forwarding import upstream_request_headers
 from services.gateway.hop_by_hop import end_to_end
@@ -60,7 +61,7 @@ async def _forward(
     settings = request.app[SETTINGS]
     normal = normal_path_of(request)
     body = LimitedBody(request, settings.max_body_bytes) if request.can_read_body else None
-    headers = upstream_request_headers(request, settings.trusted_proxy_hops)
+    headers = upstream_request_headers(request, settings.trusted_proxy_hops, request[PRINCIPAL])
     # encoded=True: the client sends exactly the path access was decided on (yarl
     # would otherwise re-decode and re-resolve it its own way).
     url = URL(base + normal.target, encoded=True)
@@ -136,6 +137,8 @@ async def _relay(
 async def _next_chunk(request: web.Request, upstream: aiohttp.ClientResponse) -> bytes:
     """The next piece of the answer; b"" at its end or once the caller has gone (a
     quiet stream would otherwise hold its slot until the next heartbeat fails)."""
+    if upstream.content_length is not None:
+        return await upstream.content.readany()  # a bounded answer: no need to watch
     while True:
         try:
             return await asyncio.wait_for(upstream.content.readany(), _CALLER_CHECK_S)

@@ -29,6 +29,10 @@ class GatewaySettings(ServiceSettings):
     trusted_proxy_hops: int = Field(0, ge=0)
     # API keys required on `/api/*` when not empty (`X-API-Key` or `Authorization: Bearer`).
     api_keys: frozenset[SecretStr] = frozenset()
+    # Signs browser sessions made from a key on /login; set the same value on every
+    # gateway instance (else each makes a random one and sessions end on restart).
+    session_secret: SecretStr | None = None
+    session_ttl_s: int = Field(12 * 3600, ge=60, le=30 * 24 * 3600)
     # Opening a new TCP connection to an upstream (not the wait for a pooled one).
     connect_timeout_s: float = Field(3.0, gt=0)
     # Longest silence while reading an upstream answer (SSE heartbeats keep streams alive).

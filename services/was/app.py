@@ -20,6 +20,7 @@ from services.was.endpoint import EndpointClient, botocore_config
 from services.was.jobs import job_recovery
 from services.was.model_info import ModelInfo
 from services.was.openapi import build_openapi
+from services.was.retention import retention
 from services.was.routes import ROUTES, setup_routes
 from services.was.service import ClassificationService
 from services.was.settings import WasSettings
@@ -183,11 +184,18 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
         ),
     ]
     settings = app[keys.SETTINGS]
-    async with job_recovery(
-        service,
-        interval_s=settings.job_sweep_interval_s,
-        stale_after_s=settings.job_stale_after_s,
-        max_attempts=settings.job_max_attempts,
+    async with (
+        job_recovery(
+            service,
+            interval_s=settings.job_sweep_interval_s,
+            stale_after_s=settings.job_stale_after_s,
+            max_attempts=settings.job_max_attempts,
+        ),
+        retention(
+            service,
+            days=settings.retention_days,
+            interval_s=settings.retention_sweep_interval_s,
+        ),
     ):
         yield
     for subscription in subscriptions:

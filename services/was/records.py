@@ -93,4 +93,5 @@ def render_record(
         error=stored.error,
         feedback_label=stored.feedback_label,
         feedback_at=stored.feedback_at,
+        version=stored.version,
     )

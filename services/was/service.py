@@ -14,6 +14,7 @@ time) and `was_ms` (everything else WAS did for the request).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
@@ -40,8 +41,16 @@ from shared.contracts.events import (
     ModelDeployed,
 )
 from shared.contracts.model import Catalog, Language
-from shared.errors import Conflict, KkotError, NotFound, ServiceUnavailable, Unprocessable
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    KkotError,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+)
 from shared.events import EventBus
+from shared.principal import ANONYMOUS, is_key_principal
 from shared.storage import BlobNotFound, BlobStore
 
 __all__ = ["SOURCE", "ClassificationService", "image_path"]
@@ -86,6 +95,8 @@ class ClassificationService:
         self.endpoint = endpoint
         self.model_info = model_info
         self.max_attempts = max_attempts
+        # One correction at a time: the version check and the write must not interleave.
+        self._feedback_lock = asyncio.Lock()
 
     def catalogs(self) -> tuple[Catalog, ...]:
         """Where display text comes from: the project's catalog, then the model's own."""
@@ -270,17 +281,62 @@ class ClassificationService:
             raise ServiceUnavailable("the deployed model's labels are not known yet")
         return snapshot.labels
 
-    async def add_feedback(self, record_id: str, label: str) -> StoredClassification:
-        """Keep the corrected label with the record (and so with its image)."""
-        stored = await self.get(record_id)
-        if stored.status is ClassificationStatus.PENDING:
-            raise Conflict("the classification is still running; send feedback when it is done")
+    async def add_feedback(
+        self, record_id: str, label: str, *, principal: str, if_match: int | None = None
+    ) -> StoredClassification:
+        """Keep the corrected label with the record (and so with its image), saying who
+        gave it. A correction never silently replaces someone else's: that needs the
+        `If-Match` version of the record the person saw (409 otherwise)."""
         labels = await self.current_labels()
         if label not in labels:
             raise Unprocessable(
                 f"unknown label {label!r}; GET /api/v1/labels lists the {len(labels)} labels",
                 code="unknown_label",
             )
-        updated = stored.model_copy(update={"feedback_label": label, "feedback_at": _now()})
-        await self.store.put(updated)
-        return updated
+        async with self._feedback_lock:
+            stored = await self.get(record_id)
+            if stored.status is ClassificationStatus.PENDING:
+                raise Conflict("the classification is still running; send feedback when it is done")
+            if if_match is not None and if_match != stored.version:
+                raise Conflict(
+                    f"the record changed since you read it (now version {stored.version}); "
+                    "reload it and try again",
+                    code="edit_conflict",
+                )
+            others = stored.feedback_by != principal or principal == ANONYMOUS
+            if stored.feedback_label is not None and others and if_match is None:
+                raise Conflict(
+                    f"someone else already corrected this to {stored.feedback_label!r}; to "
+                    f'replace it, send If-Match: "{stored.version}" (the version you saw)',
+                    code="feedback_exists",
+                )
+            updated = stored.model_copy(
+                update={
+                    "feedback_label": label,
+                    "feedback_at": _now(),
+                    "feedback_by": principal,
+                    "version": stored.version + 1,
+                }
+            )
+            await self.store.put(updated)
+            return updated
+
+    async def delete(self, record_id: str, *, principal: str) -> None:
+        """Remove the record and its photo. A record created with a key may only be
+        deleted by that key's holder; others by anyone who may write."""
+        stored = await self.get(record_id)
+        if is_key_principal(stored.created_by) and stored.created_by != principal:
+            raise Forbidden("only whoever created this record may delete it")
+        await self.blobs.delete(stored.image_key)
+        await self.store.delete(record_id)
+        _log.info("classification_deleted", classification_id=record_id, by=principal)
+
+    async def purge_older_than(self, moment: datetime, *, limit: int = 500) -> int:
+        """Delete records (and photos) created before `moment` (the retention rule)."""
+        expired = await self.store.list_created_before(moment, limit=limit)
+        for stored in expired:
+            await self.blobs.delete(stored.image_key)
+            await self.store.delete(stored.id)
+        if expired:
+            _log.info("classifications_expired", count=len(expired))
+        return len(expired)

@@ -58,6 +58,10 @@ class WasSettings(ServiceSettings):
     job_sweep_interval_s: float = Field(30.0, gt=0)
     job_stale_after_s: float = Field(120.0, gt=0)
 
+    # Records and their photos older than this are deleted (None: kept forever).
+    retention_days: float | None = Field(90.0, gt=0)
+    retention_sweep_interval_s: float = Field(3600.0, gt=0)
+
     bus_backend: BusBackend = "memory"
     store_backend: Literal["sqlite", "dynamodb"] = "sqlite"
     blob_backend: Literal["local", "s3"] = "local"

@@ -71,6 +71,11 @@ class ClassificationStore(Protocol):
     async def delete(self, record_id: str) -> bool:
         """Remove the record; False when there was none."""
 
+    async def list_created_before(
+        self, moment: datetime, *, limit: int
+    ) -> builtins.list[StoredClassification]:
+        """Up to `limit` records created before `moment`, oldest first (retention)."""
+
     async def ping(self) -> None:
         """Raise if the store cannot answer."""
 
@@ -188,6 +193,17 @@ class SqliteClassificationStore:
             "SELECT body FROM classifications WHERE json_extract(body, '$.status') = ? "
             "ORDER BY created_us, id LIMIT ?",
             ("pending", limit),
+        ) as rows:
+            fetched = list(await rows.fetchall())
+        return [StoredClassification.model_validate_json(row[0]) for row in fetched]
+
+    async def list_created_before(
+        self, moment: datetime, *, limit: int
+    ) -> builtins.list[StoredClassification]:
+        """Up to `limit` records created before `moment`, oldest first."""
+        async with self._db.execute(
+            "SELECT body FROM classifications WHERE created_us < ? ORDER BY created_us, id LIMIT ?",
+            (_micros(moment), limit),
         ) as rows:
             fetched = list(await rows.fetchall())
         return [StoredClassification.model_validate_json(row[0]) for row in fetched]

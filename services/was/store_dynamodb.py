@@ -220,6 +220,23 @@ class DynamoDBClassificationStore:
         records = sorted((_record(item) for item in items), key=lambda r: (r.created_at, r.id))
         return records[:limit]
 
+    async def list_created_before(
+        self, moment: datetime, *, limit: int
+    ) -> builtins.list[StoredClassification]:
+        """Up to `limit` records created before `moment`, oldest first (the index)."""
+        response = await self._db.query(
+            TableName=self.table_name,
+            IndexName=INDEX_NAME,
+            KeyConditionExpression="kind = :kind AND created_at < :before",
+            ExpressionAttributeValues={
+                ":kind": {"S": KIND},
+                ":before": {"S": created_key(moment)},
+            },
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        return [_record(item) for item in response.get("Items", [])]
+
     async def delete(self, record_id: str) -> bool:
         """Remove the record; False when there was none."""
         response = await self._db.delete_item(

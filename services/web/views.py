@@ -7,13 +7,13 @@ from aiohttp import web
 
 from services.web.i18n import LANGUAGE_COOKIE, LANGUAGES
 from services.web.keys import SETTINGS, WAS
-from services.web.redirects import same_site_path
 from services.web.rendering import language_of, render, render_text
 from services.web.uploads import UploadProblem, read_upload
 from services.web.was_client import WasFailure
 from shared.contracts.classification import ClassificationRecord, LabelInfo
 from shared.contracts.model import Language
 from shared.middleware import request_id_of
+from shared.redirects import same_site_path
 
 __all__ = [
     "classify_page",
@@ -42,6 +42,7 @@ _KNOWN_ERRORS = frozenset(
         "was_unreachable",
         "no_file",
         "bad_request",
+        "feedback_conflict",
     }
 )
 
@@ -126,12 +127,18 @@ async def feedback_submit(request: web.Request) -> web.StreamResponse:
     if not isinstance(label, str) or not label:
         return failure_page(request, "bad_request", 400)
     classification_id = request.match_info["id"]
+    version = form.get("version")
     try:
         await request.app[WAS].feedback(
-            classification_id, label, language_of(request), request_id_of(request)
+            classification_id,
+            label,
+            language_of(request),
+            request_id_of(request),
+            if_match=version if isinstance(version, str) and version.isdecimal() else None,
         )
     except WasFailure as failure:
-        return failure_page(request, failure.code, failure.status)
+        code = "feedback_conflict" if failure.status == 409 else failure.code
+        return failure_page(request, code, failure.status)
     location = request.app.router["result"].url_for(id=classification_id)
     raise web.HTTPSeeOther(location=str(location.with_query(thanks="1")))
 

@@ -52,6 +52,8 @@ class ClassificationRecord(Contract):
     error: str | None = None
     feedback_label: str | None = None
     feedback_at: datetime | None = None
+    # The record's version (its ETag): send it as If-Match to replace a correction.
+    version: int = 0
 
 
 class ClassificationPage(Contract):
