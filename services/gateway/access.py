@@ -49,7 +49,8 @@ def is_open(path: str) -> bool:
 
 
 def _wants_page(request: web.Request) -> bool:
-    return request.method == "GET" and "text/html" in request.headers.get(hdrs.ACCEPT, "")
+    """A browser navigating (a page, or a form post): it is sent to sign in."""
+    return request.method in ("GET", "POST") and "text/html" in request.headers.get(hdrs.ACCEPT, "")
 
 
 def _same_site(request: web.Request) -> bool:
@@ -88,8 +89,8 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     principal = _principal(request)
     if principal is None and not is_open(path):
         if _wants_page(request):
-            target = quote(request[NORMAL_PATH].target, safe="/?=&")
-            raise web.HTTPSeeOther(location=f"/login?next={target}")
+            back = request[NORMAL_PATH].target if request.method == "GET" else "/"
+            raise web.HTTPSeeOther(location=f"/login?next={quote(back, safe='/?=&')}")
         raise Unauthorized(
             "an API key is required (X-API-Key or Authorization: Bearer), "
             "or sign in on /login in a browser"

@@ -93,5 +93,6 @@ def render_record(
         error=stored.error,
         feedback_label=stored.feedback_label,
         feedback_at=stored.feedback_at,
+        feedback_by=stored.feedback_by,
         version=stored.version,
     )

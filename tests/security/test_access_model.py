@@ -90,6 +90,12 @@ async def test_every_record_route_needs_a_key_or_a_session(stack: RunningStack) 
         ) as response:
             assert response.status == 303
             assert response.headers["Location"] == "/login?next=/history"
+        # So is the no-JavaScript form's post (the page script's fallback).
+        async with session.post(
+            stack.url + "/", data=_form(), headers={"Accept": "text/html"}, allow_redirects=False
+        ) as response:
+            assert response.status == 303
+            assert response.headers["Location"].startswith("/login")
         # Open: health, static files, the language switch, the sign-in page.
         for path in ("/health", "/static/app.css", "/login"):
             async with session.get(stack.url + path) as response:
@@ -181,7 +187,9 @@ async def test_feedback_never_silently_replaces_someone_elses(stack: RunningStac
             headers={"X-API-Key": BOB, "If-Match": f'"{version}"'},
         ) as r:
             assert r.status == 200
-            assert (await r.json())["feedback_label"] == labels[2]
+            corrected = await r.json()
+            assert corrected["feedback_label"] == labels[2]
+            assert corrected["feedback_by"].startswith("key:")
 
 
 async def test_delete_removes_record_photo_and_history_entry(stack: RunningStack) -> None:
