@@ -190,6 +190,7 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
             interval_s=settings.job_sweep_interval_s,
             stale_after_s=settings.job_stale_after_s,
             max_attempts=settings.job_max_attempts,
+            resume_on_start=settings.job_resume_on_start,
         ),
         retention(
             service,

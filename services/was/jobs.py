@@ -54,9 +54,13 @@ async def _sweep(
     interval_s: float,
     stale_after_s: float,
     max_attempts: int,
+    resume_on_start: bool,
 ) -> None:
     # Recovery must not keep WAS from starting, nor die of one bad pass.
     created_before = started
+    if not resume_on_start:
+        await asyncio.sleep(interval_s)
+        created_before = datetime.now(UTC) - timedelta(seconds=stale_after_s)
     while True:
         try:
             await resume_pending(service, created_before=created_before, max_attempts=max_attempts)
@@ -68,7 +72,12 @@ async def _sweep(
 
 @contextlib.asynccontextmanager
 async def job_recovery(
-    service: ClassificationService, *, interval_s: float, stale_after_s: float, max_attempts: int
+    service: ClassificationService,
+    *,
+    interval_s: float,
+    stale_after_s: float,
+    max_attempts: int,
+    resume_on_start: bool = True,
 ) -> AsyncIterator[None]:
     """Run the recovery sweep for as long as the block runs."""
     task = asyncio.create_task(
@@ -78,6 +87,7 @@ async def job_recovery(
             interval_s=interval_s,
             stale_after_s=stale_after_s,
             max_attempts=max_attempts,
+            resume_on_start=resume_on_start,
         ),
         name="was-job-recovery",
     )

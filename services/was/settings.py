@@ -55,6 +55,9 @@ class WasSettings(ServiceSettings):
     # looked for, and after how long a pending job counts as lost (longer than any
     # job runs: the endpoint's read timeout times its attempts, with margin).
     job_max_attempts: int = Field(3, ge=1, le=20)
+    # Re-announce jobs left pending by an earlier run when WAS starts (on SQS the queue
+    # redelivers them too; off only to test that redelivery alone finishes them).
+    job_resume_on_start: bool = True
     job_sweep_interval_s: float = Field(30.0, gt=0)
     job_stale_after_s: float = Field(120.0, gt=0)
 
