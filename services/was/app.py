@@ -191,6 +191,7 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
             stale_after_s=settings.job_stale_after_s,
             max_attempts=settings.job_max_attempts,
             resume_on_start=settings.job_resume_on_start,
+            endpoint_ready=lambda: _endpoint_ready(app),
         ),
         retention(
             service,
@@ -201,6 +202,18 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     for subscription in subscriptions:
         await subscription.close()
+
+
+async def _endpoint_ready(app: web.Application) -> bool:
+    """The local model server answers `/ping` (SageMaker has no ping: assumed ready)."""
+    local = app[keys.SETTINGS].local_endpoint_url
+    if local is None:
+        return True
+    try:
+        async with app[keys.HTTP].get(f"{local}/ping") as response:
+            return response.status == 200
+    except (aiohttp.ClientError, TimeoutError):
+        return False
 
 
 def create_app(settings: WasSettings, *, bus: EventBus | None = None) -> web.Application:

@@ -7,7 +7,8 @@ pending jobs (`classification.requested`) and the usual consumer runs them; that
 consumer is idempotent (a finished record is skipped) and counts its attempts, so a
 job that keeps killing its worker ends `failed` after `job_max_attempts`.
 
-- at start: every record left pending by an earlier run (created before this start);
+- at start, once the model endpoint answers (bounded wait): every record left pending
+  by an earlier run (created before this start);
 - then every `job_sweep_interval_s`: records pending for longer than
   `job_stale_after_s` (an event lost or dead-lettered while the process kept running).
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -30,6 +31,14 @@ __all__ = ["job_recovery", "resume_pending"]
 
 _log = structlog.get_logger("kkot.was.jobs")
 _BATCH = 500
+# The longest wait for the model endpoint before resuming anyway (seconds).
+_READY_WAIT_S = 180
+
+Ready = Callable[[], Awaitable[bool]]
+
+
+async def _always_ready() -> bool:
+    return True
 
 
 async def resume_pending(
@@ -55,9 +64,16 @@ async def _sweep(
     stale_after_s: float,
     max_attempts: int,
     resume_on_start: bool,
+    endpoint_ready: Ready,
 ) -> None:
     # Recovery must not keep WAS from starting, nor die of one bad pass.
     created_before = started
+    # Resumed jobs would fail at once against a model that is still loading.
+    for _ in range(_READY_WAIT_S):
+        with contextlib.suppress(Exception):
+            if await endpoint_ready():
+                break
+        await asyncio.sleep(1)
     if not resume_on_start:
         await asyncio.sleep(interval_s)
         created_before = datetime.now(UTC) - timedelta(seconds=stale_after_s)
@@ -78,6 +94,7 @@ async def job_recovery(
     stale_after_s: float,
     max_attempts: int,
     resume_on_start: bool = True,
+    endpoint_ready: Ready | None = None,
 ) -> AsyncIterator[None]:
     """Run the recovery sweep for as long as the block runs."""
     task = asyncio.create_task(
@@ -88,6 +105,7 @@ async def job_recovery(
             stale_after_s=stale_after_s,
             max_attempts=max_attempts,
             resume_on_start=resume_on_start,
+            endpoint_ready=endpoint_ready or _always_ready,
         ),
         name="was-job-recovery",
     )
