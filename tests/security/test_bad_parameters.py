@@ -133,3 +133,23 @@ async def test_the_language_switch_goes_back_to_a_same_site_path(stack: RunningS
     )
     assert response.status == 303
     assert response.headers["location"] == "/history?cursor=abc"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Big": "a" * 20_000},
+        {f"X-H{i}": "v" for i in range(200)},
+        {"Cookie": "kkot_lang=" + "e" * 9000},
+    ],
+)
+async def test_oversized_headers_are_refused_with_a_4xx(
+    stack: RunningStack, headers: dict[str, str]
+) -> None:
+    try:
+        response = await raw_request(
+            stack.config.host, stack.config.gateway_port, "/history", headers=headers
+        )
+    except ConnectionResetError:
+        return  # refused before any answer: also fine, nothing was processed
+    assert 400 <= response.status < 500, response.status
