@@ -80,3 +80,16 @@ async def test_internal_routes_are_not_reachable(echo_edge: EchoEdge, target: st
     )
     assert response.status == 404
     assert "raw_path" not in response.json()
+
+
+@pytest.mark.parametrize(
+    "target", ["http://127.0.0.1:8081/ready", "http://evil.example/api/v1/labels", "*"]
+)
+async def test_absolute_and_asterisk_targets_never_reach_an_upstream(
+    echo_edge: EchoEdge, target: str
+) -> None:
+    response = await raw_request(
+        echo_edge.host, echo_edge.port, target, headers={"X-API-Key": API_KEY}
+    )
+    assert 400 <= response.status < 500
+    assert b"raw_path" not in response.body
