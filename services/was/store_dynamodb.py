@@ -86,6 +86,7 @@ def _item(record: StoredClassification) -> dict[str, Any]:
         "created_at": {"S": created_key(record.created_at)},
         "status": {"S": record.status.value},
         "has_feedback": {"BOOL": record.feedback_label is not None},
+        "version": {"N": str(record.version)},
         "body": {"S": record.model_dump_json()},
     }
 
@@ -118,6 +119,15 @@ class DynamoDBClassificationStore:
             )
             condition["ExpressionAttributeNames"] = {"#s": "status"}
             condition["ExpressionAttributeValues"][":pending"] = {"S": _PENDING}
+        elif record.version > 0:
+            # A correction: only over the version it was made against, so two WAS tasks
+            # cannot both replace the same correction (the lock in the service is per task).
+            prev = record.version - 1
+            condition["ConditionExpression"] = "created_at = :created AND " + (
+                "(attribute_not_exists(#v) OR #v = :prev)" if prev == 0 else "#v = :prev"
+            )
+            condition["ExpressionAttributeNames"] = {"#v": "version"}
+            condition["ExpressionAttributeValues"][":prev"] = {"N": str(prev)}
         try:
             await self._db.put_item(TableName=self.table_name, Item=_item(record), **condition)
         except ClientError as exc:
