@@ -35,6 +35,7 @@ from shared.contracts.classification import (
 )
 from shared.contracts.events import (
     ClassificationCompleted,
+    ClassificationDeleted,
     ClassificationFailed,
     ClassificationRequested,
     Event,
@@ -346,16 +347,27 @@ class ClassificationService:
         stored = await self.get(record_id)
         if is_key_principal(stored.created_by) and stored.created_by != principal:
             raise Forbidden("only whoever created this record may delete it")
-        await self.blobs.delete(stored.image_key)
-        await self.store.delete(record_id)
+        await self._remove(stored)
         _log.info("classification_deleted", classification_id=record_id, by=principal)
+
+    async def _remove(self, stored: StoredClassification) -> None:
+        """Photo, record, then the announcement (live pages drop the item)."""
+        await self.blobs.delete(stored.image_key)
+        await self.store.delete(stored.id)
+        await self.bus.publish(
+            Event(
+                type=EventType.CLASSIFICATION_DELETED,
+                source=SOURCE,
+                correlation_id=stored.request_id,
+                data=ClassificationDeleted(classification_id=stored.id),
+            )
+        )
 
     async def purge_older_than(self, moment: datetime, *, limit: int = 500) -> int:
         """Delete records (and photos) created before `moment` (the retention rule)."""
         expired = await self.store.list_created_before(moment, limit=limit)
         for stored in expired:
-            await self.blobs.delete(stored.image_key)
-            await self.store.delete(stored.id)
+            await self._remove(stored)
         if expired:
             _log.info("classifications_expired", count=len(expired))
         return len(expired)

@@ -10,7 +10,7 @@ import json
 from aiohttp import web
 
 from services.web.keys import BROADCASTER, SETTINGS, WAS
-from services.web.live import TooManyListeners
+from services.web.live import LiveItem, Removed, TooManyListeners
 from services.web.rendering import language_of, render_text
 from services.web.security import CONTENT_SECURITY_POLICY
 from services.web.was_client import WasFailure
@@ -60,7 +60,7 @@ async def events(request: web.Request) -> web.StreamResponse:
 async def _stream(
     request: web.Request,
     response: web.StreamResponse,
-    queue: asyncio.Queue[ClassificationRecord | None],
+    queue: asyncio.Queue[LiveItem | None],
     names: dict[str, str],
     heartbeat_s: float,
     idle_timeout_s: float,
@@ -82,6 +82,10 @@ async def _stream(
         last_event = loop.time()
         if record is None:
             return
+        if isinstance(record, Removed):
+            data = json.dumps({"id": record.id})
+            await response.write(f"event: removed\ndata: {data}\n\n".encode())
+            continue
         if record.label and record.label not in names:
             # A label this stream has not seen: a new model was deployed. WAS knows it.
             names.update(await _display_names(request, language_of(request)))

@@ -235,3 +235,30 @@ async def test_records_and_photos_expire_after_the_retention_period(
             await asyncio.sleep(0.25)
         assert r.status == 404
     assert list((tmp_path / "was" / "blobs").rglob(f"{rid}.*")) == []
+
+
+async def test_a_deleted_record_leaves_open_live_history_pages(stack: RunningStack) -> None:
+    headers = {"X-API-Key": ALICE}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(stack.url + "/events", headers=headers) as stream,
+    ):
+        assert stream.status == 200
+        await stream.content.readline()
+        record = await _create(session, stack.url, ALICE)
+        async with session.delete(
+            stack.url + f"/api/v1/classifications/{record['id']}", headers=headers
+        ) as response:
+            assert response.status == 204
+        seen: list[str] = []
+
+        async def until_removed() -> None:
+            while line := (await stream.content.readline()).decode():
+                seen.append(line.strip())
+                if line.startswith("event: removed"):
+                    data = (await stream.content.readline()).decode()
+                    assert str(record["id"]) in data
+                    return
+
+        await asyncio.wait_for(until_removed(), 20)
+        assert "event: classification" in seen  # it was announced, then taken back

@@ -204,6 +204,12 @@
       list.prepend(node);
       show(document.getElementById("history-empty"), false);
     });
+    // A deleted record (by its owner or the retention rule) leaves the page at once.
+    source.addEventListener("removed", (event) => {
+      const item = JSON.parse(event.data);
+      const node = list.querySelector('[data-id="' + CSS.escape(item.id) + '"]');
+      if (node) { node.remove(); }
+    });
     window.addEventListener("pagehide", () => source.close());
   }
 
