@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from cfn.capacity import (
     ECS_CPU_TARGET_PERCENT,
     ECS_MIN_TASKS,
@@ -235,8 +237,13 @@ def register_cost(sub: Any) -> None:
 
 
 def run_cost(args: argparse.Namespace, _session: object = None) -> int:
-    """Print the report; exit 2 on an unusable load or unknown instance type."""
-    capacity = load_capacity(args.capacity)
+    """Print the report; exit 2 on an unreadable capacity file, an unusable load or an
+    unknown instance type."""
+    try:
+        capacity = load_capacity(args.capacity)
+    except (OSError, ValidationError) as exc:
+        sys.stderr.write(f"error: capacity file {args.capacity or 'cfn/capacity.json'}: {exc}\n")
+        return 2
     if args.rps <= 0:
         sys.stderr.write("error: --rps must be positive\n")
         return 2

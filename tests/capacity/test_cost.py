@@ -88,3 +88,9 @@ def test_the_command_refuses_bad_input(
     assert kkot(["aws", "cost", "--rps", "0", "--capacity", file]) == 2
     assert kkot(["aws", "cost", "--rps", "5", "--instance-type", "ml.x", "--capacity", file]) == 2
     assert "unknown instance type ml.x" in capsys.readouterr().err
+    broken = small_capacity_file.with_name("broken.json")
+    broken.write_text('{"tiers": {}}', encoding="utf-8")
+    assert kkot(["aws", "cost", "--rps", "5", "--capacity", str(broken)]) == 2
+    missing = str(small_capacity_file.with_name("missing.json"))
+    assert kkot(["aws", "cost", "--rps", "5", "--capacity", missing]) == 2
+    assert "missing.json" in capsys.readouterr().err
