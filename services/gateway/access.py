@@ -26,6 +26,7 @@ from services.gateway.auth import matching_key, presented_key
 from services.gateway.keys import NORMAL_PATH, SESSION_SECRET, SETTINGS
 from services.gateway.sessions import SESSION_COOKIE, verify_session
 from shared.errors import Forbidden, Unauthorized
+from shared.open_paths import is_open
 from shared.principal import ANONYMOUS
 
 __all__ = ["PRINCIPAL", "access_middleware", "key_principal"]
@@ -33,19 +34,12 @@ __all__ = ["PRINCIPAL", "access_middleware", "key_principal"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PRINCIPAL = web.RequestKey("principal", str)
 
-_OPEN_PATHS = frozenset({"/health", "/login", "/logout", "/favicon.ico"})
-_OPEN_PREFIXES = ("/static/", "/lang/")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def key_principal(key: str) -> str:
     """The principal of an API key's holder (a hash: keys never travel or get stored)."""
     return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def is_open(path: str) -> bool:
-    """Paths anyone may reach, keys on or off."""
-    return path in _OPEN_PATHS or path.startswith(_OPEN_PREFIXES)
 
 
 def _wants_page(request: web.Request) -> bool:

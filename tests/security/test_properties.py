@@ -26,13 +26,13 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.gateway.access import is_open
 from services.gateway.app import create_app
 from services.gateway.paths import normalise_target
 from services.gateway.routing import is_internal, upstream_for
 from services.gateway.settings import GatewaySettings
 from services.runner import RunningStack, run_stack
 from shared.errors import BadRequest
+from shared.open_paths import is_open
 from tests.e2e.conftest import stack_config
 from tests.security.threaded import blocking_request, in_thread
 
