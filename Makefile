@@ -12,7 +12,7 @@ EXTRAS ?= serve,was,web,train,infra,dev
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: help setup model chromium checkov run test lint typecheck unit bench templates clean
+.PHONY: help setup model chromium checkov axe run test lint typecheck unit bench templates clean
 
 help:
 	@echo "make run    start gateway, web, WAS and the model server on http://127.0.0.1:8080"
@@ -51,6 +51,11 @@ $(CHECKOV):
 
 checkov: $(CHECKOV)
 
+# axe-core for the accessibility tests: the npm package pinned in tests/e2e/axe.py,
+# installed into the git-ignored build/axe/.
+axe: setup
+	$(BIN)/python -m tests.e2e.axe
+
 # Serves the model the pipeline deployed last, else the default one in $(MODEL_DIR).
 run: setup model
 	$(BIN)/kkot run
@@ -62,7 +67,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup model chromium checkov lint typecheck
+test: setup model chromium checkov axe lint typecheck
 	KKOT_TEST_MODEL_DIR=$(abspath $(MODEL_DIR)) KKOT_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/pytest
 
 bench: setup model

@@ -41,6 +41,7 @@
   function messageFor(form, status, code) {
     const d = form.dataset;
     if (status === 413 || code === "payload_too_large") { return d.msgTooLarge; }
+    if (code === "empty_file") { return d.msgEmpty; }
     if (code === "invalid_image" || code === "unsupported_media_type" || status === 415) { return d.msgNotImage; }
     if (status === 429) { return d.msgRateLimited; }
     if (status === 502 || status === 503 || status === 504) { return d.msgUnavailable; }
@@ -55,19 +56,37 @@
     const preview = document.getElementById("preview");
     const progress = document.getElementById("progress");
     const progressText = progress.querySelector(".status-text");
-    const button = document.getElementById("submit");
+    const button = document.getElementById("submit-button");
     const slot = document.getElementById("result");
     let previewUrl = null;
 
+    function clearPreview() {
+      if (previewUrl) { URL.revokeObjectURL(previewUrl); previewUrl = null; }
+      preview.removeAttribute("src");
+      show(preview, false);
+      zone.classList.remove("has-preview");
+    }
+
+    // A preview only for what the browser can show: an empty file or a PDF gets its
+    // message at once and no broken image.
     function choose(file) {
       if (!file) { return; }
-      if (previewUrl) { URL.revokeObjectURL(previewUrl); }
+      clearPreview();
+      if (file.size === 0) { status(form.dataset.msgEmpty, true); return; }
+      if (!file.type.startsWith("image/")) { status(form.dataset.msgNotImage, true); return; }
       previewUrl = URL.createObjectURL(file);
       preview.src = previewUrl;
-      show(preview, true);
-      zone.classList.add("has-preview");
       show(progress, false);
     }
+    preview.addEventListener("load", () => {
+      show(preview, true);
+      zone.classList.add("has-preview");
+    });
+    preview.addEventListener("error", () => {
+      if (!preview.getAttribute("src")) { return; }
+      clearPreview();
+      status(form.dataset.msgNotImage, true);
+    });
 
     function status(text, isError) {
       progressText.textContent = text;
@@ -76,6 +95,11 @@
     }
 
     input.addEventListener("change", () => choose(input.files[0]));
+    // Space opens the chooser natively; Enter would submit the form (no photo yet), so
+    // it opens the chooser too, as keyboard users expect of the drop zone.
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") { event.preventDefault(); input.click(); }
+    });
     ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (event) => {
       event.preventDefault();
       zone.classList.add("dragover");
@@ -104,7 +128,9 @@
           method: "POST", body, headers: { "Accept": "application/json", "Accept-Language": lang },
         });
         if (response.status === 401 || response.status === 403) {
-          form.submit(); // the API wants a key this page does not hold: use the form route
+          // The API wants a key this page does not hold: use the form route. Called
+          // through the prototype, as a control named "submit" would shadow form.submit.
+          HTMLFormElement.prototype.submit.call(form);
           return;
         }
         const data = await response.json().catch(() => ({}));
@@ -138,11 +164,23 @@
         try {
           const response = await fetch(form.dataset.api, {
             method: "POST",
-            headers: { "Content-Type": "application/json", "Accept": "application/json" },
+            headers: {
+              "Content-Type": "application/json", "Accept": "application/json",
+              // The version this page shows: never silently replace someone else's answer.
+              "If-Match": '"' + form.dataset.version + '"',
+            },
             body: JSON.stringify({ label }),
           });
-          if (response.status === 401 || response.status === 403) { form.submit(); return; }
-          note.textContent = response.ok ? form.dataset.msgThanks : form.dataset.msgError;
+          if (response.status === 401 || response.status === 403) {
+            HTMLFormElement.prototype.submit.call(form);
+            return;
+          }
+          if (response.ok) {
+            const data = await response.json().catch(() => ({}));
+            if (data.version !== undefined) { form.dataset.version = String(data.version); }
+          }
+          note.textContent = response.ok ? form.dataset.msgThanks
+            : (response.status === 409 ? form.dataset.msgConflict : form.dataset.msgError);
           note.classList.toggle("error-text", !response.ok);
         } catch (e) {
           note.textContent = form.dataset.msgError;
@@ -168,13 +206,16 @@
     const badge = document.getElementById("live");
     if (!list || !list.dataset.live || !badge || !window.EventSource) { return; }
     const source = new EventSource(badge.dataset.events);
-    show(badge, true);
-    badge.textContent = badge.dataset.msgOffline;
+    // The badge appears with the first connection: "Reconnecting…" only after a drop.
+    let connected = false;
     source.addEventListener("open", () => {
+      connected = true;
       badge.textContent = badge.dataset.msgLive;
       badge.classList.add("live");
+      show(badge, true);
     });
     source.addEventListener("error", () => {
+      if (!connected) { return; }
       badge.textContent = badge.dataset.msgOffline;
       badge.classList.remove("live");
     });
@@ -189,6 +230,12 @@
       localTimes(node);
       list.prepend(node);
       show(document.getElementById("history-empty"), false);
+    });
+    // A deleted record (by its owner or the retention rule) leaves the page at once.
+    source.addEventListener("removed", (event) => {
+      const item = JSON.parse(event.data);
+      const node = list.querySelector('[data-id="' + CSS.escape(item.id) + '"]');
+      if (node) { node.remove(); }
     });
     window.addEventListener("pagehide", () => source.close());
   }
