@@ -237,7 +237,7 @@ def _run_on_emulator(config: StackConfig, port: int, stage_name: str) -> int:
     # Every AWS client of this process talks to the emulator, never to an account.
     os.environ.update(DUMMY_CREDENTIALS)
     try:
-        with moto_server(config.host, port or _free_port(config.host)) as url:
+        with moto_server(config.host, port) as url:
             _log.info(f"AWS emulator (moto) at {url}", emulator_url=url)
             stage = EmulatedStage(url, stage_name)
             provision(stage, report=lambda line: _log.info("emulator_provision", step=line))
@@ -247,15 +247,6 @@ def _run_on_emulator(config: StackConfig, port: int, stage_name: str) -> int:
     except EmulatorFailed as exc:
         _log.error("kkot_failed_to_start", error=str(exc))
         return 1
-
-
-def _free_port(host: str) -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 async def _serve(config: StackConfig) -> int:

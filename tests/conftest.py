@@ -1,12 +1,15 @@
 """Fixtures shared by every test package: the default model, the flowers dataset,
-free ports and small generated images."""
+free ports, small generated images and a real model server."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import socket
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +45,29 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+async def start_model_server(
+    aiohttp_server: Any, model_dir: Path, *, port: int = 0, **settings: Any
+) -> str:
+    """A real model server serving `model_dir` on the test's loop (`settings`: more
+    ModelServerSettings, e.g. admin_enabled); its URL once it answers /ping."""
+    from aiohttp import ClientSession
+
+    from services.model.app import create_app
+    from services.model.settings import ModelServerSettings
+
+    app = create_app(ModelServerSettings(model_dir=model_dir, port=port, **settings))
+    server = await aiohttp_server(app, port=port or None)
+    url = str(server.make_url("")).rstrip("/")
+    deadline = time.monotonic() + 60
+    async with ClientSession() as session:
+        while time.monotonic() < deadline:
+            async with session.get(f"{url}/ping") as response:
+                if response.status == 200:
+                    return url
+            await asyncio.sleep(0.05)
+    raise AssertionError("model server did not become ready")
 
 
 def make_image_bytes(

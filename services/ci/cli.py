@@ -1,7 +1,9 @@
 """`kkot ci push-images` and `kkot ci start-model-pipeline`: what ci/buildspec-build.yml
 and ci/buildspec-model.yml run. AWS settings come from the standard environment
-(AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL). The result is one JSON document on stdout;
-exit code 1 with the reason on stderr when a step fails (ours, or AWS's error message)."""
+(AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL) through the session every `kkot aws` command
+uses (services.aws.session: AWS_REGION wins over AWS_DEFAULT_REGION). The result is one
+JSON document on stdout; exit code 1 with the reason on stderr when a step fails (ours,
+or AWS's error message)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from services.aws.session import aws_session
 from services.ci.errors import CiError
 from services.ci.images import Docker, push_images
 from services.ci.model_pipeline import start_model_pipeline
@@ -48,7 +50,7 @@ def _push_images(args: argparse.Namespace) -> int:
     docker = Docker(dry_run=args.dry_run)
     try:
         report = push_images(
-            boto3.client("ecr"),
+            aws_session().client("ecr"),
             docker,
             args.images.split(),
             args.tag,
@@ -67,11 +69,12 @@ def _push_images(args: argparse.Namespace) -> int:
 
 
 def _start_model_pipeline(args: argparse.Namespace) -> int:
+    session = aws_session()
     try:
         started = start_model_pipeline(
-            boto3.client("sagemaker"),
-            boto3.client("s3"),
-            boto3.client("ecr"),
+            session.client("sagemaker"),
+            session.client("s3"),
+            session.client("ecr"),
             args.pipeline,
             args.package_group,
             args.stage,

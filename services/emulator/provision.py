@@ -7,11 +7,8 @@ same `deploy_stack` the AWS commands use.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cfn.render import render
@@ -19,33 +16,20 @@ from cfn.stacks.data import build_data_and_events
 from services.aws.errors import AwsCommandError
 from services.aws.stacks import SUCCEEDED, Waiting, deploy_stack, describe_stack
 from services.emulator.prepare import prepare_for_moto
-from services.emulator.resources import DUMMY_CREDENTIALS, EmulatedStage
+from services.emulator.resources import EmulatedStage
 from services.emulator.server import EmulatorFailed
 
 __all__ = ["is_provisioned", "provision"]
 
-_CONFIG = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2})
-
-
-def _client(stage: EmulatedStage, service: str) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=stage.url,
-        region_name=stage.region,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=_CONFIG,
-    )
-
 
 def provision(stage: EmulatedStage, report: Any = None) -> None:
     """Deploy the prepared data-and-events template for `stage`; EmulatorFailed if not."""
-    template = prepare_for_moto(json.loads(render(build_data_and_events(), "json")), stage.stage)
+    template = render(build_data_and_events(), "json")
     try:
         deploy_stack(
-            _client(stage, "cloudformation"),
+            stage.client("cloudformation"),
             stage.stack_name,
-            template_body=json.dumps(template),
+            template_body=prepare_for_moto(template, bucket_names=stage.bucket_names),
             parameters={"Stage": stage.stage},
             waiting=Waiting(poll_seconds=0.2, timeout_seconds=120),
             **({"report": report} if report else {}),
@@ -59,13 +43,13 @@ def provision(stage: EmulatedStage, report: Any = None) -> None:
 def is_provisioned(stage: EmulatedStage) -> bool:
     """The stack settled and the table, bucket, bus and work queue the services use exist."""
     try:
-        stack = describe_stack(_client(stage, "cloudformation"), stage.stack_name)
+        stack = describe_stack(stage.client("cloudformation"), stage.stack_name)
         if stack is None or stack.status not in SUCCEEDED:
             return False
-        _client(stage, "dynamodb").describe_table(TableName=stage.table_name)
-        _client(stage, "s3").head_bucket(Bucket=stage.images_bucket)
-        _client(stage, "events").describe_event_bus(Name=stage.event_bus_name)
-        _client(stage, "sqs").get_queue_attributes(
+        stage.client("dynamodb").describe_table(TableName=stage.table_name)
+        stage.client("s3").head_bucket(Bucket=stage.images_bucket)
+        stage.client("events").describe_event_bus(Name=stage.event_bus_name)
+        stage.client("sqs").get_queue_attributes(
             QueueUrl=stage.was_queue_url, AttributeNames=["QueueArn"]
         )
     except (ClientError, BotoCoreError):

@@ -1,8 +1,10 @@
 """The stage's emulated resources by name, and the settings each service needs for them.
 
-Names follow the template (`kkot-<stage>-<suffix>`; buckets as `prepare` fixes them), so
-they are known before the stack exists: one table of them for `kkot run --aws-emulator`,
-the compose file (see NOTES / README) and the tests.
+Names follow the template (`kkot-<stage>-<suffix>`; buckets get fixed names of the same
+form when `prepare` deploys the stack), so they are known before the stack exists: one
+table of them for `kkot run --aws-emulator`, the compose file (see NOTES / README) and
+the tests. The emulator's account, region and dummy credentials are here too, for every
+user of a moto server (the product's emulator and the tests alike).
 """
 
 from __future__ import annotations
@@ -10,16 +12,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.emulator.prepare import bucket_name
-
-__all__ = ["MOTO_ACCOUNT", "EmulatedStage"]
+__all__ = ["DUMMY_CREDENTIALS", "MOTO_ACCOUNT", "REGION", "EmulatedStage"]
 
 # moto's default account id: it appears in every queue URL and ARN it answers.
 MOTO_ACCOUNT = "123456789012"
+REGION = "us-east-1"
+# moto accepts any credentials; these keep a real key, or a real session token left in
+# the environment, from ever travelling with a request to the emulator.
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
+# Logical id of a bucket in the data-and-events stack -> suffix of its fixed name.
+_BUCKET_SUFFIXES = {
+    "ImagesBucket": "images",
+    "ModelsBucket": "models",
+    "AccessLogBucket": "access-logs",
 }
 
 
@@ -29,7 +39,7 @@ class EmulatedStage:
 
     url: str
     stage: str = "local"
-    region: str = "us-east-1"
+    region: str = REGION
 
     @property
     def stack_name(self) -> str:
@@ -40,8 +50,13 @@ class EmulatedStage:
         return f"kkot-{self.stage}-classifications"
 
     @property
+    def bucket_names(self) -> dict[str, str]:
+        """The fixed name of each bucket, by its logical id in the template."""
+        return {logical: f"kkot-{self.stage}-{s}" for logical, s in _BUCKET_SUFFIXES.items()}
+
+    @property
     def images_bucket(self) -> str:
-        return bucket_name(self.stage, "ImagesBucket")
+        return self.bucket_names["ImagesBucket"]
 
     @property
     def event_bus_name(self) -> str:
@@ -51,6 +66,22 @@ class EmulatedStage:
     def was_queue_url(self) -> str:
         # moto takes the queue from the URL's path, whatever its host.
         return f"{self.url}/{MOTO_ACCOUNT}/kkot-{self.stage}-was"
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for this emulator, with the dummy credentials."""
+        import boto3  # here: every `kkot` command imports this module
+        from botocore.config import Config
+
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.url,
+            region_name=self.region,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
+            # The emulator is local: fail fast rather than retry for minutes.
+            config=Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2}),
+        )
 
     def was_settings(self) -> dict[str, Any]:
         """WAS's AWS backends (its model endpoint is configured apart)."""

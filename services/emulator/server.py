@@ -1,4 +1,6 @@
-"""The moto server as a subprocess: real HTTP on a chosen port, stopped with its owner.
+"""The moto server as a subprocess: real HTTP on a chosen (or free) port, stopped with
+its owner. `kkot emulator`, `kkot run --aws-emulator` and the tests' session fixtures
+all start moto through `moto_server`.
 
 A subprocess rather than a thread: moto's request handling holds the GIL, and the
 services sharing this machine's two cores should not wait for it on their event loop.
@@ -8,29 +10,51 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 from services.emulator.resources import DUMMY_CREDENTIALS
 
-__all__ = ["EmulatorFailed", "moto_server"]
+__all__ = ["EmulatorFailed", "free_port", "moto_server"]
 
 
 class EmulatorFailed(RuntimeError):
     """The moto server did not start, or the stack could not be created in it."""
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on at `host` right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
 @contextlib.contextmanager
-def moto_server(host: str, port: int, *, start_timeout_s: float = 30.0) -> Iterator[str]:
-    """Run `python -m moto.server` on host:port; yield its URL (as reached locally)."""
+def moto_server(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    module: str = "moto.server",
+    cwd: Path | None = None,
+    start_timeout_s: float = 30.0,
+) -> Iterator[str]:
+    """Run `python -m <module> -H host -p port` (port 0: a free one) with the dummy
+    credentials; yield its URL (as reached locally) once it answers; stop it after.
+    `module` is moto's server or one that patches moto first and takes its arguments
+    (the tests' tests/ops/moto_changesets.py, importable from `cwd`)."""
+    port = port or free_port(host)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        [sys.executable, "-m", module, "-H", host, "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **DUMMY_CREDENTIALS},
+        cwd=cwd,
     )
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{local}:{port}"
@@ -43,10 +67,12 @@ def moto_server(host: str, port: int, *, start_timeout_s: float = 30.0) -> Itera
             except OSError:
                 if proc.poll() is not None:
                     raise EmulatorFailed(
-                        f"moto server exited ({proc.returncode}); is port {port} free?"
+                        f"moto server ({module}) exited ({proc.returncode}); is port {port} free?"
                     ) from None
                 if time.monotonic() > deadline:
-                    raise EmulatorFailed(f"moto server not up in {start_timeout_s:g}s") from None
+                    raise EmulatorFailed(
+                        f"moto server ({module}) not up in {start_timeout_s:g}s"
+                    ) from None
                 time.sleep(0.1)
         yield url
     finally:

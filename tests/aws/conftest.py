@@ -16,7 +16,8 @@ import pytest
 
 from cfn.render import render
 from cfn.stacks.data import CONSUMERS, Consumer, build_data_and_events
-from tests.moto_server import CREDENTIALS, REGION, moto_server
+from services.emulator.resources import DUMMY_CREDENTIALS, REGION
+from services.emulator.server import moto_server
 from tests.was.conftest import model_server_url  # noqa: F401  (the real model server)
 
 _SECOND_WORK_QUEUE = Consumer("web", "Web", ({"prefix": "classification."},))
@@ -28,7 +29,7 @@ MAX_RECEIVE_COUNT = 2
 def moto_url() -> Iterator[str]:
     """The URL of a moto server started for this session; dummy credentials in the env."""
     with pytest.MonkeyPatch.context() as env:
-        for name, value in CREDENTIALS.items():
+        for name, value in DUMMY_CREDENTIALS.items():
             env.setenv(name, value)
         with moto_server() as url:
             yield url

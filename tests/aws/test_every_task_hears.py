@@ -19,8 +19,6 @@ import aioboto3
 from aiohttp import ClientSession, FormData
 from aiohttp.test_utils import TestClient
 
-from services.model.app import create_app as create_model_app
-from services.model.settings import ModelServerSettings
 from services.pipeline.events import pipeline_bus, publish_deployed
 from services.pipeline.settings import PipelineSettings
 from services.was.app import create_app as create_was
@@ -30,27 +28,12 @@ from shared.contracts.classification import LabelsResponse
 from shared.contracts.events import ModelDeployed
 from shared.events import fanout_prefix
 from tests.aws.conftest import REGION, BusResources
-from tests.conftest import make_image_bytes
+from tests.conftest import make_image_bytes, start_model_server
 from tests.was.conftest import was_settings
 from tests.was.test_model_info import relabelled_copy
 
 Client = TestClient[Any, Any]
 DEPLOY_WITHIN_S = 10.0  # "a few seconds", with room for a loaded machine
-
-
-async def _start_model_server(aiohttp_server: Any, model_dir: Path) -> str:
-    server = await aiohttp_server(
-        create_model_app(ModelServerSettings(model_dir=model_dir, port=0, admin_enabled=True))
-    )
-    url = str(server.make_url("")).rstrip("/")
-    async with ClientSession() as session:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            async with session.get(f"{url}/ping") as response:
-                if response.status == 200:
-                    return url
-            await asyncio.sleep(0.05)
-    raise AssertionError("model server did not become ready")
 
 
 async def _read_event(stream: Any, within_s: float) -> bytes:
@@ -71,7 +54,7 @@ async def test_two_was_and_two_web_tasks_all_hear_a_deploy_and_every_live_stream
     table_name: str,
     bucket: str,
 ) -> None:
-    model_url = await _start_model_server(aiohttp_server, default_model_dir)
+    model_url = await start_model_server(aiohttp_server, default_model_dir, admin_enabled=True)
     aws = {
         "aws_endpoint_url": bus_resources.endpoint_url,
         "region": REGION,

@@ -136,3 +136,19 @@ def test_bad_input_fails_with_a_reason(
 ) -> None:
     assert main(["ci", "push-images", "--dry-run", *args]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_aws_region_wins_over_aws_default_region(
+    repositories: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`kkot ci` uses the `kkot aws` session: the repositories are looked up in AWS_REGION's
+    region even when AWS_DEFAULT_REGION names another (moto keeps regions apart)."""
+    stage = STAGES[0]
+    with monkeypatch.context() as env:
+        env.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+        code, result = push(capsys, "--tag", TAG, "--stages", stage, "--images", "gateway")
+    assert code == 0
+    pushed = [c[1] for c in result["docker"] if c[0] == "push"]
+    assert pushed == [f"{repositories[f'kkot-{stage}-gateway']}:{TAG}"]

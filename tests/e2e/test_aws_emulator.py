@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import boto3
 import pytest
 
 from services.emulator.resources import EmulatedStage
@@ -97,16 +96,6 @@ def aws_flavour(
     assert code == 0, log.read_text(errors="replace")[-3000:]
     for port in (gateway, web, was, model, emulator):
         assert not _port_open(port), f"port {port} still open after Ctrl-C"
-
-
-def _boto(stage: EmulatedStage, service: str) -> Any:
-    return boto3.client(  # type: ignore[call-overload]
-        service,
-        endpoint_url=stage.url,
-        region_name=stage.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 async def _json(response: aiohttp.ClientResponse) -> Any:
@@ -234,7 +223,7 @@ async def test_the_aws_flavour_end_to_end(
 
     # The emulator itself holds the records (DynamoDB) and the photos (S3).
     stage = aws_flavour.stage
-    dynamodb, s3 = _boto(stage, "dynamodb"), _boto(stage, "s3")
+    dynamodb, s3 = stage.client("dynamodb"), stage.client("s3")
     for record, photo in zip(records, photos, strict=True):
         item = dynamodb.get_item(TableName=stage.table_name, Key={"pk": {"S": record.id}})
         body = json.loads(item["Item"]["body"]["S"])
@@ -269,7 +258,7 @@ def test_kkot_emulator_alone_provisions_the_stage_and_reports_ready(tmp_path: Pa
         )
         assert ready.returncode == 0, ready.stderr.decode()[-2000:]
         stage = EmulatedStage(f"http://127.0.0.1:{port}", "e2e")
-        assert _boto(stage, "dynamodb").describe_table(TableName="kkot-e2e-classifications")
+        assert stage.client("dynamodb").describe_table(TableName="kkot-e2e-classifications")
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)

@@ -18,17 +18,16 @@ import boto3
 import pytest
 
 from services.cli import build_parser
-from tests.conftest import make_image_bytes
-from tests.moto_server import CREDENTIALS, REGION, moto_server
-from tests.ops.emulator import prepare_for_moto
-
-ACCOUNT = "123456789012"
+from services.emulator.prepare import prepare_for_moto
+from services.emulator.resources import DUMMY_CREDENTIALS, REGION
+from services.emulator.server import moto_server
+from tests.conftest import REPO_ROOT, make_image_bytes
 
 
 @pytest.fixture(scope="session")
 def ops_moto_url() -> Iterator[str]:
     """A moto server for tests/ops only: the destroy test checks that nothing is left."""
-    with moto_server("tests.ops.moto_changesets") as url:
+    with moto_server(module="tests.ops.moto_changesets", cwd=REPO_ROOT) as url:
         yield url
 
 
@@ -39,7 +38,7 @@ def aws_env(ops_moto_url: str) -> Iterator[str]:
     AWS_DEFAULT_REGION names another region: resources must land in AWS_REGION's (moto
     keeps regions apart)."""
     with pytest.MonkeyPatch.context() as env:
-        for name, value in CREDENTIALS.items():
+        for name, value in DUMMY_CREDENTIALS.items():
             env.setenv(name, value)
         env.setenv("AWS_REGION", REGION)
         env.setenv("AWS_DEFAULT_REGION", "eu-west-1")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,10 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
-from services.model.app import create_app
-from services.model.settings import ModelServerSettings
 from services.model.train.hyperparameters import Hyperparameters
 from services.pipeline.run import RunOptions, run_pipeline
 from services.pipeline.settings import PipelineSettings
+from tests.conftest import start_model_server
 from tests.train.helpers import copy_subset
 
 # Fast settings for tests: no flipped copies, fewer iterations.
@@ -53,17 +51,7 @@ def registry_root(trained: dict[str, Any], tmp_path: Path) -> Path:
 @pytest.fixture
 async def model_server(aiohttp_server: Any, default_model_dir: Path) -> str:
     """A real model server serving the default ImageNet model; its base URL."""
-    settings = ModelServerSettings(model_dir=default_model_dir, port=0, log_format="json")
-    server = await aiohttp_server(create_app(settings))
-    url = str(server.make_url("")).rstrip("/")
-    deadline = time.monotonic() + 60
-    async with ClientSession() as session:
-        while time.monotonic() < deadline:
-            async with session.get(f"{url}/ping") as response:
-                if response.status == 200:
-                    return url
-            await asyncio.sleep(0.05)
-    raise AssertionError("model server did not become ready")
+    return await start_model_server(aiohttp_server, default_model_dir, log_format="json")
 
 
 ServedVersion = Callable[[str], Awaitable[str]]

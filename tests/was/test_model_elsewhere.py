@@ -4,20 +4,16 @@ from disk once the server has loaded it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession, FormData
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
-from services.model.app import create_app as create_model_app
-from services.model.settings import ModelServerSettings
 from shared.contracts.classification import ClassificationRecord, LabelsResponse
-from tests.conftest import make_image_bytes
+from tests.conftest import make_image_bytes, start_model_server
 from tests.was.conftest import WasClientFactory
 
 Client = TestClient[Any, Any]
@@ -35,27 +31,11 @@ def _marked_copy(default_model_dir: Path, target: Path) -> Path:
     return target
 
 
-async def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 60
-    async with ClientSession() as session:
-        while time.monotonic() < deadline:
-            async with session.get(f"{url}/ping") as response:
-                if response.status == 200:
-                    return
-            await asyncio.sleep(0.05)
-    raise AssertionError("model server did not become ready")
-
-
 async def test_feedback_and_display_names_work_when_the_artifact_is_not_on_this_disk(
     aiohttp_server: Any, make_was: WasClientFactory, default_model_dir: Path, tmp_path: Path
 ) -> None:
     artifact = _marked_copy(default_model_dir, tmp_path / "elsewhere")
-    settings = ModelServerSettings(
-        model_dir=artifact, port=0, log_format="json", admin_enabled=False
-    )
-    server = await aiohttp_server(create_model_app(settings))
-    url = str(server.make_url("")).rstrip("/")
-    await _wait_ready(url)
+    url = await start_model_server(aiohttp_server, artifact, log_format="json", admin_enabled=False)
     shutil.rmtree(artifact)  # the server keeps what it loaded in memory
 
     was: Client = await make_was(endpoint_url=url)

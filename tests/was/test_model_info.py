@@ -17,12 +17,10 @@ from typing import Any
 from aiohttp import ClientSession, FormData
 from aiohttp.test_utils import TestClient
 
-from services.model.app import create_app as create_model_app
-from services.model.settings import ModelServerSettings
 from shared.contracts.classification import CurrentModel, LabelsResponse
 from shared.contracts.events import Event, EventType, ModelDeployed
 from shared.events import MemoryEventBus
-from tests.conftest import make_image_bytes
+from tests.conftest import make_image_bytes, start_model_server
 from tests.was.conftest import WasClientFactory
 
 Client = TestClient[Any, Any]
@@ -65,20 +63,6 @@ async def _eventually_version(was: Client, version: str, within_s: float = 10) -
         await asyncio.sleep(0.05)
 
 
-async def _model_server(aiohttp_server: Any, model_dir: Path, *, admin: bool, port: int = 0) -> str:
-    settings = ModelServerSettings(model_dir=model_dir, port=port, admin_enabled=admin)
-    server = await aiohttp_server(create_model_app(settings), port=port or None)
-    url = str(server.make_url("")).rstrip("/")
-    deadline = time.monotonic() + 60
-    async with ClientSession() as session:
-        while time.monotonic() < deadline:
-            async with session.get(f"{url}/ping") as response:
-                if response.status == 200:
-                    return url
-            await asyncio.sleep(0.05)
-    raise AssertionError("model server did not become ready")
-
-
 async def _swap(url: str, model_dir: Path) -> None:
     async with (
         ClientSession() as session,
@@ -96,7 +80,7 @@ def _form() -> FormData:
 async def test_labels_and_catalog_come_through_invoke_endpoint_without_the_admin_api(
     aiohttp_server: Any, make_was: WasClientFactory, default_model_dir: Path
 ) -> None:
-    url = await _model_server(aiohttp_server, default_model_dir, admin=False)
+    url = await start_model_server(aiohttp_server, default_model_dir, admin_enabled=False)
     async with ClientSession() as session, session.get(f"{url}/admin/model") as response:
         assert response.status == 404  # no admin port to lean on
     was = await make_was(endpoint_url=url)
@@ -120,7 +104,7 @@ async def test_was_started_before_the_endpoint_learns_the_labels_once_it_answers
     early = await was.get("/api/v1/labels")
     assert early.status == 503
     assert early.headers.get("Retry-After")
-    await _model_server(aiohttp_server, default_model_dir, admin=False, port=port)
+    await start_model_server(aiohttp_server, default_model_dir, admin_enabled=False, port=port)
     # No request to WAS is needed: its background describe retries until answered.
     deadline = time.monotonic() + 20
     while (await was.get("/api/v1/labels")).status != 200:
@@ -132,7 +116,7 @@ async def test_was_started_before_the_endpoint_learns_the_labels_once_it_answers
 async def test_a_prediction_with_a_new_version_makes_was_describe_the_endpoint_again(
     aiohttp_server: Any, make_was: WasClientFactory, default_model_dir: Path, tmp_path: Path
 ) -> None:
-    url = await _model_server(aiohttp_server, default_model_dir, admin=True)
+    url = await start_model_server(aiohttp_server, default_model_dir, admin_enabled=True)
     was = await make_was(endpoint_url=url)
     before = await _current(was)
     await _swap(url, relabelled_copy(default_model_dir, tmp_path / "v2", "v2"))
@@ -157,7 +141,7 @@ async def test_a_model_deployed_event_makes_was_describe_the_endpoint_again(
     tmp_path: Path,
     bus: MemoryEventBus,
 ) -> None:
-    url = await _model_server(aiohttp_server, default_model_dir, admin=True)
+    url = await start_model_server(aiohttp_server, default_model_dir, admin_enabled=True)
     was = await make_was(endpoint_url=url, bus=bus)
     before = await _current(was)
     await _swap(url, relabelled_copy(default_model_dir, tmp_path / "v3", "v3"))
