@@ -150,12 +150,16 @@ class ModelInfo:
             await asyncio.sleep(pause)
             pause = min(self._retry_max_s, pause * 2)
 
-    def observe(self, model_name: str, model_version: str) -> None:
-        """A prediction named this model: refresh in the background if it is new to us."""
+    async def observe(self, model_name: str, model_version: str, *, wait_s: float = 2.0) -> None:
+        """A prediction named this model: if it is new to us, refresh, waiting up to
+        `wait_s` so that the answer which met the new version (or the very first answer
+        after start) already carries its catalog; a slower refresh finishes in the
+        background. Costs nothing while the version is the known one."""
         current = self.snapshot
         if current is not None and current.version == model_version:
             return
-        self._spawn(self.refresh())
+        task = self._spawn(self.refresh())
+        await asyncio.wait({task}, timeout=wait_s)
 
     async def on_deployed(self, event: ModelDeployed) -> None:
         """A `model.deployed` event: re-describe until the endpoint serves that version.
@@ -172,13 +176,14 @@ class ModelInfo:
                 )
             )
 
-    def _spawn(self, work: Awaitable[Any]) -> None:
+    def _spawn(self, work: Awaitable[Any]) -> asyncio.Task[None]:
         async def run() -> None:
             await work
 
         task = asyncio.create_task(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     async def close(self) -> None:
         """Cancel background refreshes."""

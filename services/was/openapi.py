@@ -191,6 +191,8 @@ def _errors_of(route: Route) -> list[int]:
         statuses |= {400, 413}  # the gateway refuses an unreadable or oversized body
     if any(param.where == "query" for param in route.params):
         statuses.add(400)  # e.g. `lang=xx`, a cursor this server did not issue
+    if "{" in route.path:
+        statuses.add(400)  # the gateway refuses an id with an encoded slash or control bytes
     return sorted(statuses)
 
 

@@ -190,7 +190,7 @@ class ClassificationService:
             await self._fail(stored, exc, language)
             raise
         prediction = result.prediction
-        self.model_info.observe(prediction.model_name, prediction.model_version)
+        await self.model_info.observe(prediction.model_name, prediction.model_version)
         total_ms = (time.perf_counter() - started) * 1000
         done = stored.model_copy(
             update={

@@ -161,8 +161,8 @@ async def test_keyboard_only_upload_shows_focus_and_announces_the_result(
     await page.wait_for_selector("#preview:not([hidden])")
 
     # Then the button, with a visible focus ring, and Enter sends the photo.
-    await _focus(page, "#submit", limit=3)
-    assert (await _outline(page, "#submit")).startswith("solid")
+    await _focus(page, "#submit-button", limit=3)
+    assert (await _outline(page, "#submit-button")).startswith("solid")
     await page.keyboard.press("Enter")
     await page.wait_for_selector("#result article.result", timeout=30_000)
     # The result lands in a polite live region, so screen readers announce it.

@@ -45,7 +45,7 @@ async def test_a_27_mb_photo_without_javascript_gets_a_page_naming_the_limit(
     await page.goto(f"{stack.url}/")
     await page.set_input_files("#file", str(big))
     async with page.expect_navigation() as navigation:
-        await page.click("#submit")
+        await page.click("#submit-button")
     response = await navigation.value
     assert response is not None and response.status == 413
     assert response.headers["content-type"].startswith("text/html")
@@ -71,7 +71,7 @@ async def test_an_empty_file_and_a_pdf_get_a_message_and_no_broken_preview(
 
     # Sent anyway: the server's answer is the same clear message, not "try again later".
     async with page.expect_response(lambda r: r.url.endswith("/api/v1/classifications")) as sent:
-        await page.click("#submit")
+        await page.click("#submit-button")
     assert (await sent.value).status == 400
     await page.wait_for_function(
         "document.querySelector('#progress').textContent.includes('빈 파일입니다')"
