@@ -3,6 +3,8 @@
     bus.py          `EventBus` (the interface), `EventHandler`, `Subscription`, `DeadLetter`
     memory.py       `MemoryEventBus`: in-process asyncio, one queue per consumer
     eventbridge.py  `EventBridgeBus`: EventBridge PutEvents, one SQS queue per consumer
+                    (import it from `shared.events.eventbridge`: it needs aioboto3, which
+                    only the services that talk to AWS install)
     idempotency.py  `IdempotentConsumer`: drops redelivered events by id, bounded memory
     factory.py      `create_bus(backend)`: the backend named in settings
 
@@ -10,16 +12,13 @@ Delivery is at-least-once on every backend, so consumers must be idempotent by e
 """
 
 from shared.events.bus import DeadLetter, EventBus, EventHandler, Subscription
-from shared.events.eventbridge import AwsBusConfig, EventBridgeBus
 from shared.events.factory import BusBackend, create_bus
 from shared.events.idempotency import IdempotentConsumer
 from shared.events.memory import MemoryEventBus
 
 __all__ = [
-    "AwsBusConfig",
     "BusBackend",
     "DeadLetter",
-    "EventBridgeBus",
     "EventBus",
     "EventHandler",
     "IdempotentConsumer",
