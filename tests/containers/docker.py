@@ -52,6 +52,9 @@ def wait_http(url: str, timeout_s: float) -> None:
                 if response.status == 200:
                     return
                 last = response.status
+        except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the response open
+            last = exc.code
         except (urllib.error.URLError, OSError) as exc:
             last = exc
         time.sleep(1)

@@ -83,7 +83,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, training_images: Path) -> 
 def test_train_writes_the_artifact_into_root_owned_mounts(trained: Path) -> None:
     model = trained / "model"
     assert (model / "model.onnx").stat().st_size > 1_000_000
-    labels = json.loads((model / "labels.json").read_text())
+    labels = json.loads((model / "labels.json").read_text())["labels"]
     assert len(labels) == 3
     evaluation = Evaluation.model_validate_json((model / EVALUATION_FILE).read_text())
     assert 0 <= evaluation.accuracy <= 1 and evaluation.samples > 0
@@ -153,7 +153,7 @@ def test_serve_answers_ping_and_invocations_from_a_root_owned_model(
     ).stdout.strip()
     try:
         wait_http(f"http://127.0.0.1:{port}/ping", 120)
-        labels = json.loads((model / "labels.json").read_text())
+        labels = json.loads((model / "labels.json").read_text())["labels"]
         for photo in photos:
             request = urllib.request.Request(
                 f"http://127.0.0.1:{port}/invocations",
