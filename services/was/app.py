@@ -25,8 +25,7 @@ from services.was.settings import WasSettings
 from services.was.store import SqliteClassificationStore
 from services.was.store_dynamodb import DynamoDBClassificationStore
 from shared.contracts.events import EventType
-from shared.events import EventBus, IdempotentConsumer, create_bus
-from shared.events.eventbridge import AwsBusConfig
+from shared.events import AwsBusConfig, EventBus, IdempotentConsumer, create_bus
 from shared.middleware import error_middleware, make_request_context_middleware
 from shared.resilience import CircuitBreaker, RetryPolicy
 from shared.storage import LocalBlobStore, S3BlobStore

@@ -3,22 +3,34 @@
     bus.py          `EventBus` (the interface), `EventHandler`, `Subscription`, `DeadLetter`
     memory.py       `MemoryEventBus`: in-process asyncio, one queue per consumer
     eventbridge.py  `EventBridgeBus`: EventBridge PutEvents, one SQS queue per consumer
-                    (import it from `shared.events.eventbridge`: it needs aioboto3, which
-                    only the services that talk to AWS install)
     idempotency.py  `IdempotentConsumer`: drops redelivered events by id, bounded memory
     factory.py      `create_bus(backend)`: the backend named in settings
 
 Delivery is at-least-once on every backend, so consumers must be idempotent by event id.
+
+The AWS backend needs aioboto3, which only the services that talk to AWS install: its
+names are imported on first use (PEP 562), so `import shared.events` stays light and a
+service image without aioboto3 (web, gateway) still starts.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from shared.events.bus import DeadLetter, EventBus, EventHandler, Subscription
 from shared.events.factory import BusBackend, create_bus
 from shared.events.idempotency import IdempotentConsumer
 from shared.events.memory import MemoryEventBus
 
+if TYPE_CHECKING:
+    from shared.events.eventbridge import AwsBusConfig, EventBridgeBus
+
 __all__ = [
+    "AwsBusConfig",
     "BusBackend",
     "DeadLetter",
+    "EventBridgeBus",
     "EventBus",
     "EventHandler",
     "IdempotentConsumer",
@@ -26,3 +38,16 @@ __all__ = [
     "Subscription",
     "create_bus",
 ]
+
+# Names served lazily -> the module that defines them (and needs aioboto3).
+_LAZY = {
+    "AwsBusConfig": "shared.events.eventbridge",
+    "EventBridgeBus": "shared.events.eventbridge",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import an AWS-backend name on first use."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,8 +23,8 @@ from shared.contracts.events import (
     ModelDeployed,
     ModelRegistered,
 )
-from shared.events import IdempotentConsumer, create_bus
-from shared.events.eventbridge import AwsBusConfig, EventBridgeBus, EventPublishError
+from shared.events import AwsBusConfig, EventBridgeBus, IdempotentConsumer, create_bus
+from shared.events.eventbridge import EventPublishError
 from shared.resilience import RetryPolicy
 from tests.aws.conftest import MAX_RECEIVE_COUNT, REGION, BusResources
 

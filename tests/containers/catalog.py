@@ -59,6 +59,16 @@ IMAGES: tuple[Image, ...] = (
         "services.model.__main__",
         serving=True,
     ),
+    # The compose stack's AWS emulator: `kkot emulator` (moto server + the data stack).
+    Image(
+        "emulator",
+        "kkot/emulator:local",
+        "services/emulator/Dockerfile",
+        None,
+        ("emulator", "web", "infra"),  # `.[emulator]` includes kkot[web,infra]
+        "services.cli",
+        serving=True,
+    ),
     Image(
         "model-train",
         "kkot/model-train:local",
