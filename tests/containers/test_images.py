@@ -42,7 +42,7 @@ def test_image_installs_only_its_own_extra(name: str) -> None:
         "import importlib.metadata as m; print(m.metadata('kkot').get_all('Provides-Extra')); "
         "print(sorted({d.metadata['Name'].lower() for d in m.distributions()}))",
     ).splitlines()[-1]
-    markers = {"web": "jinja2", "was": "aioboto3", "serve": "onnxruntime", "train": "torch"}
+    markers = {"web": "jinja2", "was": "aiosqlite", "serve": "onnxruntime", "train": "torch"}
     for extra, package in markers.items():
         present = f"'{package}'" in installed
         if extra in image.extras:
