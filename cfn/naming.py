@@ -32,14 +32,18 @@ def scoped(suffix: str) -> Sub:
     return Sub(f"{PROJECT}-${{Stage}}-{suffix}")
 
 
-def export_name(stack: str, key: str) -> Sub:
-    """The export name of output `key` of `stack`, prefixed by the stage."""
+def export_name(stack: str, key: str, stage: str | None = None) -> Sub | str:
+    """The export name of output `key` of `stack`, prefixed by the template's stage, or
+    by `stage` when a stack reads another stage's exports (the delivery stack)."""
+    if stage is not None:
+        return f"{PROJECT}-{stage}-{stack}-{key}"
     return Sub(f"{PROJECT}-${{Stage}}-{stack}-{key}")
 
 
-def import_value(stack: str, key: str) -> ImportValue:
-    """`Fn::ImportValue` of an output that `stack` exported with `add_export`."""
-    return ImportValue(export_name(stack, key))
+def import_value(stack: str, key: str, stage: str | None = None) -> ImportValue:
+    """`Fn::ImportValue` of an output that `stack` exported with `add_export` (in the
+    template's stage, or in `stage`)."""
+    return ImportValue(export_name(stack, key, stage))
 
 
 def add_export(t: Template, stack: str, key: str, value: object, description: str) -> Output:

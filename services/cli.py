@@ -12,7 +12,10 @@ from collections.abc import Sequence
 _COMMAND_MODULES = (
     "services.model.cli",  # model prepare, serve
     "services.pipeline.cli",  # train, pipeline run, models ls|show|approve|reject|deploy|rollback
-    "services.runner",  # run: every service in one process
+    "services.runner",  # run: every service in one process (--aws-emulator: AWS flavour)
+    "services.emulator.cli",  # emulator: moto + the stage's data-and-events stack
+    "services.aws.cli",  # aws deploy|status|destroy, release model
+    "services.ci.cli",  # ci push-images, ci start-model-pipeline (the buildspecs' steps)
 )
 
 

@@ -4,6 +4,12 @@ The four aiohttp applications each get their own `AppRunner`/`TCPSite` on one ev
 loop, and WAS and web share ONE in-memory event bus (so the history page updates live
 from WAS's `classification.completed` events). `run_stack` is the composition used by
 the command and by the integration tests alike.
+
+`kkot run --aws-emulator` runs the AWS flavour instead: a moto server (port printed)
+with the stage's data-and-events stack created in it through CloudFormation, and WAS
+and web on its DynamoDB, S3 and EventBridge + SQS (each with its own EventBridge
+client and fan-out queues, as separate tasks on AWS would be), the local model server
+standing in for the SageMaker endpoint. Same URL; Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -15,13 +21,14 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from services.emulator.resources import EmulatedStage
 from services.gateway.app import create_app as create_gateway
 from services.gateway.settings import GatewaySettings
 from services.web.app import create_app as create_web
@@ -53,6 +60,8 @@ class StackConfig:
     was: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     ready_timeout_s: float = 180.0
+    # The AWS flavour: WAS and web on this emulated stage's resources, no shared bus.
+    emulated: EmulatedStage | None = None
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
@@ -82,19 +91,22 @@ def _apps(config: StackConfig, bus: MemoryEventBus) -> list[tuple[str, web.Appli
     model = ModelServerSettings(
         host=config.host, port=config.model_port, model_dir=config.model_dir, **config.model
     )
+    emulated = config.emulated
     was = WasSettings(
         host=config.host,
         port=config.was_port,
         data_dir=config.data_dir,
         endpoint_url=config.url(config.model_port),
-        **config.was,
+        **{**(emulated.was_settings() if emulated else {}), **config.was},
     )
     web_settings = WebSettings(
         host=config.host,
         port=config.web_port,
         was_url=config.url(config.was_port),
-        **{"events_source": "bus", **config.web},
+        **{"events_source": "bus", **(emulated.web_settings() if emulated else {}), **config.web},
     )
+    # On the emulator each service has its own bus client, as separate tasks would.
+    shared = None if emulated else bus
     gateway = GatewaySettings(
         host=config.host,
         port=config.gateway_port,
@@ -105,8 +117,8 @@ def _apps(config: StackConfig, bus: MemoryEventBus) -> list[tuple[str, web.Appli
     # Started in dependency order; stopped in the reverse one.
     return [
         ("model", create_model(model), config.model_port),
-        ("was", create_was(was, bus=bus), config.was_port),
-        ("web", create_web(web_settings, bus=bus), config.web_port),
+        ("was", create_was(was, bus=shared), config.was_port),
+        ("web", create_web(web_settings, bus=shared), config.web_port),
         ("gateway", create_gateway(gateway), config.gateway_port),
     ]
 
@@ -163,6 +175,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--web-port", type=int, default=8000)
     parser.add_argument("--was-port", type=int, default=8081)
     parser.add_argument("--model-port", type=int, default=8082)
+    parser.add_argument(
+        "--aws-emulator",
+        action="store_true",
+        help="the AWS flavour: DynamoDB, S3, EventBridge + SQS in a moto server",
+    )
+    parser.add_argument(
+        "--emulator-port", type=int, default=0, help="moto server port (default: a free one)"
+    )
+    parser.add_argument("--stage", default="local", help="emulated stage (with --aws-emulator)")
     parser.set_defaults(func=run_command)
 
 
@@ -189,9 +210,43 @@ def run_command(args: argparse.Namespace) -> int:
     )
     configure_logging(GatewaySettings().log_level, GatewaySettings().log_format)
     try:
+        if args.aws_emulator:
+            return _run_on_emulator(config, args.emulator_port, args.stage)
         return asyncio.run(_serve(config))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130
+
+
+def _run_on_emulator(config: StackConfig, port: int, stage_name: str) -> int:
+    """Start the emulator, create the stage's stack in it, then run the stack on it."""
+    import os
+
+    from services.emulator.provision import provision
+    from services.emulator.resources import DUMMY_CREDENTIALS
+    from services.emulator.server import EmulatorFailed, moto_server
+
+    # Every AWS client of this process talks to the emulator, never to an account.
+    os.environ.update(DUMMY_CREDENTIALS)
+    try:
+        with moto_server(config.host, port or _free_port(config.host)) as url:
+            _log.info(f"AWS emulator (moto) at {url}", emulator_url=url)
+            stage = EmulatedStage(url, stage_name)
+            provision(stage, report=lambda line: _log.info("emulator_provision", step=line))
+            exports = " ".join(f"{k}={v}" for k, v in stage.pipeline_environment().items())
+            _log.info(f"deploys reach every service with: {exports} kkot models deploy N")
+            return asyncio.run(_serve(replace(config, emulated=stage)))
+    except EmulatorFailed as exc:
+        _log.error("kkot_failed_to_start", error=str(exc))
+        return 1
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 async def _serve(config: StackConfig) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from awacs.aws import Statement
 from troposphere import (
     Equals,
     GetAtt,
@@ -85,6 +86,7 @@ DATA = "data-and-events"
 MODEL = "model"
 ANYWHERE = "0.0.0.0/0"
 HTTPS = 443
+HTTPS_LISTENER = "HttpsListener"
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,13 @@ def build_application() -> Template:
             ]
             service.HealthCheckGracePeriodSeconds = 60
             service.DependsOn = ["HttpListener", WEB.logical + "Service", WAS.logical + "Service"]
+            # ECS refuses a service whose target group no listener forwards to yet; with
+            # a certificate that is the HTTPS listener (HTTP only redirects). A DependsOn
+            # may not name a resource whose condition is false, so the conditional wait
+            # is a reference in the metadata, which CloudFormation honours as a dependency.
+            service.Metadata = {
+                "WaitsForListener": If("HasCertificate", Ref(HTTPS_LISTENER), "HttpListener")
+            }
         services[spec.name] = t.add_resource(service)
         add_autoscaling(t, spec, cluster, services[spec.name], params)
 
@@ -451,7 +460,7 @@ def add_load_balancer(
     )
     t.add_resource(
         Listener(
-            "HttpsListener",
+            HTTPS_LISTENER,
             Condition="HasCertificate",
             LoadBalancerArn=Ref(alb),
             Port=HTTPS,
@@ -514,8 +523,8 @@ def add_task_roles(t: Template) -> dict[str, Role]:
     images_arn = import_value(DATA, "ImagesBucketArn")
     statements = {
         "gateway": [],
-        # Web polls WAS for live history (see the web environment), so it needs no AWS API.
-        "web": [],
+        # Live history: each web task's own queue for classification events.
+        "web": fanout_statements("web"),
         "was": [
             allow(
                 actions("sagemaker", "InvokeEndpoint"),
@@ -551,6 +560,8 @@ def add_task_roles(t: Template) -> dict[str, Role]:
             ),
             allow(queue_actions, [import_value(DATA, "WasQueueArn")], sid="ConsumeWasQueue"),
             allow(actions("kms", "Decrypt", "GenerateDataKey"), [key], sid="DataKey"),
+            # Deploys: each WAS task's own queue for model.deployed.
+            *fanout_statements("was"),
         ],
     }
     roles: dict[str, Role] = {}
@@ -571,6 +582,38 @@ def add_task_roles(t: Template) -> dict[str, Role]:
     return roles
 
 
+def fanout_statements(service: str) -> list[Statement]:
+    """What a task needs for its own fan-out queue and rule (shared/events/fanout.py):
+    only names under `kkot-<stage>-events-fanout-`; the sweep may delete any such
+    queue whose owner died, so that part is not scoped to the service."""
+    prefix = "kkot-${Stage}-events-fanout-"
+    own_rule = arn("events", f"rule/kkot-${{Stage}}-events/{prefix}{service}-*")
+    return [
+        allow(
+            actions("events", "PutRule", "PutTargets", "RemoveTargets", "DeleteRule"),
+            [own_rule, arn("events", f"rule/kkot-${{Stage}}-events/{prefix}*")],
+            sid="OwnFanoutRule",
+        ),
+        allow(
+            actions(
+                "sqs",
+                "CreateQueue",
+                "DeleteQueue",
+                "GetQueueAttributes",
+                "SetQueueAttributes",
+                "TagQueue",
+                "ListQueueTags",
+                "ReceiveMessage",
+                "DeleteMessage",
+                "ChangeMessageVisibility",
+            ),
+            [arn("sqs", f"{prefix}*")],
+            sid="OwnFanoutQueue",
+        ),
+        allow(actions("sqs", "ListQueues"), ["*"], sid="FindExpiredFanoutQueues"),
+    ]
+
+
 def environment(spec: AppService) -> list[Environment]:
     """Container environment: each service's KKOT_<SERVICE>_ settings on AWS."""
     prefix = f"KKOT_{spec.name.upper()}_"
@@ -584,9 +627,11 @@ def environment(spec: AppService) -> list[Environment]:
         },
         "web": {
             "WAS_URL": f"http://was:{WAS.port}",
-            # Separate containers share no in-process bus: the page polls WAS.
-            # A per-service queue would hand each event to only one of web's tasks.
-            "EVENTS_SOURCE": "poll",
+            # Live history from EventBridge through a queue of each task's own.
+            "EVENTS_SOURCE": "bus",
+            "BUS_BACKEND": "aws",
+            "EVENT_BUS_NAME": import_value(DATA, "EventBusName"),
+            "REGION": Ref("AWS::Region"),
         },
         "was": {
             "MODE": "aws",

@@ -49,13 +49,13 @@ class Consumer:
     detail_types: tuple[str | dict[str, str], ...]
 
 
-# From DESIGN.md: web turns classification events into live updates; WAS runs the
-# requested classifications and refreshes what it knows when a model is registered
-# or deployed.
-CONSUMERS = (
-    Consumer("web", "Web", ({"prefix": "classification."},)),
-    Consumer("was", "Was", ("classification.requested", "model.deployed", "model.registered")),
-)
+# Work queues only: each message to ONE task. WAS runs the background classifications
+# (`classification.requested`). Events every task must hear have no queue here: each
+# task creates its own at start (shared/events/fanout.py) — WAS for `model.deployed`
+# (re-describe the endpoint), web for `classification.completed` / `.failed` (live
+# history) — because ECS tasks come and go. Nothing consumes `model.registered`, so no
+# rule routes it.
+CONSUMERS = (Consumer("was", "Was", ("classification.requested",)),)
 
 
 def build_data_and_events() -> Template:

@@ -15,11 +15,17 @@ blue/green with automatic rollback on the model stack's alarms."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from awacs.aws import Condition, Statement, StringEquals, StringLike
 from troposphere import Equals, GetAtt, If, Join, Output, Parameter, Ref, Sub, Template
-from troposphere.codebuild import Artifacts, CloudWatchLogs, LogsConfig, Project, Source
+from troposphere.codebuild import (
+    Artifacts,
+    CloudWatchLogs,
+    LogsConfig,
+    Project,
+    Source,
+    SourceAuth,
+)
 from troposphere.codebuild import Environment as BuildEnvironment
 from troposphere.codebuild import EnvironmentVariable as BuildVariable
 from troposphere.codepipeline import (
@@ -50,8 +56,10 @@ __all__ = ["STACK", "build_delivery"]
 STACK = "delivery"
 NETWORK = "network"
 DATA = "data-and-events"
-CI_DIR = Path(__file__).resolve().parents[2] / "ci"
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
+# Debian bookworm with the project's Python: `apt-get install chromium` is Debian's real
+# chromium there, as on a developer's machine (the official image, from public ECR).
+DEBIAN_PYTHON_IMAGE = "public.ecr.aws/docker/library/python:3.11-slim-bookworm"
 SOURCE = "SourceOutput"
 BUILD = "BuildOutput"
 
@@ -114,7 +122,7 @@ def build_delivery() -> Template:
     package_group = t.add_resource(
         ModelPackageGroup(
             "ModelPackageGroup",
-            ModelPackageGroupName=scoped("flowers"),
+            ModelPackageGroupName=package_group_name(),
             ModelPackageGroupDescription="kkot flower classifiers (approve to deploy)",
         )
     )
@@ -139,13 +147,21 @@ def build_delivery() -> Template:
     )
 
     projects = add_build_projects(t, artifacts, log_group, key_arn)
-    add_pipeline(t, artifacts, key_arn, projects, connection, repository, branch)
-    add_approval_trigger(t, package_group, projects["DeployEndpoint"])
+    pipeline = add_pipeline(t, artifacts, key_arn, projects, connection, repository, branch)
+    add_codecommit_trigger(t, pipeline, repository, branch)
+    add_approval_trigger(t, projects["DeployEndpoint"])
 
     add_export(t, STACK, "ArtifactBucketName", Ref(artifacts), "Pipeline artifacts")
-    add_export(t, STACK, "ModelPackageGroupName", Ref(package_group), "Model registry group")
+    # The name, not `Ref` (which is the group's ARN for this resource type).
+    add_export(t, STACK, "ModelPackageGroupName", package_group_name(), "Model registry group")
     t.add_output(Output("ModelPipelineName", Value=scoped("model"), Description="SageMaker"))
     return t
+
+
+def package_group_name() -> Sub:
+    """The model package group's name, `kkot-<stage>-flowers` (one source for the
+    resource, the approval rule, the export and the builds' environment)."""
+    return scoped("flowers")
 
 
 def build_role(t: Template, name: str, statements: Sequence[Statement]) -> Role:
@@ -186,6 +202,7 @@ def add_build_projects(
                 "BatchGetImage",
                 "CompleteLayerUpload",
                 "DescribeImages",
+                "DescribeRepositories",
                 "GetDownloadUrlForLayer",
                 "InitiateLayerUpload",
                 "PutImage",
@@ -225,19 +242,34 @@ def add_build_projects(
     )
     deploy_endpoint = deploy_endpoint_statements()
     specs = {
-        "Test": ("ci/buildspec-test.yml", common, False, "BUILD_GENERAL1_MEDIUM"),
-        "Images": ("ci/buildspec-build.yml", common + ecr_push, True, "BUILD_GENERAL1_MEDIUM"),
+        # The project's tests need Debian's chromium (Ubuntu's is a snap shim that cannot
+        # run in a container) and a Docker engine of their own for the container tests.
+        "Test": (
+            "ci/buildspec-test.yml",
+            common,
+            True,
+            "BUILD_GENERAL1_MEDIUM",
+            DEBIAN_PYTHON_IMAGE,
+        ),
+        "Images": (
+            "ci/buildspec-build.yml",
+            common + ecr_push,
+            True,
+            "BUILD_GENERAL1_MEDIUM",
+            BUILD_IMAGE,
+        ),
         "ModelImage": (
             "ci/buildspec-model.yml",
             [*common, *ecr_push, *baseline, start_pipeline],
             True,
             "BUILD_GENERAL1_LARGE",
+            BUILD_IMAGE,
         ),
     }
     projects: dict[str, Project] = {}
-    # Image builds run privileged: `docker build` needs the Docker daemon, which
-    # CodeBuild only starts in privileged mode.
-    for name, (buildspec, statements, privileged, compute) in specs.items():
+    # Privileged: `docker build` (and the container tests) need a Docker daemon, which
+    # CodeBuild allows only in privileged mode.
+    for name, (buildspec, statements, privileged, compute, image) in specs.items():
         role = build_role(t, name, statements)
         projects[name] = t.add_resource(
             Project(
@@ -251,7 +283,7 @@ def add_build_projects(
                 Environment=BuildEnvironment(
                     Type="LINUX_CONTAINER",
                     ComputeType=compute,
-                    Image=BUILD_IMAGE,
+                    Image=image,
                     PrivilegedMode=privileged,
                     EnvironmentVariables=build_variables(),
                 ),
@@ -262,24 +294,26 @@ def add_build_projects(
                 ),
             )
         )
-    # Started by EventBridge, not by the pipeline: its buildspec is inlined from ci/.
-    deploy_role = build_role(t, "DeployEndpoint", [*common[:1], *deploy_endpoint])
+    # Started by EventBridge, not by the pipeline: it checks the release branch out
+    # itself (through the same connection or repository as the pipeline's source) to
+    # install kkot and run `kkot release model`.
+    deploy_role = build_role(
+        t, "DeployEndpoint", [*common[:1], *source_statements(), *deploy_endpoint]
+    )
     projects["DeployEndpoint"] = t.add_resource(
         Project(
             "DeployEndpointProject",
             Name=scoped("deploy-endpoint"),
             ServiceRole=GetAtt(deploy_role, "Arn"),
             EncryptionKey=key_arn,
-            Source=Source(
-                Type="NO_SOURCE",
-                BuildSpec=(CI_DIR / "buildspec-deploy-endpoint.yml").read_text(encoding="utf-8"),
-            ),
+            Source=If("UseCodeCommit", codecommit_source(), github_source()),
+            SourceVersion=Ref("BranchName"),
             Artifacts=Artifacts(Type="NO_ARTIFACTS"),
             TimeoutInMinutes=180,
             Environment=BuildEnvironment(
                 Type="LINUX_CONTAINER",
                 ComputeType="BUILD_GENERAL1_SMALL",
-                Image=BUILD_IMAGE,
+                Image=DEBIAN_PYTHON_IMAGE,
                 EnvironmentVariables=[
                     *build_variables(),
                     BuildVariable(Name="TARGET_STAGES", Value=" ".join(STAGES)),
@@ -295,34 +329,125 @@ def add_build_projects(
     return projects
 
 
+class ConnectionSourceAuth(SourceAuth):  # type: ignore[misc]
+    """SourceAuth of type CODECONNECTIONS, which CodeBuild and CloudFormation accept but
+    troposphere 4.x's validator (OAUTH only) does not know yet."""
+
+    def validate(self) -> None:
+        if self.properties.get("Type") != "CODECONNECTIONS":
+            raise ValueError("ConnectionSourceAuth is for Type CODECONNECTIONS")
+
+
+DEPLOY_BUILDSPEC = "ci/buildspec-deploy-endpoint.yml"
+
+
+def github_source() -> Source:
+    """The GitHub repository through the CodeConnections connection (the default)."""
+    return Source(
+        Type="GITHUB",
+        Location=Sub("https://github.com/${FullRepositoryId}.git"),
+        Auth=ConnectionSourceAuth(Type="CODECONNECTIONS", Resource=Ref("ConnectionArn")),
+        BuildSpec=DEPLOY_BUILDSPEC,
+    )
+
+
+def codecommit_source() -> Source:
+    """The CodeCommit repository (SourceProvider=CodeCommit)."""
+    return Source(
+        Type="CODECOMMIT",
+        Location=Sub(
+            "https://git-codecommit.${AWS::Region}.amazonaws.com/v1/repos/${FullRepositoryId}"
+        ),
+        BuildSpec=DEPLOY_BUILDSPEC,
+    )
+
+
+def source_statements() -> list[Statement]:
+    """Checking the repository out: through the connection (GitHub) or from CodeCommit."""
+    return [
+        allow(
+            actions("codestar-connections", "GetConnection", "GetConnectionToken", "UseConnection")
+            + actions("codeconnections", "GetConnection", "GetConnectionToken", "UseConnection"),
+            [
+                arn("codestar-connections", "connection/*"),
+                arn("codeconnections", "connection/*"),
+            ],
+        ),
+        allow(actions("codecommit", "GitPull"), [arn("codecommit", "${FullRepositoryId}")]),
+    ]
+
+
 def build_variables() -> list[BuildVariable]:
     """Environment every build gets: the stages and the SageMaker pipeline's name."""
     return [
         BuildVariable(Name="KKOT_STAGES", Value=" ".join(STAGES)),
         BuildVariable(Name="MODEL_PIPELINE_NAME", Value=scoped("model")),
-        BuildVariable(Name="MODEL_PACKAGE_GROUP", Value=scoped("flowers")),
+        BuildVariable(Name="MODEL_PACKAGE_GROUP", Value=package_group_name()),
     ]
 
 
 def deploy_endpoint_statements() -> list[Statement]:
-    """What updating a model stack with `--use-previous-template` needs: the stack, the
-    SageMaker model / endpoint config / endpoint it replaces, passing the SageMaker
-    execution role, and KMS grants for the encrypted endpoint config."""
+    """What `kkot release model` needs (ci/buildspec-deploy-endpoint.yml): read the
+    approved package, copy its artifact from the pipeline's bucket (production's) into
+    each stage's models bucket, update each stage's model stack through a change set
+    that reuses the template, and what CloudFormation then does with these credentials
+    (no stack service role): create the SageMaker model and endpoint config, update the
+    endpoint, tag and clean up, pass the model's execution role, and the KMS grant of
+    the encrypted endpoint config."""
     model_stacks = [arn("cloudformation", f"stack/kkot-{stage}-model/*") for stage in STAGES]
+    models_buckets = [import_value(DATA, "ModelsBucketArn", stage) for stage in STAGES]
+    data_keys = [import_value(DATA, "DataKeyArn", stage) for stage in STAGES]
     sagemaker_resources = [
         arn("sagemaker", "model/*"),
         arn("sagemaker", "endpoint-config/*"),
-        arn("sagemaker", "endpoint/kkot-*"),
+        *(arn("sagemaker", f"endpoint/kkot-{stage}-flowers") for stage in STAGES),
     ]
     return [
         allow(
-            actions("cloudformation", "DescribeStackEvents", "DescribeStacks", "UpdateStack"),
+            actions(
+                "cloudformation",
+                "CreateChangeSet",
+                "DeleteChangeSet",
+                "DescribeChangeSet",
+                "DescribeStackEvents",
+                "DescribeStacks",
+                "ExecuteChangeSet",
+                # The capabilities of a change set on the previous template are read
+                # from that template (services.aws.stacks.deploy_stack).
+                "GetTemplate",
+            ),
             model_stacks,
+        ),
+        # The release reads each stage's bucket and key from its data stack's outputs
+        # and checks the model image is in the stage's repository before updating.
+        allow(
+            actions("cloudformation", "DescribeStacks"),
+            [arn("cloudformation", f"stack/kkot-{stage}-data-and-events/*") for stage in STAGES],
+        ),
+        allow(
+            actions("ecr", "DescribeImages"),
+            [arn("ecr", f"repository/kkot-{stage}-model") for stage in STAGES],
+        ),
+        # Once a stage serves the package, the release announces model.deployed on the
+        # stage's bus (WAS refreshes what it knows about the served model).
+        allow(
+            actions("events", "PutEvents"),
+            [import_value(DATA, "EventBusArn", stage) for stage in STAGES],
         ),
         allow(
             actions("sagemaker", "DescribeModelPackage"),
-            [arn("sagemaker", "model-package/kkot-*")],
+            [arn("sagemaker", "model-package/kkot-${Stage}-flowers/*")],
         ),
+        # The pipeline writes the artifact under production's training/ prefix; the
+        # release copies it into every stage's bucket under models/packages/<group>/
+        # <version>/ (ListBucket makes a missing object a 404, not a 403).
+        allow(actions("s3", "GetObject"), [Join("", [b, "/*"]) for b in models_buckets]),
+        allow(
+            actions("s3", "PutObject"),
+            [Join("", [b, "/models/packages/*"]) for b in models_buckets],
+        ),
+        allow(actions("s3", "ListBucket"), models_buckets),
+        allow(actions("kms", "Decrypt", "DescribeKey", "GenerateDataKey"), data_keys),
         allow(
             actions(
                 "sagemaker",
@@ -331,21 +456,28 @@ def deploy_endpoint_statements() -> list[Statement]:
                 "CreateModel",
                 "DeleteEndpointConfig",
                 "DeleteModel",
+                "DeleteTags",
                 "DescribeEndpoint",
                 "DescribeEndpointConfig",
                 "DescribeModel",
+                "ListTags",
                 "UpdateEndpoint",
             ),
             sagemaker_resources,
         ),
+        # CreateModel passes the model stack's execution role (CloudFormation names it
+        # <stack>-<logical id>-<suffix> under the /kkot/ path).
         allow(
             actions("iam", "PassRole"),
-            [arn("iam", "role/kkot/*", region=False)],
+            [
+                arn("iam", f"role/kkot/kkot-{stage}-model-SageMakerExecutionRole-*", region=False)
+                for stage in STAGES
+            ],
             condition=Condition(StringEquals({"iam:PassedToService": "sagemaker.amazonaws.com"})),
         ),
         allow(
             actions("kms", "CreateGrant", "DescribeKey"),
-            [arn("kms", "key/*")],
+            data_keys,
             condition=Condition(
                 StringEquals({"kms:ViaService": Sub("sagemaker.${AWS::Region}.amazonaws.com")})
             ),
@@ -631,7 +763,7 @@ def add_pipeline(
     )
 
 
-def add_approval_trigger(t: Template, package_group: ModelPackageGroup, project: Project) -> Rule:
+def add_approval_trigger(t: Template, project: Project) -> Rule:
     """EventBridge: an Approved model package starts the endpoint deploy with its ARN."""
     role = t.add_resource(
         Role(
@@ -656,7 +788,9 @@ def add_approval_trigger(t: Template, package_group: ModelPackageGroup, project:
                 "source": ["aws.sagemaker"],
                 "detail-type": ["SageMaker Model Package State Change"],
                 "detail": {
-                    "ModelPackageGroupName": [Ref(package_group)],
+                    # SageMaker's event carries the group's name; `Ref` of an
+                    # AWS::SageMaker::ModelPackageGroup is its ARN and would never match.
+                    "ModelPackageGroupName": [package_group_name()],
                     "ModelApprovalStatus": ["Approved"],
                 },
             },
@@ -675,5 +809,49 @@ def add_approval_trigger(t: Template, package_group: ModelPackageGroup, project:
                     ),
                 )
             ],
+        )
+    )
+
+
+def add_codecommit_trigger(
+    t: Template, pipeline: Pipeline, repository: Parameter, branch: Parameter
+) -> Rule:
+    """With CodeCommit, a push to the branch starts the release pipeline. The source
+    action does not poll (PollForSourceChanges=false, as AWS recommends), so without
+    this rule the pipeline would never start. CodeConnections starts it by itself."""
+    pipeline_arn = arn("codepipeline", f"${{{pipeline.title}}}")
+    role = t.add_resource(
+        Role(
+            "SourceTriggerRole",
+            Condition="UseCodeCommit",
+            Path="/kkot/",
+            AssumeRolePolicyDocument=assume_role_policy("events.amazonaws.com"),
+            Policies=[
+                Policy(
+                    PolicyName="start-release",
+                    PolicyDocument=document(
+                        allow(actions("codepipeline", "StartPipelineExecution"), [pipeline_arn])
+                    ),
+                )
+            ],
+        )
+    )
+    return t.add_resource(
+        Rule(
+            "SourcePushedRule",
+            Condition="UseCodeCommit",
+            Description="A push to the release branch in CodeCommit starts the release pipeline",
+            EventPattern={
+                "source": ["aws.codecommit"],
+                "detail-type": ["CodeCommit Repository State Change"],
+                "resources": [arn("codecommit", f"${{{repository.title}}}")],
+                "detail": {
+                    "event": ["referenceCreated", "referenceUpdated"],
+                    "referenceType": ["branch"],
+                    "referenceName": [Ref(branch)],
+                },
+            },
+            State="ENABLED",
+            Targets=[Target(Id="release-pipeline", Arn=pipeline_arn, RoleArn=GetAtt(role, "Arn"))],
         )
     )

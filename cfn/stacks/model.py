@@ -57,6 +57,12 @@ DATA = "data-and-events"
 VARIANT = "AllTraffic"
 # `kkot-${Stage}-flowers`: fixed so roles and alarms can name it before it exists.
 ENDPOINT_NAME = "kkot-${Stage}-flowers"
+# The alarms that roll a blue/green update back (logical id -> name); the execution role
+# may describe exactly these.
+ROLLBACK_ALARMS = {
+    "ModelLatencyAlarm": f"{ENDPOINT_NAME}-model-latency",
+    "Invocation5xxAlarm": f"{ENDPOINT_NAME}-invocation-5xx",
+}
 
 
 class EndpointDataCaptureConfig(AWSProperty):  # type: ignore[misc]
@@ -180,6 +186,19 @@ def build_model() -> Template:
                             [arn("logs", "log-group:/aws/sagemaker/*")],
                         ),
                         allow(actions("kms", "Decrypt", "GenerateDataKey"), [key_arn]),
+                        # Deployment guardrails read the rollback alarms with the
+                        # endpoint's *execution role* (the model's ExecutionRoleArn; an
+                        # endpoint has no role of its own): "Ensure that your IAM execution
+                        # role has permission to perform the cloudwatch:DescribeAlarms
+                        # action on the auto-rollback alarms you specify"
+                        # (docs.aws.amazon.com/sagemaker/latest/dg/
+                        # deployment-guardrails-configuration.html). DescribeAlarms takes
+                        # the `alarm` resource type (Service Authorization Reference,
+                        # CloudWatch), so it names exactly this endpoint's alarms.
+                        allow(
+                            actions("cloudwatch", "DescribeAlarms"),
+                            [arn("cloudwatch", f"alarm:{n}") for n in ROLLBACK_ALARMS.values()],
+                        ),
                     ),
                 )
             ],
@@ -240,7 +259,7 @@ def build_model() -> Template:
         t.add_resource(
             Alarm(
                 "ModelLatencyAlarm",
-                AlarmName=Sub(f"{ENDPOINT_NAME}-model-latency"),
+                AlarmName=Sub(ROLLBACK_ALARMS["ModelLatencyAlarm"]),
                 AlarmDescription="Average model latency above the threshold: roll back",
                 Namespace="AWS/SageMaker",
                 MetricName="ModelLatency",
@@ -256,7 +275,7 @@ def build_model() -> Template:
         t.add_resource(
             Alarm(
                 "Invocation5xxAlarm",
-                AlarmName=Sub(f"{ENDPOINT_NAME}-invocation-5xx"),
+                AlarmName=Sub(ROLLBACK_ALARMS["Invocation5xxAlarm"]),
                 AlarmDescription="The model container answers 5xx: roll back",
                 Namespace="AWS/SageMaker",
                 MetricName="Invocation5XXErrors",

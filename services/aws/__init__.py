@@ -5,6 +5,9 @@ Every command takes its clients from one `boto3.Session`, so the standard settin
 (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL`, the credential chain) apply as they
 do to the AWS CLI. Modules, one job each:
 
+    session       the boto3 session (AWS_REGION wins over AWS_DEFAULT_REGION)
+    errors        AwsCommandError, the one error the commands raise
+    console       progress lines on stdout
     capabilities  which CAPABILITY_* a template needs, read from the template
     templates     the CloudFormation templates, generated in-process, as request bodies
     stacks        one stack deployed through a change set, watched until it settles

@@ -36,10 +36,15 @@ class EventStream:
         self._report = report
         self._seen: set[str] = set()
         self.failures: list[str] = []
+        # Whether the stack's own *_IN_PROGRESS event has appeared: until then a
+        # settled status is the one from before the operation (execution is async).
+        self.started = False
 
     def start(self) -> None:
-        """Remember the events that exist now; only later ones are printed."""
-        self._seen.update(event["EventId"] for event in self._newest_unseen())
+        """Remember the newest event that exists now; only later ones are printed (a
+        poll stops at the first event it has seen, so the newest one is enough)."""
+        page = self._client.describe_stack_events(StackName=self._stack)["StackEvents"]
+        self._seen.update(event["EventId"] for event in page[:1])
 
     def poll(self) -> None:
         """Print the events that appeared since the last call, oldest first."""
@@ -47,6 +52,8 @@ class EventStream:
         for event in reversed(fresh):
             self._seen.add(event["EventId"])
             self._report(format_event(event))
+            if _is_stack_event(event) and event["ResourceStatus"].endswith("_IN_PROGRESS"):
+                self.started = True
             if event["ResourceStatus"].endswith("_FAILED") and event.get("ResourceStatusReason"):
                 self.failures.append(
                     f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
@@ -61,3 +68,11 @@ class EventStream:
                     return fresh
                 fresh.append(event)
         return fresh
+
+
+def _is_stack_event(event: Any) -> bool:
+    """An event of the stack itself (not of one of its resources or a nested stack)."""
+    return bool(
+        event["ResourceType"] == "AWS::CloudFormation::Stack"
+        and event["LogicalResourceId"] == event.get("StackName")
+    )

@@ -68,6 +68,7 @@ class StackInfo:
     status: str
     parameters: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    exports: list[str] = field(default_factory=list)
     reason: str | None = None
 
 
@@ -100,6 +101,7 @@ def describe_stack(client: CloudFormationClient, name: str) -> StackInfo | None:
             p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])
         },
         outputs={o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])},
+        exports=[o["ExportName"] for o in stack.get("Outputs", []) if o.get("ExportName")],
         reason=stack.get("StackStatusReason"),
     )
 
@@ -110,44 +112,35 @@ def deploy_stack(
     *,
     template_body: str | None,
     parameters: Mapping[str, str],
-    keep: Sequence[str] = (),
+    keep: Sequence[str] | None = None,
     report: Report = say,
     waiting: Waiting | None = None,
 ) -> StackResult:
     """Create or update stack `name` through a change set and wait until it settles.
 
-    `template_body` None keeps the stack's current template (UsePreviousTemplate);
-    `keep` names parameters that keep their current value. The capabilities come from
+    `template_body` None keeps the stack's current template (UsePreviousTemplate).
+    On an update, a parameter not in `parameters` keeps its current value (as
+    `aws cloudformation deploy` does), or only those named in `keep` when it is given;
+    the others fall back to the template's default. The capabilities come from
     the template that will be deployed. Raises AwsCommandError when CloudFormation
     refuses or the stack fails."""
     waiting = waiting or Waiting()
-    existing = describe_stack(client, name)
-    if existing is not None and existing.status == "ROLLBACK_COMPLETE":
-        report(f"{name}: ROLLBACK_COMPLETE after a failed create; deleting it to start again")
-        delete_stack(client, name, report=report, waiting=waiting)
-        existing = None
-    if (
-        existing is not None
-        and not existing.status.endswith(DONE)
-        and (existing.status != "REVIEW_IN_PROGRESS")
-    ):
-        raise AwsCommandError(f"{name} is busy ({existing.status}); run again when it settles")
+    existing = _updatable(client, name, report, waiting)
     if template_body is None and existing is None:
         raise AwsCommandError(f"{name} does not exist; deploy the stage first")
     creating = existing is None or existing.status == "REVIEW_IN_PROGRESS"
-
     if template_body is None:
         current = client.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
         template = parse_template_body(current)
     else:
         template = parse_template_body(template_body)
     capabilities: list[CapabilityType] = required_capabilities(template)  # type: ignore[assignment]
-
+    current_values = {} if creating or existing is None else existing.parameters
     request: dict[str, Any] = {
         "StackName": name,
         "ChangeSetName": "kkot-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f"),
         "ChangeSetType": "CREATE" if creating else "UPDATE",
-        "Parameters": _parameters(template, parameters, keep, creating),
+        "Parameters": _parameters(template, parameters, keep, current_values),
         "Capabilities": capabilities,
         "Description": "kkot",
     }
@@ -155,33 +148,61 @@ def deploy_stack(
         request["UsePreviousTemplate"] = True
     else:
         request["TemplateBody"] = template_body
-    try:
-        change_set_id = client.create_change_set(**request)["Id"]
-    except ClientError as exc:
-        if _says_no_changes(str(exc)):
-            report(f"{name}: no changes")
-            return StackResult(stack=_require(client, name), changed=False)
-        raise AwsCommandError(f"{name}: change set refused: {_message(exc)}") from exc
 
-    change_set = _wait_for_change_set(client, change_set_id, waiting)
-    if change_set["Status"] == "FAILED":
-        client.delete_change_set(ChangeSetName=change_set_id)
-        reason = change_set.get("StatusReason", "")
-        if _says_no_changes(reason):
-            report(f"{name}: no changes")
-            return StackResult(stack=_require(client, name), changed=False)
-        raise AwsCommandError(f"{name}: change set failed: {reason}")
-
+    change_set = _create_change_set(client, request, waiting)
+    if change_set is None:
+        report(f"{name}: no changes")
+        return StackResult(stack=_require(client, name), changed=False)
     report(f"{name}: {'creating' if creating else 'updating'} ({_summary(change_set)})")
     events = EventStream(client, name, report)
     events.start()
-    client.execute_change_set(ChangeSetName=change_set_id)
+    client.execute_change_set(ChangeSetName=change_set["ChangeSetId"])
     stack = _wait_until_settled(client, name, events, waiting)
     if stack.status not in SUCCEEDED:
         reasons = "; ".join(events.failures) or stack.reason or "no reason given"
         raise AwsCommandError(f"{name} ended {stack.status}: {reasons}")
     report(f"{name}: {stack.status}")
     return StackResult(stack=stack, changed=True)
+
+
+def _updatable(
+    client: CloudFormationClient, name: str, report: Report, waiting: Waiting
+) -> StackInfo | None:
+    """The stack if a change set can be made for it now, None when there is none (a
+    failed first create, ROLLBACK_COMPLETE, holds nothing and is deleted first)."""
+    existing = describe_stack(client, name)
+    if existing is not None and existing.status == "ROLLBACK_COMPLETE":
+        report(f"{name}: ROLLBACK_COMPLETE after a failed create; deleting it to start again")
+        delete_stack(client, name, report=report, waiting=waiting)
+        return None
+    if existing is None or existing.status.endswith(DONE):
+        return existing
+    if existing.status == "REVIEW_IN_PROGRESS":  # a change set made but never executed
+        return existing
+    raise AwsCommandError(f"{name} is busy ({existing.status}); run again when it settles")
+
+
+def _create_change_set(
+    client: CloudFormationClient, request: dict[str, Any], waiting: Waiting
+) -> Any | None:
+    """The change set, ready to execute; None when it holds no changes (then deleted).
+    AWS reports an empty change set as FAILED with a reason saying so; an emulator may
+    refuse CreateChangeSet with the same words instead."""
+    name = request["StackName"]
+    try:
+        change_set_id = client.create_change_set(**request)["Id"]
+    except ClientError as exc:
+        if _says_no_changes(str(exc)):
+            return None
+        raise AwsCommandError(f"{name}: change set refused: {_message(exc)}") from exc
+    change_set = _wait_for_change_set(client, change_set_id, waiting)
+    if change_set["Status"] != "FAILED":
+        return change_set
+    client.delete_change_set(ChangeSetName=change_set_id)
+    reason = change_set.get("StatusReason", "")
+    if _says_no_changes(reason):
+        return None
+    raise AwsCommandError(f"{name}: change set failed: {reason}")
 
 
 def delete_stack(
@@ -212,8 +233,8 @@ def delete_stack(
 def _parameters(
     template: Mapping[str, Any],
     values: Mapping[str, str],
-    keep: Sequence[str],
-    creating: bool,
+    keep: Sequence[str] | None,
+    current: Mapping[str, str],
 ) -> list[ParameterTypeDef]:
     declared = template.get("Parameters") or {}
     unknown = sorted(set(values) - set(declared))
@@ -223,7 +244,7 @@ def _parameters(
     for key in sorted(declared):
         if key in values:
             parameters.append({"ParameterKey": key, "ParameterValue": values[key]})
-        elif key in keep and not creating:
+        elif key in current and (keep is None or key in keep):
             parameters.append({"ParameterKey": key, "UsePreviousValue": True})
     return parameters
 
@@ -248,7 +269,7 @@ def _wait_until_settled(
         stack = describe_stack(client, name)
         if stack is None:  # gone: only a delete ends this way
             return StackInfo(name=name, stack_id=name, status="DELETE_COMPLETE")
-        if stack.status.endswith(DONE):
+        if stack.status.endswith(DONE) and events.started:
             events.poll()
             return stack
         if time.monotonic() > deadline:

@@ -22,8 +22,9 @@ from services.model.batching import Batcher, BatchResult
 from services.model.codecs import InvocationOptions
 from services.model.imaging import decode_image, preprocess, preprocess_array
 from services.model.runtime import ServedModel
-from shared.contracts.model import Preprocessing
+from shared.contracts.model import ModelDescription, Preprocessing
 from shared.contracts.prediction import (
+    DescribeRequest,
     ImageRequest,
     InstancesRequest,
     InstancesResponse,
@@ -77,12 +78,15 @@ class Classifier:
 
     async def json_body(
         self, model: ServedModel, body: bytes, options: InvocationOptions, started: float
-    ) -> Prediction | InstancesResponse:
-        """Classify an `ImageRequest` (base64) or an `InstancesRequest` (pixel arrays)."""
+    ) -> Prediction | InstancesResponse | ModelDescription:
+        """Classify an `ImageRequest` (base64) or an `InstancesRequest` (pixel arrays), or
+        answer a `DescribeRequest` with the served model's description."""
         if not body:
             raise InvalidPayload("the request body is empty; send a JSON object", code="empty_body")
         loop = asyncio.get_running_loop()
         request = await loop.run_in_executor(self._pool, _parse_json_request, body)
+        if isinstance(request, DescribeRequest):
+            return model.description()
         if isinstance(request, ImageRequest):
             data = await loop.run_in_executor(self._pool, _b64decode, request.image)
             if request.top_k is not None:
@@ -137,7 +141,7 @@ class Classifier:
         )
 
 
-def _parse_json_request(body: bytes) -> ImageRequest | InstancesRequest:
+def _parse_json_request(body: bytes) -> ImageRequest | InstancesRequest | DescribeRequest:
     try:
         document: Any = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -148,8 +152,11 @@ def _parse_json_request(body: bytes) -> ImageRequest | InstancesRequest:
         return ImageRequest.model_validate(document)
     if isinstance(document, dict) and "instances" in document:
         return InstancesRequest.model_validate(document)
+    if isinstance(document, dict) and "describe" in document:
+        return DescribeRequest.model_validate(document)
     raise InvalidPayload(
-        'the JSON body needs "image" (base64 image bytes) or "instances" (H x W x 3 pixels)'
+        'the JSON body needs "image" (base64 image bytes), "instances" (H x W x 3 pixels) '
+        'or "describe": true (the served model\'s description)'
     )
 
 

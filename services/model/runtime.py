@@ -37,6 +37,7 @@ from shared.contracts.model import (
     Evaluation,
     LabelList,
     LoadedModel,
+    ModelDescription,
     ModelMetadata,
     Preprocessing,
 )
@@ -139,20 +140,28 @@ class ServedModel:
         return result
 
     def describe(self) -> LoadedModel:
-        """The public description served by `GET /admin/model`, labels and catalog included
-        (clients such as WAS may not see the artifact folder: another container)."""
+        """What `GET /admin/model` (the local deploy) answers: the description plus the
+        artifact folder."""
+        return self._loaded
+
+    def description(self) -> ModelDescription:
+        """What a `DescribeRequest` through the endpoint answers (labels and catalog
+        included; clients such as WAS may not see the artifact folder: another machine)."""
         return self._description
 
     @cached_property
-    def _description(self) -> LoadedModel:
+    def _description(self) -> ModelDescription:
         # Built once from what `load_model` read: the model is immutable once built.
-        return LoadedModel(
+        return ModelDescription(
             metadata=self.metadata,
             evaluation=self.evaluation,
-            model_dir=str(self.model_dir),
             labels=list(self.labels),
             catalog=self.catalog,
         )
+
+    @cached_property
+    def _loaded(self) -> LoadedModel:
+        return LoadedModel(**dict(self._description), model_dir=str(self.model_dir))
 
 
 def session_options(intra_op_threads: int) -> Any:

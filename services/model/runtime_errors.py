@@ -6,15 +6,21 @@ botocore turns that into `ModelError` with `OriginalStatusCode` and `OriginalMes
 This middleware gives the local Runtime path the same behaviour, so the client code
 that handles errors is the same locally and on AWS. The container path
 (`/invocations`) keeps plain status codes.
+
+It also applies SageMaker's limits on that path, which AWS enforces before the
+container sees anything: a payload over 6 MB is refused with 413 (not a ModelError),
+and an invocation that runs over 60 s answers a ModelError saying it timed out.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from services.model.keys import SETTINGS
 from services.model.routes import RUNTIME_ROUTE
 from shared.contracts.errors import ErrorBody, ErrorResponse
 from shared.contracts.prediction import RuntimeModelError
@@ -27,13 +33,30 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def runtime_error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Wrap error responses of the Runtime route as SageMaker's 424 ModelError."""
-    response = await handler(request)
-    if (
-        response.status < 400
-        or request.match_info.route.name != RUNTIME_ROUTE
-        or not isinstance(response, web.Response)
-    ):
+    """On the Runtime route: SageMaker's limits, and errors as its 424 ModelError."""
+    if request.match_info.route.name != RUNTIME_ROUTE:
+        return await handler(request)
+    settings = request.app[SETTINGS]
+    limit = settings.runtime_max_payload_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _payload_too_large(request, limit)
+    try:
+        async with asyncio.timeout(settings.runtime_timeout_s):
+            response = await handler(request)
+    except TimeoutError:
+        message = (
+            "Your invocation timed out while waiting for a response from container primary "
+            f"(the {settings.runtime_timeout_s:g} s limit of a real-time endpoint)."
+        )
+        inner = ErrorBody(
+            code="invocation_timeout", message=message, request_id=request_id_of(request)
+        )
+        response = web.Response(
+            status=504,
+            text=ErrorResponse(error=inner).model_dump_json(),
+            content_type="application/json",
+        )
+    if response.status < 400 or not isinstance(response, web.Response):
         return response
     original = response.text or ""
     try:
@@ -60,4 +83,19 @@ async def runtime_error_middleware(request: web.Request, handler: Handler) -> we
         body=body.model_dump_json().encode(),
         content_type="application/json",
         headers=headers,
+    )
+
+
+def _payload_too_large(request: web.Request, limit: int) -> web.Response:
+    """SageMaker's own refusal of a big payload: 413 before the container, no ModelError."""
+    message = (
+        f"Request payload of {request.content_length:,} bytes is larger than the "
+        f"{limit:,}-byte limit of a real-time endpoint"
+    )
+    inner = ErrorBody(code="payload_too_large", message=message, request_id=request_id_of(request))
+    return web.Response(
+        status=413,
+        text=ErrorResponse(error=inner).model_dump_json(),
+        content_type="application/json",
+        headers={"x-amzn-ErrorType": "ValidationError"},
     )

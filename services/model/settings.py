@@ -12,6 +12,10 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.contracts.prediction import (
+    SAGEMAKER_INVOCATION_TIMEOUT_S,
+    SAGEMAKER_MAX_PAYLOAD_BYTES,
+)
 from shared.settings import ServiceSettings
 
 __all__ = ["DEFAULT_MODEL_DIR", "ModelServerSettings"]
@@ -40,6 +44,11 @@ class ModelServerSettings(ServiceSettings):
     max_batch_size: int = Field(8, ge=1, le=256)
     max_batch_wait_ms: float = Field(2.0, ge=0, le=1000)
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # SageMaker's own limits on the Runtime API path (`/endpoints/{name}/invocations`),
+    # so that what AWS would refuse is refused here too; the container path keeps
+    # `max_body_bytes` (SageMaker enforces its limits before the container).
+    runtime_max_payload_bytes: int = Field(SAGEMAKER_MAX_PAYLOAD_BYTES, ge=1024)
+    runtime_timeout_s: float = Field(SAGEMAKER_INVOCATION_TIMEOUT_S, gt=0, le=3600)
     max_pixels: int = Field(40_000_000, ge=1024)
     # Batches that run at once, each a single-threaded ONNX Runtime call (0 = one per
     # usable CPU): side-by-side calls keep a small CPU busier than one wide call.

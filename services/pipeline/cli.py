@@ -30,6 +30,7 @@ from shared.logging import configure_logging, get_logger
 __all__ = ["register"]
 
 T = TypeVar("T")
+SAGEMAKER = "sagemaker"  # `--registry sagemaker`: the SageMaker Model Registry
 _log = get_logger("kkot.pipeline.cli")
 
 
@@ -41,7 +42,12 @@ def register(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--registry", type=Path, help="registry folder (default var/registry)")
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        help="registry folder (default var/registry), or `sagemaker` for the SageMaker "
+        "Model Registry (region, endpoint and bucket from KKOT_PIPELINE_*)",
+    )
     parser.add_argument("--endpoint-url", help="model server URL (default http://127.0.0.1:8082)")
     parser.add_argument("--group", help="model package group (default kkot-flowers)")
 
@@ -131,7 +137,10 @@ def _register_models(subparsers: Any) -> None:
 def _settings(args: argparse.Namespace, **extra: Any) -> PipelineSettings:
     overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
     if getattr(args, "registry", None) is not None:
-        overrides["registry_dir"] = args.registry
+        if str(args.registry) == SAGEMAKER:
+            overrides["registry_backend"] = SAGEMAKER
+        else:
+            overrides["registry_dir"] = args.registry
     if getattr(args, "endpoint_url", None):
         overrides["endpoint_url"] = args.endpoint_url
     if getattr(args, "group", None):
@@ -157,15 +166,11 @@ def _guarded(action: Callable[[], int]) -> int:
 
 
 async def _with_bus(work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `work(bus)` with an in-process memory bus started around it."""
-    from shared.events import MemoryEventBus
+    """Run `work(bus)` with the settings' bus (memory, or EventBridge) around it."""
+    from services.pipeline.events import pipeline_bus
 
-    bus = MemoryEventBus()
-    await bus.start()
-    try:
+    async with pipeline_bus(PipelineSettings()) as bus:
         return await work(bus)
-    finally:
-        await bus.close()
 
 
 # -- commands --------------------------------------------------------------------------
@@ -231,9 +236,13 @@ def _export_command(args: argparse.Namespace) -> int:
 
 
 def _registry(args: argparse.Namespace) -> Any:
-    from services.pipeline.registry import LocalRegistry
+    """The registry `--registry` (or KKOT_PIPELINE_REGISTRY_BACKEND) names."""
+    from services.pipeline.registry import LocalRegistry, sagemaker_registry
 
-    return LocalRegistry(_settings(args).registry_dir)
+    settings = _settings(args)
+    if settings.registry_backend == SAGEMAKER:
+        return sagemaker_registry(settings)
+    return LocalRegistry(settings.registry_dir)
 
 
 def _ls_command(args: argparse.Namespace) -> int:
@@ -272,7 +281,7 @@ def _show_command(args: argparse.Namespace) -> int:
         settings = _settings(args)
         model = registry.describe(settings.group, args.version)
         document = model.model_dump(mode="json")
-        document["artifact_dir"] = str(registry.artifact_dir(model))
+        document["artifact_dir"] = registry.artifact_location(model)
         _emit(document)
         return 0
 

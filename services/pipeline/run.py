@@ -35,11 +35,9 @@ from services.model.train.job import StepTimer, TrainResult, run_training
 from services.model.train.settings import TrainSettings
 from services.pipeline.deploy import ModelServerAdmin, deploy_version
 from services.pipeline.errors import PipelineError
-from services.pipeline.events import publish_registered
 from services.pipeline.feedback import export_feedback
 from services.pipeline.registry import ApprovalStatus, Lineage, LocalRegistry, ModelVersion
 from services.pipeline.settings import PipelineSettings
-from shared.contracts.events import ModelRegistered
 from shared.contracts.model import (
     LABELS_FILE,
     METADATA_FILE,
@@ -137,16 +135,9 @@ async def run_pipeline(
             _log.info("condition", passed=passed, reasons=reasons, baseline=baseline.reason)
 
         with timer.step("register"):
+            # No model.registered event: nothing consumes one (the registry itself is
+            # where a release looks for approved versions).
             model = _register(registry, settings, options, result, passed, reasons)
-            await publish_registered(
-                bus,
-                ModelRegistered(
-                    model_name=model.group,
-                    model_version=str(model.version),
-                    status=model.status.value,
-                    metrics=model.metrics,
-                ),
-            )
             _log.info("registered", group=model.group, version=model.version, status=model.status)
 
     deploy: dict[str, Any] | None = None

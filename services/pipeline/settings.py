@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,3 +31,13 @@ class PipelineSettings(BaseSettings):
     request_timeout_s: float = Field(30.0, gt=0, le=600)
     connect_timeout_s: float = Field(2.0, gt=0, le=60)
     log_level: str = "info"
+    # Where `model.deployed` goes: "memory" (this process only) or "aws" (EventBridge:
+    # every running WAS task hears it; the AWS emulator sets these).
+    # (spelled out, not shared.events.BusBackend: the training image has no aioboto3)
+    bus_backend: Literal["memory", "aws"] = "memory"
+    event_bus_name: str | None = Field(None, min_length=1, max_length=256)
+    aws_endpoint_url: str | None = None
+    # Which model registry `kkot models ...` uses: the local folder, or the SageMaker
+    # Model Registry (model package group `group`, artifacts under `models_bucket`).
+    registry_backend: Literal["local", "sagemaker"] = "local"
+    models_bucket: str | None = None

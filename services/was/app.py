@@ -25,17 +25,26 @@ from services.was.settings import WasSettings
 from services.was.store import SqliteClassificationStore
 from services.was.store_dynamodb import DynamoDBClassificationStore
 from shared.contracts.events import EventType
-from shared.events import AwsBusConfig, EventBus, IdempotentConsumer, create_bus
+from shared.events import (
+    AwsBusConfig,
+    EventBus,
+    FanoutConfig,
+    IdempotentConsumer,
+    create_bus,
+    task_queue,
+)
 from shared.middleware import error_middleware, make_request_context_middleware
 from shared.resilience import CircuitBreaker, RetryPolicy
 from shared.storage import LocalBlobStore, S3BlobStore
 
-__all__ = ["create_app"]
+__all__ = ["FANOUT_EVENT_TYPES", "create_app"]
 
 _log = structlog.get_logger("kkot.was")
 # Consumer names: one SQS queue each on AWS.
 CLASSIFIER_CONSUMER = "was-classifier"
 MODEL_CONSUMER = "was-model-info"
+# What every WAS task must hear (its own fan-out queue on AWS): a deploy.
+FANOUT_EVENT_TYPES = (EventType.MODEL_DEPLOYED,)
 
 Context = Callable[[web.Application], AsyncIterator[None]]
 
@@ -43,30 +52,30 @@ Context = Callable[[web.Application], AsyncIterator[None]]
 def _bus_ctx(given: EventBus | None) -> Context:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[keys.SETTINGS]
-        owned = given is None
-        bus = (
-            create_bus(settings.bus_backend, aws=_aws_bus_config(settings))
-            if given is None
-            else given
-        )
-        if owned:
-            await bus.start()
-        app[keys.BUS] = bus
-        yield
-        if owned:
-            await bus.close()
+        async with contextlib.AsyncExitStack() as stack:
+            bus = given
+            if bus is None:
+                bus = create_bus(settings.bus_backend, aws=await _aws_bus_config(settings, stack))
+                await bus.start()
+                stack.push_async_callback(bus.close)  # before the fan-out queue goes
+            app[keys.BUS] = bus
+            yield
 
     return ctx
 
 
-def _aws_bus_config(settings: WasSettings) -> AwsBusConfig | None:
+async def _aws_bus_config(
+    settings: WasSettings, stack: contextlib.AsyncExitStack
+) -> AwsBusConfig | None:
+    """The `was` work queue for background jobs, and this task's own fan-out queue for
+    `model.deployed` (every task must re-describe the endpoint after a deploy)."""
     if settings.bus_backend != "aws" or not settings.event_bus_name:
         return None
-    queue = settings.events_queue_url or ""
+    fanout = FanoutConfig(settings.event_bus_name, settings.region, settings.aws_endpoint_url)
+    deploys = await stack.enter_async_context(task_queue(fanout, "was", FANOUT_EVENT_TYPES))
     return AwsBusConfig(
         event_bus_name=settings.event_bus_name,
-        # One queue for the service; the bus routes each message by type.
-        queue_urls={CLASSIFIER_CONSUMER: queue, MODEL_CONSUMER: queue},
+        queue_urls={CLASSIFIER_CONSUMER: settings.events_queue_url or "", MODEL_CONSUMER: deploys},
         region=settings.region,
         endpoint_url=settings.aws_endpoint_url,
         wait_time_s=settings.events_wait_time_s,
@@ -137,25 +146,24 @@ async def _endpoint_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _model_info_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     timeout = aiohttp.ClientTimeout(
         total=settings.read_timeout_s, sock_connect=settings.connect_timeout_s
     )
     async with aiohttp.ClientSession(timeout=timeout) as http:
         app[keys.HTTP] = http
-        local = settings.local_endpoint_url
-        info = ModelInfo(
-            http if local else None,
-            f"{local}/admin/model" if local else None,
-            timeout_s=settings.read_timeout_s,
-        )
-        app[keys.MODEL_INFO] = info
-        # Not fatal: WAS starts before the model server in some orders; the first
-        # prediction or /ready retries.
-        await info.refresh()
         yield
-        await info.close()
+
+
+async def _model_info_ctx(app: web.Application) -> AsyncIterator[None]:
+    # The endpoint describes its own model (through invoke_endpoint, as on AWS); until
+    # it answers, a background task keeps asking, so start order does not matter.
+    info = ModelInfo(app[keys.ENDPOINT].describe)
+    app[keys.MODEL_INFO] = info
+    info.start()
+    yield
+    await info.close()
 
 
 async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -176,7 +184,7 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
             concurrency=app[keys.SETTINGS].background_concurrency,
         ),
         await bus.subscribe(
-            MODEL_CONSUMER, [EventType.MODEL_DEPLOYED], IdempotentConsumer(service.on_model_event)
+            MODEL_CONSUMER, FANOUT_EVENT_TYPES, IdempotentConsumer(service.on_model_event)
         ),
     ]
     yield
@@ -196,6 +204,7 @@ def create_app(settings: WasSettings, *, bus: EventBus | None = None) -> web.App
     app.cleanup_ctx.append(_bus_ctx(bus))
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_endpoint_ctx)
+    app.cleanup_ctx.append(_http_ctx)
     app.cleanup_ctx.append(_model_info_ctx)
     app.cleanup_ctx.append(_service_ctx)
     setup_routes(app)

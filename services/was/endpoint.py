@@ -37,7 +37,13 @@ from botocore.exceptions import (
 )
 from pydantic import ValidationError
 
-from shared.contracts.prediction import Prediction
+from shared.contracts.model import ModelDescription
+from shared.contracts.prediction import (
+    JSON_CONTENT_TYPE,
+    SAGEMAKER_MAX_PAYLOAD_BYTES,
+    DescribeRequest,
+    Prediction,
+)
 from shared.custom_attributes import REQUEST_ID_ATTRIBUTE, format_custom_attributes
 from shared.errors import (
     InvalidImage,
@@ -136,6 +142,9 @@ def _classify_client_error(exc: ClientError) -> Exception:
         if original_status in (429, 503):
             # The model server is loading, swapping or saturated: worth another try.
             return _Transient(ServiceUnavailable("the model is not ready; try again shortly"))
+        if original_status in (0, 504) and "timed out" in message.lower():
+            # The endpoint's 60 s invocation limit: a slow model stays slow, no retry.
+            return _Failure(UpstreamTimeout("the model endpoint did not answer in time"))
         return _Failure(UpstreamError(f"the model failed (status {original_status or '?'})"))
     if status == 404 or (code == "ValidationError" and "not found" in message.lower()):
         return _Failure(ServiceUnavailable("the model endpoint does not exist (yet)"))
@@ -174,17 +183,43 @@ class EndpointClient:
             attributes[REQUEST_ID_ATTRIBUTE] = request_id
         return format_custom_attributes(attributes)
 
+    async def describe(self) -> ModelDescription:
+        """The served model's description, asked of the endpoint itself (one attempt,
+        outside the breaker: the caller retries, and a describe must not open the
+        circuit that guards classifications)."""
+        body = DescribeRequest(describe=True).model_dump_json().encode()
+        try:
+            payload = await self._call(body, JSON_CONTENT_TYPE, "")
+        except (_Transient, _Failure) as exc:
+            raise exc.error from exc
+        try:
+            return ModelDescription.model_validate_json(payload)
+        except ValidationError as exc:
+            raise UpstreamError("the model endpoint answered an unreadable description") from exc
+
     async def _invoke_once(self, body: bytes, content_type: str, attributes: str) -> Prediction:
+        payload = await self._call(body, content_type, attributes)
+        try:
+            return Prediction.model_validate_json(payload)
+        except ValidationError as exc:
+            raise _Failure(UpstreamError("the model endpoint answered an unreadable body")) from exc
+
+    async def _call(self, body: bytes, content_type: str, attributes: str) -> bytes:
+        """One `invoke_endpoint`; failures sorted into retryable / failure / refusal."""
+        if len(body) > SAGEMAKER_MAX_PAYLOAD_BYTES:
+            # A bug upstream (uploads are re-encoded first); never send what AWS refuses.
+            raise PayloadTooLarge("the image is larger than the model endpoint accepts")
+        extra = {"CustomAttributes": attributes} if attributes else {}
         try:
             response = await self._client.invoke_endpoint(
                 EndpointName=self.endpoint_name,
                 Body=body,
                 ContentType=content_type,
                 Accept="application/json",
-                CustomAttributes=attributes,
+                **extra,
             )
             async with response["Body"] as stream:
-                payload = await stream.read()
+                payload: bytes = await stream.read()
         except ClientError as exc:
             raise _classify_client_error(exc) from exc
         except ReadTimeoutError as exc:
@@ -193,10 +228,7 @@ class EndpointClient:
             raise _Transient(ServiceUnavailable("the model endpoint is unreachable")) from exc
         except BotoCoreError as exc:
             raise _Transient(UpstreamError(f"calling the model endpoint failed: {exc}")) from exc
-        try:
-            return Prediction.model_validate_json(payload)
-        except ValidationError as exc:
-            raise _Failure(UpstreamError("the model endpoint answered an unreadable body")) from exc
+        return payload
 
     async def invoke(
         self, body: bytes, content_type: str, *, request_id: str | None = None

@@ -1,12 +1,16 @@
 """What WAS knows about the deployed model: name, version, labels, catalog, metrics.
 
-Sources, newest wins:
+The one source is the endpoint itself: a `DescribeRequest` sent through
+`invoke_endpoint` (the SageMaker contract, so it works the same on AWS, in compose and
+here; WAS never uses the model server's local admin port). It is asked
 
-- in local mode, the model server's `GET {endpoint_url}/admin/model` — read at start,
-  and again whenever a prediction names a version other than the cached one (a swap
-  happened) or a `model.deployed` event arrives;
-- on AWS (no admin API), `model.deployed` events and the name/version every
-  prediction carries.
+- at start, again and again with a bounded backoff until the endpoint answers (WAS may
+  start before the model server, or before a SageMaker endpoint is InService): no
+  warm-up race, and `/api/v1/labels` answers 503 with Retry-After meanwhile;
+- whenever a prediction names a version other than the known one (a deploy happened;
+  every task sees this on its next prediction);
+- when a `model.deployed` event arrives (every WAS task gets it through its own fan-out
+  queue), until the endpoint serves that version (traffic shifting takes a while on AWS).
 
 Labels are kept so feedback can be validated against them.
 """
@@ -14,20 +18,23 @@ Labels are kept so feedback can be validated against them.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import structlog
 
 from shared.contracts.classification import CurrentModel
 from shared.contracts.events import ModelDeployed
-from shared.contracts.model import Catalog, LoadedModel
+from shared.contracts.model import Catalog, ModelDescription, Preprocessing
+from shared.errors import KkotError
 
-__all__ = ["ModelInfo", "ModelSnapshot", "parse_admin_model"]
+__all__ = ["ModelInfo", "ModelSnapshot", "snapshot_of"]
 
 _log = structlog.get_logger("kkot.was.model_info")
+
+Describe = Callable[[], Awaitable[ModelDescription]]
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class ModelSnapshot:
     source: str = "unknown"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     metrics: dict[str, float] = field(default_factory=dict)
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
 
     def public(self) -> CurrentModel:
         """The `CurrentModel` contract."""
@@ -54,25 +62,21 @@ class ModelSnapshot:
         )
 
 
-def parse_admin_model(body: bytes) -> ModelSnapshot:
-    """Read the model server's `/admin/model` answer (`LoadedModel`).
-
-    Labels and catalog come from the answer itself, never from the artifact folder it
-    names: that folder is on the model server's disk (another container on compose/AWS).
-    """
-    loaded = LoadedModel.model_validate_json(body)
-    metadata = loaded.metadata
+def snapshot_of(description: ModelDescription) -> ModelSnapshot:
+    """The snapshot of an endpoint's `ModelDescription`."""
+    metadata = description.metadata
     metrics = dict(metadata.metrics)
-    if loaded.evaluation is not None:
-        metrics.setdefault("accuracy", loaded.evaluation.accuracy)
+    if description.evaluation is not None:
+        metrics.setdefault("accuracy", description.evaluation.accuracy)
     return ModelSnapshot(
         name=metadata.name,
         version=metadata.version,
-        labels=tuple(loaded.labels),
-        catalog=loaded.catalog or Catalog(),
+        labels=tuple(description.labels),
+        catalog=description.catalog or Catalog(),
         source=metadata.source,
         created_at=metadata.created_at,
         metrics=metrics,
+        preprocessing=metadata.preprocessing,
     )
 
 
@@ -80,69 +84,84 @@ class ModelInfo:
     """The cached snapshot and the ways to refresh it."""
 
     def __init__(
-        self, session: aiohttp.ClientSession | None, admin_url: str | None, timeout_s: float
+        self,
+        describe: Describe,
+        *,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 5.0,
+        follow_deploy_s: float = 120.0,
     ) -> None:
-        self._session = session
-        self._admin_url = admin_url
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._describe = describe
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+        self._follow_deploy_s = follow_deploy_s
         self.snapshot: ModelSnapshot | None = None
         self._refreshing: asyncio.Task[ModelSnapshot | None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
+    def start(self) -> None:
+        """Learn the model in the background, retrying until the endpoint answers."""
+        self._spawn(self._until(lambda snapshot: snapshot is not None, deadline_s=None))
+
     async def refresh(self) -> ModelSnapshot | None:
-        """Re-read `/admin/model` (single flight: concurrent callers share one fetch)."""
-        if self._session is None or self._admin_url is None:
-            return self.snapshot
+        """Ask the endpoint once (single flight: concurrent callers share one call)."""
         if self._refreshing is None or self._refreshing.done():
             self._refreshing = asyncio.create_task(self._fetch())
         return await asyncio.shield(self._refreshing)
 
     async def _fetch(self) -> ModelSnapshot | None:
-        assert self._session is not None and self._admin_url is not None
         try:
-            async with self._session.get(self._admin_url, timeout=self._timeout) as response:
-                response.raise_for_status()
-                body = await response.read()
-            snapshot = await asyncio.to_thread(parse_admin_model, body)
-        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-            _log.warning("model_info_refresh_failed", url=self._admin_url, error=repr(exc))
-            return self.snapshot
+            snapshot = snapshot_of(await self._describe())
+        except KkotError as exc:
+            _log.warning("model_describe_failed", code=exc.code, error=exc.message)
+            return None
         if self.snapshot is None or self.snapshot.version != snapshot.version:
             _log.info("model_info_updated", model=snapshot.name, version=snapshot.version)
         self.snapshot = snapshot
         return snapshot
+
+    async def _until(
+        self, done: Callable[[ModelSnapshot | None], bool], deadline_s: float | None
+    ) -> None:
+        """Refresh with a bounded backoff until `done(snapshot)` (or the deadline)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if deadline_s is None else loop.time() + deadline_s
+        pause = self._retry_initial_s
+        while not done(await self.refresh()):
+            if deadline is not None and loop.time() + pause > deadline:
+                return
+            await asyncio.sleep(pause)
+            pause = min(self._retry_max_s, pause * 2)
 
     def observe(self, model_name: str, model_version: str) -> None:
         """A prediction named this model: refresh in the background if it is new to us."""
         current = self.snapshot
         if current is not None and current.version == model_version:
             return
-        if self._admin_url is None:
-            # No admin API (AWS): the prediction itself is the best knowledge we have.
-            self.snapshot = (
-                replace(current, name=model_name, version=model_version)
-                if current
-                else ModelSnapshot(name=model_name, version=model_version)
-            )
-            return
-        task = asyncio.create_task(self.refresh())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._spawn(self.refresh())
 
     async def on_deployed(self, event: ModelDeployed) -> None:
-        """A `model.deployed` event: re-read the admin API, or take the event's word."""
-        if self._admin_url is not None:
-            snapshot = await self.refresh()
-            if snapshot is not None and snapshot.version == event.model_version:
-                return
-        current = self.snapshot
-        base = current or ModelSnapshot(name=event.model_name, version=event.model_version)
-        self.snapshot = replace(
-            base,
-            name=event.model_name,
-            version=event.model_version,
-            metrics=dict(event.metrics) or base.metrics,
-        )
+        """A `model.deployed` event: re-describe until the endpoint serves that version.
+
+        Returns after the first answer; if that is still the old version (traffic is
+        shifting to the new one), a background task keeps asking for a bounded time."""
+        snapshot = await self.refresh()
+        if snapshot is None or snapshot.version != event.model_version:
+            wanted = event.model_version
+            self._spawn(
+                self._until(
+                    lambda s: s is not None and s.version == wanted,
+                    deadline_s=self._follow_deploy_s,
+                )
+            )
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        async def run() -> None:
+            await work
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def close(self) -> None:
         """Cancel background refreshes."""

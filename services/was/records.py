@@ -18,10 +18,11 @@ from shared.contracts.classification import (
     ClassificationTiming,
     ScoredLabel,
 )
+from shared.contracts.events import ClassificationOutcome
 from shared.contracts.model import Catalog, Language
 from shared.contracts.prediction import LabelScore
 
-__all__ = ["StoredClassification", "render_record"]
+__all__ = ["StoredClassification", "outcome_of", "render_record"]
 
 
 class StoredClassification(BaseModel):
@@ -83,4 +84,21 @@ def render_record(
         error=stored.error,
         feedback_label=stored.feedback_label,
         feedback_at=stored.feedback_at,
+    )
+
+
+def outcome_of(stored: StoredClassification, image_url: str) -> ClassificationOutcome:
+    """The language-neutral data events carry about a finished record."""
+    return ClassificationOutcome(
+        classification_id=stored.id,
+        status=stored.status,
+        created_at=stored.created_at,
+        completed_at=stored.completed_at,
+        image_url=image_url,
+        content_type=stored.content_type,
+        filename=stored.filename,
+        top_k=stored.top_k,
+        model_name=stored.model_name,
+        model_version=stored.model_version,
+        error_code=stored.error_code,
     )

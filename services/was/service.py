@@ -14,6 +14,7 @@ time) and `was_ms` (everything else WAS did for the request).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
@@ -21,8 +22,9 @@ from datetime import UTC, datetime
 import structlog
 
 from services.was.endpoint import EndpointClient
+from services.was.endpoint_payload import fit_for_endpoint
 from services.was.model_info import ModelInfo
-from services.was.records import StoredClassification, render_record
+from services.was.records import StoredClassification, outcome_of, render_record
 from services.was.store import ClassificationStore
 from services.was.uploads import Upload
 from shared.catalog import flower_catalog
@@ -39,7 +41,8 @@ from shared.contracts.events import (
     EventType,
     ModelDeployed,
 )
-from shared.contracts.model import Catalog, Language
+from shared.contracts.model import Catalog, Language, Preprocessing
+from shared.contracts.prediction import SAGEMAKER_MAX_PAYLOAD_BYTES
 from shared.errors import Conflict, KkotError, NotFound, ServiceUnavailable, Unprocessable
 from shared.events import EventBus
 from shared.storage import BlobStore
@@ -104,20 +107,22 @@ class ClassificationService:
             image_key=image_key,
         )
         await self.store.put(stored)
-        await self.bus.publish(
-            Event(
-                type=EventType.CLASSIFICATION_REQUESTED,
-                source=SOURCE,
-                correlation_id=request_id,
-                data=ClassificationRequested(
-                    classification_id=record_id,
-                    image_key=image_key,
-                    content_type=upload.content_type,
-                    language=language,
-                    background=background,
-                ),
+        if background:
+            # Only a background job needs the event (its consumer does the work); a
+            # synchronous request is answered here, and nothing else reads it.
+            await self.bus.publish(
+                Event(
+                    type=EventType.CLASSIFICATION_REQUESTED,
+                    source=SOURCE,
+                    correlation_id=request_id,
+                    data=ClassificationRequested(
+                        classification_id=record_id,
+                        image_key=image_key,
+                        content_type=upload.content_type,
+                        language=language,
+                    ),
+                )
             )
-        )
         return stored
 
     async def complete(
@@ -125,8 +130,20 @@ class ClassificationService:
     ) -> StoredClassification:
         """Classify `data` for the pending record `stored`; raise on failure."""
         try:
+            snapshot = self.model_info.snapshot
+            preprocessing = snapshot.preprocessing if snapshot else Preprocessing()
+            payload = (
+                # Decoding happens only for an oversized photo: then in a thread.
+                await asyncio.to_thread(fit_for_endpoint, data, stored.content_type, preprocessing)
+                if len(data) > SAGEMAKER_MAX_PAYLOAD_BYTES
+                else fit_for_endpoint(data, stored.content_type, preprocessing)
+            )
+            if payload.reencoded:
+                _log.info(
+                    "payload_reencoded", original_bytes=len(data), sent_bytes=len(payload.data)
+                )
             result = await self.endpoint.invoke(
-                data, stored.content_type, request_id=stored.request_id
+                payload.data, payload.content_type, request_id=stored.request_id
             )
         except KkotError as exc:
             await self._fail(stored, exc, language)
@@ -154,7 +171,7 @@ class ClassificationService:
                 type=EventType.CLASSIFICATION_COMPLETED,
                 source=SOURCE,
                 correlation_id=stored.request_id,
-                data=ClassificationCompleted(record=self.render(done, language)),
+                data=ClassificationCompleted(outcome=outcome_of(done, image_path(done.id))),
             )
         )
         _log.info(
@@ -183,7 +200,10 @@ class ClassificationService:
                 source=SOURCE,
                 correlation_id=stored.request_id,
                 data=ClassificationFailed(
-                    classification_id=stored.id, error=exc.message, code=exc.code
+                    classification_id=stored.id,
+                    error=exc.message,
+                    code=exc.code,
+                    outcome=outcome_of(failed, image_path(stored.id)),
                 ),
             )
         )

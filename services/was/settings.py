@@ -24,9 +24,10 @@ class WasSettings(ServiceSettings):
     port: int = Field(8081, ge=0, le=65535)
     data_dir: Path = Path("var/was")
 
-    # "local": a SageMaker-compatible model server at `endpoint_url` (which also
-    # serves /admin/model and /ping); "aws": the real SageMaker Runtime, and
-    # `endpoint_url` is ignored.
+    # "local": a kkot model server at `endpoint_url`, reached through its SageMaker
+    # Runtime API path exactly as SageMaker is (its /ping feeds /ready); "aws": the
+    # real SageMaker Runtime, and `endpoint_url` is ignored. Independent of the
+    # store, blob and bus backends below (the AWS emulator runs "local" with AWS ones).
     mode: Literal["local", "aws"] = "local"
     endpoint_name: str = Field("kkot-flowers", min_length=1, max_length=63)
     endpoint_url: str | None = "http://127.0.0.1:8082"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.contracts.model import Language
+from shared.events import BusBackend
 from shared.settings import ServiceSettings
 
 
@@ -19,9 +20,16 @@ class WebSettings(ServiceSettings):
     port: int = 8000
     was_url: str = "http://127.0.0.1:8081"
     default_language: Language = "en"
-    # "bus": classification.completed events from the shared event bus (one process);
-    # "poll": poll WAS's list endpoint (separate containers, no shared bus).
+    # "bus": classification events from the event bus: the process's shared one
+    # (`kkot run`), or with bus_backend "aws" EventBridge through a queue of this task's
+    # own (every web task hears every event); "poll": poll WAS's list endpoint.
     events_source: Literal["bus", "poll"] = "bus"
+    bus_backend: BusBackend = "memory"
+    event_bus_name: str | None = Field(None, min_length=1, max_length=256)
+    region: str = "us-east-1"
+    # Only for an AWS emulator (moto); None means the real AWS endpoints.
+    aws_endpoint_url: str | None = None
+    events_wait_time_s: int = Field(20, ge=0, le=20)
     poll_interval_s: float = Field(2.0, gt=0)
     sse_heartbeat_s: float = Field(15.0, gt=0)
     # Events buffered per live client before that client is dropped (it reconnects).
@@ -31,3 +39,9 @@ class WebSettings(ServiceSettings):
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     was_timeout_s: float = Field(30.0, gt=0)
     static_max_age_s: int = Field(86_400, ge=0)
+
+    @model_validator(mode="after")
+    def _aws_bus_needs_its_name(self) -> WebSettings:
+        if self.bus_backend == "aws" and not self.event_bus_name:
+            raise ValueError("bus_backend aws needs event_bus_name")
+        return self

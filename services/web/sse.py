@@ -15,6 +15,7 @@ from services.web.rendering import language_of, render_text
 from services.web.security import CONTENT_SECURITY_POLICY
 from services.web.was_client import WasFailure
 from shared.contracts.classification import ClassificationRecord
+from shared.contracts.model import Language
 
 __all__ = ["events"]
 
@@ -24,13 +25,7 @@ _RETRY_MS = 3000
 async def events(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     language = language_of(request)
-    try:
-        names = {
-            info.label: info.display_name
-            for info in (await request.app[WAS].labels(language)).labels
-        }
-    except WasFailure:
-        names = {}
+    names = await _display_names(request, language)
     try:
         async with request.app[BROADCASTER].listen() as listener:
             response = web.StreamResponse(
@@ -71,7 +66,19 @@ async def _stream(
             continue
         if record is None:
             return
+        if record.label and record.label not in names:
+            # A label this stream has not seen: a new model was deployed. WAS knows it.
+            names.update(await _display_names(request, language_of(request)))
         await response.write(_event(request, record, names))
+
+
+async def _display_names(request: web.Request, language: Language) -> dict[str, str]:
+    """label -> display name in `language`, from WAS (empty when WAS can't say)."""
+    try:
+        answer = await request.app[WAS].labels(language)
+    except WasFailure:
+        return {}
+    return {info.label: info.display_name for info in answer.labels}
 
 
 def _event(request: web.Request, record: ClassificationRecord, names: dict[str, str]) -> bytes:

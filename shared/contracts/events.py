@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from shared.contracts.base import Contract
-from shared.contracts.classification import ClassificationRecord
+from shared.contracts.classification import ClassificationStatus
+from shared.contracts.prediction import LabelScore
 
 
 class EventType(StrEnum):
@@ -22,29 +23,57 @@ class EventType(StrEnum):
 
 
 class ClassificationRequested(Contract):
+    """A background classification (`Prefer: respond-async`) to run; consumed by WAS's
+    classifier through the `was` work queue (one task takes each). Synchronous requests
+    send none: nobody needs them."""
+
     kind: Literal["classification.requested"] = "classification.requested"
     classification_id: str
     image_key: str
     content_type: str
     language: Literal["en", "ko"] = "en"
-    # False when the request is answered synchronously and this event only records it;
-    # True asks a background consumer to do the classification.
+    # Always True now (kept so that events already in a queue still validate).
     background: bool = True
 
 
+class ClassificationOutcome(Contract):
+    """A finished classification as data: labels, scores and the model, never display
+    text (each reader renders it in its own language from the model's catalog)."""
+
+    classification_id: str
+    status: ClassificationStatus
+    created_at: datetime
+    completed_at: datetime | None = None
+    image_url: str
+    content_type: str
+    filename: str | None = None
+    top_k: list[LabelScore] = Field(default_factory=list)
+    model_name: str | None = None
+    model_version: str | None = None
+    error_code: str | None = None
+
+
 class ClassificationCompleted(Contract):
+    """Consumed by every web task (its own fan-out queue) for live history."""
+
     kind: Literal["classification.completed"] = "classification.completed"
-    record: ClassificationRecord
+    outcome: ClassificationOutcome
 
 
 class ClassificationFailed(Contract):
+    """Consumed by every web task for live history (a background job that failed)."""
+
     kind: Literal["classification.failed"] = "classification.failed"
     classification_id: str
-    error: str
+    error: str = Field(description="for logs; readers show their own text for `code`")
     code: str | None = Field(None, description="the error code the API answered with")
+    outcome: ClassificationOutcome | None = None
 
 
 class ModelRegistered(Contract):
+    """Not sent: nothing in kkot consumes it (on AWS, the SageMaker Model Registry emits
+    its own "Model Package State Change" events). Kept so old messages still validate."""
+
     kind: Literal["model.registered"] = "model.registered"
     model_name: str
     model_version: str
@@ -53,6 +82,8 @@ class ModelRegistered(Contract):
 
 
 class ModelDeployed(Contract):
+    """Consumed by every WAS task (its own fan-out queue): re-describe the endpoint."""
+
     kind: Literal["model.deployed"] = "model.deployed"
     model_name: str
     model_version: str

@@ -120,16 +120,25 @@ class ModelMetadata(Contract):
     code_version: str | None = None
 
 
-class LoadedModel(Contract):
-    """What a model server has loaded (`GET /admin/model`, and the answer to a swap)."""
+class ModelDescription(Contract):
+    """What the served model is, as the endpoint itself answers a `DescribeRequest`
+    (`shared.contracts.prediction`) through `invoke_endpoint`: the same on AWS as here.
+
+    The label list and catalog ride along so clients (WAS) can validate feedback and
+    show display names without reading the artifact themselves; no path on the model
+    server's disk is in it (the caller could not use one)."""
 
     metadata: ModelMetadata
     evaluation: Evaluation | None = None
-    model_dir: str = Field(description="the artifact folder the server loaded")
-    # The label list and catalog of the artifact, so clients (WAS) can validate feedback
-    # and show display names without reading the artifact themselves.
     labels: list[str] = Field(default_factory=list)
     catalog: Catalog | None = None
+
+
+class LoadedModel(ModelDescription):
+    """What a model server has loaded (`GET /admin/model`, and the answer to a swap):
+    the description plus the artifact folder, which only the local deploy uses."""
+
+    model_dir: str = Field(description="the artifact folder the server loaded")
 
 
 class SwapModelRequest(Contract):

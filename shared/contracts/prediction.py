@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final, Literal
+
 from pydantic import Field
 
 from shared.contracts.base import Contract
@@ -11,12 +13,27 @@ from shared.contracts.errors import ErrorBody
 IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "application/x-image")
 JSON_CONTENT_TYPE = "application/json"
 
+# Amazon SageMaker real-time endpoints refuse request payloads over 6 MB and
+# invocations that take over 60 s. The local Runtime path enforces both, and WAS never
+# sends more (it re-encodes a larger photo at the model's input scale).
+SAGEMAKER_MAX_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
+SAGEMAKER_INVOCATION_TIMEOUT_S: Final = 60.0
+
 
 class ImageRequest(Contract):
     """`application/json` body carrying one base64-encoded image."""
 
     image: str = Field(min_length=1, description="base64 (standard or URL-safe) image bytes")
     top_k: int | None = Field(None, ge=1, le=1000)
+
+
+class DescribeRequest(Contract):
+    """`application/json` body `{"describe": true}`: answer the served model's
+    `ModelDescription` instead of a prediction. It travels through `invoke_endpoint`
+    like any invocation, so it works on a SageMaker endpoint, which has no other way
+    in to the container."""
+
+    describe: Literal[True]
 
 
 class InstancesRequest(Contract):

@@ -5,6 +5,8 @@
     eventbridge.py  `EventBridgeBus`: EventBridge PutEvents, one SQS queue per consumer
     idempotency.py  `IdempotentConsumer`: drops redelivered events by id, bounded memory
     factory.py      `create_bus(backend)`: the backend named in settings
+    fanout.py       `task_queue(...)`: a queue + rule of this task's own, so that every
+                    task of a service hears an event (deploys, live history)
 
 Delivery is at-least-once on every backend, so consumers must be idempotent by event id.
 
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.events.bus import DeadLetter, EventBus, EventHandler, Subscription
 from shared.events.factory import BusBackend, create_bus
+from shared.events.fanout import FanoutConfig, fanout_prefix, task_queue
 from shared.events.idempotency import IdempotentConsumer
 from shared.events.memory import MemoryEventBus
 
@@ -33,10 +36,13 @@ __all__ = [
     "EventBridgeBus",
     "EventBus",
     "EventHandler",
+    "FanoutConfig",
     "IdempotentConsumer",
     "MemoryEventBus",
     "Subscription",
     "create_bus",
+    "fanout_prefix",
+    "task_queue",
 ]
 
 # Names served lazily -> the module that defines them (and needs aioboto3).

@@ -6,12 +6,6 @@ and rule definitions the stack really creates (drift fails these tests)."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,60 +15,23 @@ import aioboto3
 import pytest
 
 from cfn.render import render
-from cfn.stacks.data import CONSUMERS, build_data_and_events
+from cfn.stacks.data import CONSUMERS, Consumer, build_data_and_events
+from tests.moto_server import CREDENTIALS, REGION, moto_server
 from tests.was.conftest import model_server_url  # noqa: F401  (the real model server)
 
-REGION = "us-east-1"
+_SECOND_WORK_QUEUE = Consumer("web", "Web", ({"prefix": "classification."},))
 # The stack's MaxReceiveCount parameter (1..20); 2 keeps the dead-letter test short.
 MAX_RECEIVE_COUNT = 2
-_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     """The URL of a moto server started for this session; dummy credentials in the env."""
-    port = _free_port()
     with pytest.MonkeyPatch.context() as env:
-        for name, value in _CREDENTIALS.items():
+        for name, value in CREDENTIALS.items():
             env.setenv(name, value)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-p", str(port), "-H", "127.0.0.1"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, **_CREDENTIALS},
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1):
-                        break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("moto server did not start") from None
-                    time.sleep(0.1)
+        with moto_server() as url:
             yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture(scope="session")
@@ -144,9 +101,17 @@ async def bus_resources(moto_url: str, data_template: dict[str, Any]) -> BusReso
         await events.create_event_bus(Name=bus_name)
         queue_urls: dict[str, str] = {}
         dlq_urls: dict[str, str] = {}
-        for consumer in CONSUMERS:
-            queue = _props(data_template, f"{consumer.logical}Queue")
-            rule = _props(data_template, f"{consumer.logical}EventsRule")
+        for consumer in (*CONSUMERS, _SECOND_WORK_QUEUE):
+            # The stack has one work queue (was); the bus tests need a second consumer,
+            # shaped exactly like it but routing every classification event.
+            logical = consumer.logical if consumer in CONSUMERS else CONSUMERS[0].logical
+            queue = _props(data_template, f"{logical}Queue")
+            rule = dict(_props(data_template, f"{logical}EventsRule"))
+            if consumer not in CONSUMERS:
+                rule["EventPattern"] = {
+                    **rule["EventPattern"],
+                    "detail-type": [{"prefix": "classification."}],
+                }
             dlq_url = (await sqs.create_queue(QueueName=f"{consumer.name}-dlq-{suffix}"))[
                 "QueueUrl"
             ]

@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aioboto3
@@ -15,13 +16,15 @@ import pytest
 from structlog.testing import capture_logs
 from types_aiobotocore_sqs import SQSClient
 
+from shared.contracts.classification import ClassificationStatus
 from shared.contracts.events import (
+    ClassificationCompleted,
     ClassificationFailed,
+    ClassificationOutcome,
     ClassificationRequested,
     Event,
     EventType,
     ModelDeployed,
-    ModelRegistered,
 )
 from shared.events import AwsBusConfig, EventBridgeBus, IdempotentConsumer, create_bus
 from shared.events.eventbridge import EventPublishError
@@ -131,54 +134,64 @@ async def test_rules_route_by_type_and_consumers_get_typed_events(
     for event in (request, failed, deployed, foreign):
         await bus.publish(event)
 
-    await wait_for(lambda: len(got["web"]) == 2 and len(got["was"]) == 2)
+    await wait_for(lambda: len(got["web"]) == 2 and len(got["was"]) == 1)
     await asyncio.sleep(0.5)  # nothing else arrives
-    # web: classification.* only; was: classification.requested and model.* (stack rules).
+    # The second queue: classification.*; was (the stack's rule): classification.requested
+    # only — model.deployed goes to each task's own fan-out queue, not to a work queue.
     assert sorted(e.id for e in got["web"]) == sorted([request.id, failed.id])
-    assert sorted(e.id for e in got["was"]) == sorted([request.id, deployed.id])
+    assert [e.id for e in got["was"]] == [request.id]
     by_id = {e.id: e for e in got["web"] + got["was"]}
     # The typed contract survives the trip, envelope and payload.
     assert by_id[request.id] == request
-    assert by_id[deployed.id] == deployed
-    assert isinstance(by_id[deployed.id].data, ModelDeployed)
+    assert by_id[failed.id] == failed
+    assert isinstance(by_id[failed.id].data, ClassificationFailed)
+    assert deployed.id not in by_id
 
 
 async def test_consumers_sharing_a_queue_get_their_types_and_unwanted_types_are_acked(
     make_bus: BusFactory, bus_resources: BusResources, sqs: SQSClient
 ) -> None:
-    was_queue = bus_resources.queue_urls["was"]
-    bus = await make_bus(queue_urls={"classifier": was_queue, "model-info": was_queue})
+    queue = bus_resources.queue_urls["web"]  # routes every classification.* event
+    bus = await make_bus(queue_urls={"classifier": queue, "live": queue})
     classifier: list[Event] = []
-    model_info: list[Event] = []
+    live: list[Event] = []
 
     async def on_requested(event: Event) -> None:
         classifier.append(event)
 
-    async def on_model(event: Event) -> None:
-        model_info.append(event)
+    async def on_failed(event: Event) -> None:
+        live.append(event)
 
     await bus.subscribe("classifier", [EventType.CLASSIFICATION_REQUESTED], on_requested)
-    await bus.subscribe("model-info", [EventType.MODEL_DEPLOYED], on_model)
+    await bus.subscribe("live", [EventType.CLASSIFICATION_FAILED], on_failed)
     await bus.publish(requested())
     await bus.publish(
         Event(
-            type=EventType.MODEL_DEPLOYED,
-            source="kkot.pipeline",
-            data=ModelDeployed(model_name="flowers", model_version="v3"),
+            type=EventType.CLASSIFICATION_FAILED,
+            source="kkot.was",
+            data=ClassificationFailed(classification_id="c1", error="boom"),
         )
     )
-    # model.registered reaches the was queue (the rule) but nobody here consumes it.
+    # classification.completed reaches the queue (the rule) but nobody here consumes it.
     await bus.publish(
         Event(
-            type=EventType.MODEL_REGISTERED,
-            source="kkot.pipeline",
-            data=ModelRegistered(model_name="flowers", model_version="v3", status="Approved"),
+            type=EventType.CLASSIFICATION_COMPLETED,
+            source="kkot.was",
+            data=ClassificationCompleted(
+                outcome=ClassificationOutcome(
+                    classification_id="c2",
+                    status=ClassificationStatus.COMPLETED,
+                    created_at=datetime.now(UTC),
+                    image_url="/api/v1/classifications/c2/image",
+                    content_type="image/jpeg",
+                )
+            ),
         )
     )
-    await wait_for(lambda: len(classifier) == 1 and len(model_info) == 1)
+    await wait_for(lambda: len(classifier) == 1 and len(live) == 1)
     assert classifier[0].type is EventType.CLASSIFICATION_REQUESTED
-    assert model_info[0].type is EventType.MODEL_DEPLOYED
-    await wait_for_async(lambda: queue_depth(sqs, was_queue), 0)
+    assert live[0].type is EventType.CLASSIFICATION_FAILED
+    await wait_for_async(lambda: queue_depth(sqs, queue), 0)
 
 
 async def wait_for_async(

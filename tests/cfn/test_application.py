@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.cfn.conftest import Template, resources_of_type
+from tests.cfn.conftest import Template, resources_of_type, walk
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +214,115 @@ def test_log_groups_have_retention_and_encryption(app: Template) -> None:
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
         assert "LogsKeyArn" in group["Properties"]["KmsKeyId"]["Fn::ImportValue"]["Fn::Sub"]
+
+
+def _evaluate(template: Template, parameters: dict[str, str]) -> dict[str, bool]:
+    """Every condition of `template` for the given parameter values (else defaults)."""
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict):
+            ((function, args),) = node.items()
+            if function == "Ref":
+                default = template["Parameters"][args].get("Default")
+                return parameters.get(args, default)
+            if function == "Fn::Equals":
+                left, right = (value(a) for a in args)
+                return str(left) == str(right)
+            if function == "Fn::Not":
+                return not value(args[0])
+            if function == "Fn::And":
+                return all(value(a) for a in args)
+            if function == "Fn::Or":
+                return any(value(a) for a in args)
+            if function == "Condition":
+                return value(template["Conditions"][args])
+            raise AssertionError(f"unhandled {function}")
+        return node
+
+    return {name: bool(value(c)) for name, c in template["Conditions"].items()}
+
+
+def _resolve(node: Any, conditions: dict[str, bool]) -> Any:
+    """`node` with every Fn::If decided and AWS::NoValue dropped."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            name, yes, no = node["Fn::If"]
+            return _resolve(yes if conditions[name] else no, conditions)
+        return {k: _resolve(v, conditions) for k, v in node.items() if v != {"Ref": "AWS::NoValue"}}
+    if isinstance(node, list):
+        return [_resolve(v, conditions) for v in node if v != {"Ref": "AWS::NoValue"}]
+    return node
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids a resolved node names through Ref, Fn::GetAtt or Fn::Sub."""
+    found: set[str] = set()
+    for item in walk(node):
+        if not isinstance(item, dict):
+            continue
+        if isinstance(item.get("Ref"), str):
+            found.add(item["Ref"])
+        if "Fn::GetAtt" in item:
+            found.add(item["Fn::GetAtt"][0])
+        if "Fn::Sub" in item:
+            text = item["Fn::Sub"] if isinstance(item["Fn::Sub"], str) else item["Fn::Sub"][0]
+            found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+    return found
+
+
+def _created(template: Template, parameters: dict[str, str]) -> dict[str, set[str]]:
+    """The resources CloudFormation creates for `parameters`, each with the resources it
+    waits for (DependsOn, and Ref/GetAtt/Sub in its properties and metadata)."""
+    conditions = _evaluate(template, parameters)
+    resources = {
+        logical: r
+        for logical, r in template["Resources"].items()
+        if conditions.get(r.get("Condition", ""), True)
+    }
+    graph: dict[str, set[str]] = {}
+    for logical, r in resources.items():
+        depends = r.get("DependsOn", [])
+        named = _references(_resolve([r.get("Properties", {}), r.get("Metadata", {})], conditions))
+        graph[logical] = set([depends] if isinstance(depends, str) else depends) | {
+            n for n in named if n in template["Resources"]
+        }
+    return graph
+
+
+def _waits_for(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for dependency in graph[todo.pop()]:
+            if dependency not in seen:
+                seen.add(dependency)
+                todo.append(dependency)
+    return seen
+
+
+@pytest.mark.parametrize("certificate", ["", "arn:aws:acm:us-east-1:123456789012:certificate/x"])
+def test_gateway_service_waits_for_the_listener_that_forwards_to_it(
+    app: Template, certificate: str
+) -> None:
+    # ECS refuses a service whose target group no listener uses yet: the gateway service
+    # must wait for every listener that forwards to its target group; with a certificate
+    # that is the HTTPS listener (HTTP only redirects).
+    parameters = {"CertificateArn": certificate}
+    graph = _created(app, parameters)
+    # Every dependency is a resource that exists with these parameters (a DependsOn on a
+    # resource whose condition is false fails the whole stack).
+    for logical, dependencies in graph.items():
+        assert dependencies <= set(graph), (logical, dependencies - set(graph))
+    conditions = _evaluate(app, parameters)
+    (balancer,) = _resolve(props(app, "GatewayService"), conditions)["LoadBalancers"]
+    forwarding = {
+        logical
+        for logical in graph
+        if app["Resources"][logical]["Type"] == "AWS::ElasticLoadBalancingV2::Listener"
+        and any(
+            action.get("TargetGroupArn") == balancer["TargetGroupArn"]
+            for action in _resolve(props(app, logical), conditions)["DefaultActions"]
+        )
+    }
+    assert forwarding == ({"HttpsListener"} if certificate else {"HttpListener"})
+    assert forwarding <= _waits_for(graph, "GatewayService")

@@ -24,7 +24,7 @@ def test_each_consumer_has_an_encrypted_queue_with_a_dead_letter_queue(
 ) -> None:
     data = templates["data-and-events"]
     queues = resources_of_type(data, "AWS::SQS::Queue")
-    for name in ("Web", "Was"):
+    for name in ("Was",):
         queue = queues[f"{name}Queue"]["Properties"]
         assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
             "Fn::GetAtt": [f"{name}DeadLetterQueue", "Arn"]
@@ -42,14 +42,29 @@ def test_each_consumer_has_an_encrypted_queue_with_a_dead_letter_queue(
     assert data["Parameters"]["MaxReceiveCount"]["Default"] == 5
 
 
-def test_rules_route_the_design_event_types(templates: dict[str, Template]) -> None:
+def test_rules_and_task_queues_cover_exactly_the_events_that_are_sent(
+    templates: dict[str, Template],
+) -> None:
+    """Work goes to the one `was` queue; news every task must hear goes to each task's
+    own fan-out queue (created at run time); what nobody consumes is neither routed
+    nor sent (`model.registered`)."""
+    from services.was.app import FANOUT_EVENT_TYPES as WAS_FANOUT
+    from services.web.feeds import LIVE_EVENT_TYPES as WEB_FANOUT
+
     rules = resources_of_type(templates["data-and-events"], "AWS::Events::Rule")
-    web = rules["WebEventsRule"]["Properties"]
+    assert sorted(rules) == ["WasEventsRule"]
     was = rules["WasEventsRule"]["Properties"]
-    assert web["EventPattern"]["detail-type"] == [{"prefix": "classification."}]
-    assert set(was["EventPattern"]["detail-type"]) >= {"model.deployed"}
-    for rule in (web, was):
-        assert rule["EventBusName"] == {"Ref": "EventBus"}
+    assert was["EventBusName"] == {"Ref": "EventBus"}
+    routed = set(was["EventPattern"]["detail-type"])
+    assert routed == {"classification.requested"}
+    fanned = {t.value for t in (*WAS_FANOUT, *WEB_FANOUT)}
+    assert {t.value for t in WAS_FANOUT} == {"model.deployed"}
+    assert routed | fanned == {
+        "classification.requested",
+        "classification.completed",
+        "classification.failed",
+        "model.deployed",
+    }
 
 
 def test_classification_table(templates: dict[str, Template]) -> None:
@@ -121,3 +136,29 @@ def test_endpoint_autoscaling_and_model_image(templates: dict[str, Template]) ->
     container = model["Resources"]["FlowersModel"]["Properties"]["PrimaryContainer"]
     assert container["ModelDataUrl"] == {"Ref": "ModelDataUrl"}
     assert container["Image"]["Fn::Join"][1][1] == {"Ref": "ModelImageTag"}
+
+
+def test_execution_role_may_describe_exactly_the_rollback_alarms(
+    templates: dict[str, Template],
+) -> None:
+    # Deployment guardrails read the rollback alarms with the endpoint's execution role
+    # (the model's ExecutionRoleArn); without cloudwatch:DescribeAlarms on them SageMaker
+    # cannot roll a bad update back.
+    model = templates["model"]
+    resources = model["Resources"]
+    endpoint = resources["FlowersEndpoint"]["Properties"]
+    rollback = endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    names = [resources[a["AlarmName"]["Ref"]]["Properties"]["AlarmName"] for a in rollback]
+    assert len(names) >= 2
+    prefix = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
+    expected = [{"Fn::Sub": prefix + n["Fn::Sub"]} for n in names]
+    model_config = resources["FlowersModel"]["Properties"]
+    (role_id, _) = model_config["ExecutionRoleArn"]["Fn::GetAtt"]
+    statements = [
+        s
+        for policy in resources[role_id]["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+        if "cloudwatch:DescribeAlarms" in s["Action"]
+    ]
+    assert [s["Resource"] for s in statements] == [expected]
+    assert statements[0]["Effect"] == "Allow"

@@ -3,6 +3,7 @@ invoke only its own endpoint. Read from every generated template."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ STAR_ONLY_ACTIONS = {
     "ecs:RegisterTaskDefinition": "CodePipeline's ECS deploy registers a new revision (no ARN yet)",
     "ecs:DescribeTaskDefinition": "ECS supports no resource-level permission for it",
     "sagemaker:ListModelPackages": "a list action; SageMaker authorizes it on * only",
+    "sqs:ListQueues": "a list action (the fan-out sweep finds expired queues by name prefix)",
 }
 
 
@@ -77,11 +79,22 @@ def test_was_invokes_only_its_own_endpoint(templates: dict[str, Template]) -> No
     assert endpoint["EndpointName"] == {"Fn::Sub": "kkot-${Stage}-flowers"}
 
 
-def test_web_and_gateway_task_roles_grant_nothing(templates: dict[str, Template]) -> None:
-    # Web polls WAS for live history and the gateway only proxies: neither calls AWS.
-    owners = {owner for owner, _ in policy_statements(templates["application"])}
-    assert "WebTaskRole" not in owners
-    assert "GatewayTaskRole" not in owners
+def test_gateway_grants_nothing_and_web_only_its_own_fanout_queue(
+    templates: dict[str, Template],
+) -> None:
+    # The gateway only proxies; web only makes, reads and removes its own fan-out queue
+    # and rule (live history), named under the stage bus's `-fanout-` prefix.
+    statements = list(policy_statements(templates["application"]))
+    assert "GatewayTaskRole" not in {owner for owner, _ in statements}
+    web = [statement for owner, statement in statements if owner == "WebTaskRole"]
+    assert web
+    for statement in web:
+        actions = statement["Action"]
+        assert all(a.startswith(("sqs:", "events:")) for a in actions), actions
+        assert "events:PutEvents" not in actions and "sqs:SendMessage" not in actions
+        for resource in statement["Resource"]:
+            text = json.dumps(resource)
+            assert "-events-fanout-" in text or actions == ["sqs:ListQueues"], text
 
 
 def test_trust_policies_name_one_service_of_this_account(templates: dict[str, Template]) -> None:

@@ -31,6 +31,8 @@ RESOLVED = {
     "KKOT_WAS_EVENT_BUS_NAME": "kkot-production-events",
     "KKOT_WAS_EVENTS_QUEUE_URL": "https://sqs.ap-northeast-2.amazonaws.com/123456789012/kkot-production-was",
     "KKOT_WAS_IMAGES_KMS_KEY_ID": "arn:aws:kms:ap-northeast-2:123456789012:key/1a2b3c",
+    "KKOT_WEB_EVENT_BUS_NAME": "kkot-production-events",
+    "KKOT_WEB_REGION": "ap-northeast-2",
 }
 
 

@@ -137,10 +137,11 @@ async def test_respond_async_returns_202_and_the_job_completes(
     assert (EventType.CLASSIFICATION_COMPLETED, "req-async-1") in kinds
     completed = next(e for e in seen if e.type is EventType.CLASSIFICATION_COMPLETED)
     assert completed.data.kind == "classification.completed"
-    assert completed.data.record.id == pending.id
+    assert completed.data.outcome.classification_id == pending.id
+    assert completed.data.outcome.top_k[0].label == record.label  # data, not display text
 
 
-async def test_a_sync_classification_publishes_requested_and_completed_events(
+async def test_a_sync_classification_publishes_only_completed_with_data_not_text(
     was: Client, bus: MemoryEventBus
 ) -> None:
     seen: list[Event] = []
@@ -152,21 +153,20 @@ async def test_a_sync_classification_publishes_requested_and_completed_events(
     response = await was.post(
         "/api/v1/classifications",
         data=_form(make_image_bytes()),
-        headers={"X-Request-ID": "req-sync-1"},
+        headers={"X-Request-ID": "req-sync-1", "Accept-Language": "ko"},
     )
     assert response.status == 201
     record = ClassificationRecord.model_validate(await response.json())
     async with asyncio.timeout(5):
         await bus.drain()
-    assert [e.type for e in seen] == [
-        EventType.CLASSIFICATION_REQUESTED,
-        EventType.CLASSIFICATION_COMPLETED,
-    ]
+    # Nobody consumes a "requested" event for a request answered at once: none is sent.
+    assert [e.type for e in seen] == [EventType.CLASSIFICATION_COMPLETED]
     assert all(e.correlation_id == "req-sync-1" and e.source == "kkot.was" for e in seen)
-    requested = seen[0].data
-    assert requested.kind == "classification.requested"
-    assert requested.classification_id == record.id
-    assert requested.background is False
+    outcome = seen[0].data.outcome
+    assert outcome.classification_id == record.id
+    assert [s.label for s in outcome.top_k] == [s.label for s in record.top_k]
+    # The event carries labels and scores, never text rendered in the caller's language.
+    assert record.description and record.description not in seen[0].model_dump_json()
 
 
 async def test_language_comes_from_lang_or_accept_language(was: Client) -> None:

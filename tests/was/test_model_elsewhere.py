@@ -50,7 +50,9 @@ async def test_feedback_and_display_names_work_when_the_artifact_is_not_on_this_
     aiohttp_server: Any, make_was: WasClientFactory, default_model_dir: Path, tmp_path: Path
 ) -> None:
     artifact = _marked_copy(default_model_dir, tmp_path / "elsewhere")
-    settings = ModelServerSettings(model_dir=artifact, port=0, log_format="json")
+    settings = ModelServerSettings(
+        model_dir=artifact, port=0, log_format="json", admin_enabled=False
+    )
     server = await aiohttp_server(create_model_app(settings))
     url = str(server.make_url("")).rstrip("/")
     await _wait_ready(url)

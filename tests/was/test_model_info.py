@@ -1,21 +1,47 @@
-"""What WAS knows about the deployed model: learned from the model server's admin API at
-start, from `model.deployed` events, and re-read when a prediction names a new version."""
+"""What WAS knows about the deployed model comes from the endpoint itself, asked through
+`invoke_endpoint` with a describe request (what works on SageMaker too): at start
+(retrying until the endpoint answers), when a prediction names a new version, and when a
+`model.deployed` event arrives. The model servers here have their admin API off, as in
+compose and on AWS, except where the test itself needs it to swap models."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+import socket
 import time
+from pathlib import Path
 from typing import Any
 
-from aiohttp import FormData
+from aiohttp import ClientSession, FormData
 from aiohttp.test_utils import TestClient
 
+from services.model.app import create_app as create_model_app
+from services.model.settings import ModelServerSettings
 from shared.contracts.classification import CurrentModel, LabelsResponse
 from shared.contracts.events import Event, EventType, ModelDeployed
 from shared.events import MemoryEventBus
 from tests.conftest import make_image_bytes
+from tests.was.conftest import WasClientFactory
 
 Client = TestClient[Any, Any]
+
+
+def relabelled_copy(default_model_dir: Path, target: Path, version: str) -> Path:
+    """The default artifact as another version whose labels all carry a prefix."""
+    shutil.copytree(default_model_dir, target)
+    labels = json.loads((target / "labels.json").read_text())
+    labels["labels"] = [f"{version}-{label}" for label in labels["labels"]]
+    (target / "labels.json").write_text(json.dumps(labels))
+    catalog = json.loads((target / "catalog.json").read_text())
+    for entry in catalog["entries"]:
+        entry["label"] = f"{version}-{entry['label']}"
+    (target / "catalog.json").write_text(json.dumps(catalog))
+    metadata = json.loads((target / "metadata.json").read_text())
+    metadata["version"] = version
+    (target / "metadata.json").write_text(json.dumps(metadata))
+    return target
 
 
 async def _current(was: Client) -> CurrentModel:
@@ -24,47 +50,126 @@ async def _current(was: Client) -> CurrentModel:
     return CurrentModel.model_validate(await response.json())
 
 
-async def test_current_model_and_labels_come_from_the_model_server(was: Client) -> None:
+async def _labels(was: Client) -> LabelsResponse:
+    response = await was.get("/api/v1/labels")
+    assert response.status == 200, await response.text()
+    return LabelsResponse.model_validate(await response.json())
+
+
+async def _eventually_version(was: Client, version: str, within_s: float = 10) -> LabelsResponse:
+    deadline = time.monotonic() + within_s
+    while True:
+        labels = await _labels(was)
+        if labels.model_version == version or time.monotonic() > deadline:
+            return labels
+        await asyncio.sleep(0.05)
+
+
+async def _model_server(aiohttp_server: Any, model_dir: Path, *, admin: bool, port: int = 0) -> str:
+    settings = ModelServerSettings(model_dir=model_dir, port=port, admin_enabled=admin)
+    server = await aiohttp_server(create_model_app(settings), port=port or None)
+    url = str(server.make_url("")).rstrip("/")
+    deadline = time.monotonic() + 60
+    async with ClientSession() as session:
+        while time.monotonic() < deadline:
+            async with session.get(f"{url}/ping") as response:
+                if response.status == 200:
+                    return url
+            await asyncio.sleep(0.05)
+    raise AssertionError("model server did not become ready")
+
+
+async def _swap(url: str, model_dir: Path) -> None:
+    async with (
+        ClientSession() as session,
+        session.post(f"{url}/admin/model", json={"model_dir": str(model_dir)}) as response,
+    ):
+        assert response.status == 200, await response.text()
+
+
+def _form() -> FormData:
+    form = FormData()
+    form.add_field("file", make_image_bytes(), filename="g.jpg", content_type="image/jpeg")
+    return form
+
+
+async def test_labels_and_catalog_come_through_invoke_endpoint_without_the_admin_api(
+    aiohttp_server: Any, make_was: WasClientFactory, default_model_dir: Path
+) -> None:
+    url = await _model_server(aiohttp_server, default_model_dir, admin=False)
+    async with ClientSession() as session, session.get(f"{url}/admin/model") as response:
+        assert response.status == 404  # no admin port to lean on
+    was = await make_was(endpoint_url=url)
     current = await _current(was)
     assert current.name == "efficientnet-lite0-imagenet"
     assert current.num_classes == 1000
-    labels = LabelsResponse.model_validate(await (await was.get("/api/v1/labels")).json())
+    labels = await _labels(was)
     assert labels.model_version == current.version
     assert len(labels.labels) == 1000
     # Display text for labels outside the flower catalog comes from the model's catalog.
     assert labels.labels[0].description
 
 
-async def test_model_deployed_event_then_a_prediction_refresh_the_model(
-    was: Client, bus: MemoryEventBus
+async def test_was_started_before_the_endpoint_learns_the_labels_once_it_answers(
+    aiohttp_server: Any, make_was: WasClientFactory, default_model_dir: Path
 ) -> None:
-    served = await _current(was)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    was = await make_was(endpoint_url=f"http://127.0.0.1:{port}")
+    early = await was.get("/api/v1/labels")
+    assert early.status == 503
+    assert early.headers.get("Retry-After")
+    await _model_server(aiohttp_server, default_model_dir, admin=False, port=port)
+    # No request to WAS is needed: its background describe retries until answered.
+    deadline = time.monotonic() + 20
+    while (await was.get("/api/v1/labels")).status != 200:
+        assert time.monotonic() < deadline, "WAS never learnt the labels"
+        await asyncio.sleep(0.2)
+    assert len((await _labels(was)).labels) == 1000
+
+
+async def test_a_prediction_with_a_new_version_makes_was_describe_the_endpoint_again(
+    aiohttp_server: Any, make_was: WasClientFactory, default_model_dir: Path, tmp_path: Path
+) -> None:
+    url = await _model_server(aiohttp_server, default_model_dir, admin=True)
+    was = await make_was(endpoint_url=url)
+    before = await _current(was)
+    await _swap(url, relabelled_copy(default_model_dir, tmp_path / "v2", "v2"))
+    assert (await _current(was)).version == before.version  # nobody told WAS
+    created = await was.post("/api/v1/classifications", data=_form())
+    assert created.status == 201
+    assert (await created.json())["model_version"] == "v2"
+    labels = await _eventually_version(was, "v2")
+    assert labels.model_version == "v2"
+    assert all(info.label.startswith("v2-") for info in labels.labels)
+    feedback = await was.post(
+        f"/api/v1/classifications/{(await created.json())['id']}/feedback",
+        json={"label": labels.labels[3].label},
+    )
+    assert feedback.status == 200, await feedback.text()
+
+
+async def test_a_model_deployed_event_makes_was_describe_the_endpoint_again(
+    aiohttp_server: Any,
+    make_was: WasClientFactory,
+    default_model_dir: Path,
+    tmp_path: Path,
+    bus: MemoryEventBus,
+) -> None:
+    url = await _model_server(aiohttp_server, default_model_dir, admin=True)
+    was = await make_was(endpoint_url=url, bus=bus)
+    before = await _current(was)
+    await _swap(url, relabelled_copy(default_model_dir, tmp_path / "v3", "v3"))
     await bus.publish(
         Event(
             type=EventType.MODEL_DEPLOYED,
             source="kkot.pipeline",
             data=ModelDeployed(
-                model_name=served.name,
-                model_version="v-from-event",
-                previous_version=served.version,
-                metrics={"accuracy": 0.97},
+                model_name=before.name, model_version="v3", previous_version=before.version
             ),
         )
     )
-    async with asyncio.timeout(5):
-        await bus.drain()
-    after_event = await _current(was)
-    assert after_event.version == "v-from-event"
-    assert after_event.metrics["accuracy"] == 0.97
-
-    # The endpoint still serves the old version: its answer makes WAS re-read the server.
-    form = FormData()
-    form.add_field("file", make_image_bytes(), filename="g.jpg", content_type="image/jpeg")
-    response = await was.post("/api/v1/classifications", data=form)
-    assert (await response.json())["model_version"] == served.version
-    deadline = time.monotonic() + 5
-    version = (await _current(was)).version
-    while version != served.version and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        version = (await _current(was)).version
-    assert version == served.version
+    labels = await _eventually_version(was, "v3", within_s=5)
+    assert labels.model_version == "v3"
+    assert labels.labels[0].label.startswith("v3-")

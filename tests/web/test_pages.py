@@ -152,26 +152,30 @@ async def test_live_history_from_the_bus(free_port: int) -> None:
     test_client: Client = TestClient(TestServer(create_app(settings, bus=bus), host="127.0.0.1"))
     await test_client.start_server()
     try:
-        from shared.contracts.events import ClassificationCompleted, Event, EventType
+        from shared.contracts.events import (
+            ClassificationCompleted,
+            ClassificationOutcome,
+            Event,
+            EventType,
+        )
 
         resp = await test_client.get("/events")
         await asyncio.wait_for(resp.content.readuntil(b"\n\n"), 5)
-        record = ClassificationRecord.model_validate(
+        outcome = ClassificationOutcome.model_validate(
             {
-                "id": "bus1",
+                "classification_id": "bus1",
                 "status": "completed",
                 "created_at": "2026-01-01T00:00:00Z",
                 "content_type": "image/jpeg",
                 "image_url": "/api/v1/classifications/bus1/image",
-                "label": "bellflower",
-                "display_name": "Bellflower",
+                "top_k": [{"index": 0, "label": "bellflower", "score": 0.9}],
             }
         )
         await bus.publish(
             Event(
                 type=EventType.CLASSIFICATION_COMPLETED,
                 source="kkot.was",
-                data=ClassificationCompleted(record=record),
+                data=ClassificationCompleted(outcome=outcome),
             )
         )
         event = await asyncio.wait_for(resp.content.readuntil(b"\n\n"), 5)

@@ -1,4 +1,5 @@
-"""The model registry: `ModelRegistry` (interface), `LocalRegistry` (embedded default).
+"""The model registry: `ModelRegistry` (interface), `LocalRegistry` (embedded default),
+`SageMakerRegistry` (the SageMaker Model Registry; `sagemaker_registry(settings)`).
 
 `deployed_model_dir(registry_root)` tells `kkot run` which artifact to serve after a
 restart.
@@ -13,6 +14,7 @@ from services.pipeline.registry.models import (
     Lineage,
     ModelVersion,
 )
+from services.pipeline.registry.sagemaker import SageMakerRegistry, sagemaker_registry
 
 __all__ = [
     "ApprovalStatus",
@@ -22,5 +24,7 @@ __all__ = [
     "LocalRegistry",
     "ModelRegistry",
     "ModelVersion",
+    "SageMakerRegistry",
     "deployed_model_dir",
+    "sagemaker_registry",
 ]

@@ -11,6 +11,7 @@
 |                             |   ApprovalDescription)                                     |
 | `list_versions(group)`      | ListModelPackages(ModelPackageGroupName, SortBy=CreationTime) |
 | `describe(group, version)`  | DescribeModelPackage(ModelPackageName=arn of group/version) |
+| `artifact_location(model)`  | the package's ModelDataUrl (`s3://.../model.tar.gz`)       |
 | `deployment()`, `record_deployment`, `record_rollback` | no registry API: on AWS the |
 |                             |   deployed version is the endpoint config's model          |
 |                             |   (DescribeEndpoint); the previous one is kept as a tag    |
@@ -70,6 +71,10 @@ class ModelRegistry(Protocol):
 
     def artifact_dir(self, model: ModelVersion) -> Path:
         """The absolute folder of a version's artifact."""
+        ...
+
+    def artifact_location(self, model: ModelVersion) -> str:
+        """Where a version's artifact is, for people: a folder, or an S3 URI."""
         ...
 
     def deployment(self) -> DeploymentState:

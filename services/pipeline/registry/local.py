@@ -165,6 +165,9 @@ class LocalRegistry:
     def artifact_dir(self, model: ModelVersion) -> Path:
         return self.root / model.model_dir
 
+    def artifact_location(self, model: ModelVersion) -> str:
+        return str(self.artifact_dir(model))
+
     # -- deployment --------------------------------------------------------------------
 
     def deployment(self) -> DeploymentState:

@@ -1,0 +1,58 @@
+"""The moto server as a subprocess: real HTTP on a chosen port, stopped with its owner.
+
+A subprocess rather than a thread: moto's request handling holds the GIL, and the
+services sharing this machine's two cores should not wait for it on their event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+from services.emulator.resources import DUMMY_CREDENTIALS
+
+__all__ = ["EmulatorFailed", "moto_server"]
+
+
+class EmulatorFailed(RuntimeError):
+    """The moto server did not start, or the stack could not be created in it."""
+
+
+@contextlib.contextmanager
+def moto_server(host: str, port: int, *, start_timeout_s: float = 30.0) -> Iterator[str]:
+    """Run `python -m moto.server` on host:port; yield its URL (as reached locally)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **DUMMY_CREDENTIALS},
+    )
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{local}:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise EmulatorFailed(
+                        f"moto server exited ({proc.returncode}); is port {port} free?"
+                    ) from None
+                if time.monotonic() > deadline:
+                    raise EmulatorFailed(f"moto server not up in {start_timeout_s:g}s") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,1 @@
+"""Tests of the AWS operator commands (`kkot aws ...`, `kkot release model`)."""
