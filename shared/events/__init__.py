@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from shared.events.bus import DeadLetter, EventBus, EventHandler, Subscription
 from shared.events.factory import BusBackend, create_bus
-from shared.events.fanout import FanoutConfig, fanout_prefix, task_queue
 from shared.events.idempotency import IdempotentConsumer
 from shared.events.memory import MemoryEventBus
 
 if TYPE_CHECKING:
     from shared.events.eventbridge import AwsBusConfig, EventBridgeBus
+    from shared.events.fanout import FanoutConfig, fanout_prefix, task_queue
 
 __all__ = [
     "AwsBusConfig",
@@ -49,6 +49,9 @@ __all__ = [
 _LAZY = {
     "AwsBusConfig": "shared.events.eventbridge",
     "EventBridgeBus": "shared.events.eventbridge",
+    "FanoutConfig": "shared.events.fanout",
+    "fanout_prefix": "shared.events.fanout",
+    "task_queue": "shared.events.fanout",
 }
 
 

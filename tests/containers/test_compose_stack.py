@@ -1,7 +1,8 @@
-"""docker-compose.yml run for real (issue 11, defects 2, 5 and 7): the stack comes up on
-127.0.0.1 from the built images, classifies photos through the gateway with the model's
-descriptions, renders the pages, and streams a new classification to a browser's live
-history across containers."""
+"""docker-compose.yml run for real (issue 11, defects 2, 5 and 7): the stack (the four
+services on the AWS emulator's bus, table and bucket) comes up on 127.0.0.1 from the
+built images, classifies photos through the gateway with the model's descriptions,
+renders the pages, and streams a new classification to a browser's live history across
+containers through EventBridge + SQS, not by polling."""
 
 from __future__ import annotations
 
@@ -114,7 +115,7 @@ def classify(url: str, photo: Path) -> ClassificationRecord:
 @pytest.fixture(scope="module")
 def stack(model_dir: Path) -> Iterator[Stack]:
     """The compose stack up (built images, no build), torn down with its volumes after."""
-    for name in ("gateway", "web", "was", "model"):
+    for name in ("gateway", "web", "was", "model", "emulator"):
         built(name)
     commands = compose_commands()
     if not commands:
@@ -171,6 +172,22 @@ def test_model_page_names_the_served_model(stack: Stack, model_dir: Path) -> Non
     metadata: dict[str, Any] = json.loads((model_dir / "metadata.json").read_text())
     _, page = _request(f"{stack.url}/model", headers={"Accept": "text/html"})
     assert str(metadata["name"]).encode() in page
+
+
+def test_web_follows_the_event_bus_not_polling(stack: Stack) -> None:
+    # Defect 7: separate containers had no shared bus, so web polled WAS.
+    ids = stack.run("ps", "--quiet", "web", timeout=60).stdout.split()
+    assert ids, "no web container"
+    inspected = subprocess.run(
+        [docker(), "inspect", "--format", "{{json .Config.Env}}", ids[0]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    env = dict(item.split("=", 1) for item in json.loads(inspected.stdout))
+    assert env["KKOT_WEB_EVENTS_SOURCE"] == "bus"
+    assert env["KKOT_WEB_BUS_BACKEND"] == "aws"
 
 
 def test_live_history_reaches_the_browser_across_containers(
