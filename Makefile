@@ -12,14 +12,14 @@ EXTRAS ?= serve,was,web,train,infra,dev
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: help setup model chromium checkov run test lint typecheck unit bench templates clean \
-	engine engine-down images compose-test
+.PHONY: help setup model chromium checkov axe run test lint typecheck unit bench templates \
+	clean engine engine-down images compose-test
 
 help:
 	@echo "make run           start gateway, web, WAS and the model server on http://127.0.0.1:8080"
 	@echo "make test          lint, type-check, the unit tests, then build the images and test them"
 	@echo "make unit          lint, type-check and every test but the container tests (faster)"
-	@echo "make images        build kkot/{gateway,web,was,model,model-train}:local"
+	@echo "make images        build kkot/{gateway,web,was,model,model-train,emulator}:local"
 	@echo "make compose-test  build the images, run the compose stack and SageMaker's contract"
 	@echo "make bench         run the benchmarks in bench/"
 
@@ -55,6 +55,11 @@ $(CHECKOV):
 
 checkov: $(CHECKOV)
 
+# axe-core for the accessibility tests: the npm package pinned in tests/e2e/axe.py,
+# installed into the git-ignored build/axe/.
+axe: setup
+	$(BIN)/python -m tests.e2e.axe
+
 # Serves the model the pipeline deployed last, else the default one in $(MODEL_DIR).
 run: setup model
 	$(BIN)/kkot run
@@ -67,7 +72,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 # Everything but the container tests: the quick loop for development.
-unit: setup model chromium checkov lint typecheck
+unit: setup model chromium checkov axe lint typecheck
 	KKOT_TEST_MODEL_DIR=$(abspath $(MODEL_DIR)) KKOT_CHECKOV=$(abspath $(CHECKOV)) \
 		$(BIN)/pytest -m "not containers"
 

@@ -187,13 +187,19 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run_command)
 
 
+def _registry_dir() -> Path:
+    """The pipeline's registry folder (KKOT_PIPELINE_REGISTRY_DIR, default var/registry)."""
+    from services.pipeline.settings import PipelineSettings
+
+    return PipelineSettings().registry_dir.resolve()
+
+
 def _default_model_dir() -> Path:
     """The pipeline registry's deployed model when there is one (so a restart serves
     what was last deployed), else the default artifact."""
     from services.pipeline.registry import deployed_model_dir
-    from services.pipeline.settings import PipelineSettings
 
-    deployed = deployed_model_dir(PipelineSettings().registry_dir)
+    deployed = deployed_model_dir(_registry_dir())
     return deployed if deployed is not None else DEFAULT_MODEL_DIR
 
 
@@ -207,6 +213,9 @@ def run_command(args: argparse.Namespace) -> int:
         web_port=args.web_port,
         was_port=args.was_port,
         model_port=args.model_port,
+        # The registry whose deployed model is served above is the one the model page
+        # charts the versions of.
+        was={"registry_dir": _registry_dir()},
     )
     configure_logging(GatewaySettings().log_level, GatewaySettings().log_format)
     try:

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING
 from services.aws.artifacts import DATASET_PREFIX, pack_model, sync_dataset, upload_model
 from services.aws.console import Report, say
 from services.aws.errors import AwsCommandError
-from services.aws.images import build_and_push, head_commit, missing_images, repository_name
+from services.aws.images import (
+    TAG_PATTERN,
+    build_and_push,
+    head_commit,
+    missing_images,
+    repository_name,
+)
 from services.aws.stacks import StackInfo, Waiting, deploy_stack, describe_stack
 from services.aws.templates import template_bodies
 
@@ -158,6 +164,10 @@ def _check_options(
         )
     if first_deploy and options.image_tag is None and not options.build_images:
         raise AwsCommandError("the first deploy of a stage needs --image-tag or --build-images")
+    if options.image_tag is not None and not TAG_PATTERN.match(options.image_tag):
+        raise AwsCommandError(
+            f"--image-tag {options.image_tag!r} is not a commit id (7-40 hex digits)"
+        )
     if options.delivery:
         _check_delivery(cloudformation, options.stage, options.delivery_parameters)
 

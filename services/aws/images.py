@@ -2,18 +2,15 @@
 optionally build and push them with Docker.
 
 Images are tagged with a commit id, never `latest`, and the repositories have immutable
-tags: an image already pushed under a tag is never pushed again. Building needs Docker
-and the project's Dockerfiles (run from the repository root); the ECR login uses
-GetAuthorizationToken, as `aws ecr get-login-password` does.
+tags: an image already pushed under a tag is never pushed again. Building and pushing is
+the release pipeline's own step (services.ci.images.push_images, `kkot ci push-images`),
+run here for one stage from the project's Dockerfiles (run it from the repository root).
 """
 
 from __future__ import annotations
 
-import base64
-import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,13 +18,15 @@ from botocore.exceptions import ClientError
 
 from services.aws.console import Report
 from services.aws.errors import AwsCommandError
+from services.ci.errors import CiError
+from services.ci.images import IMAGES, TAG_PATTERN, Docker, push_images
+from services.ci.images import repository_name as ci_repository_name
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
 
 __all__ = [
-    "IMAGES",
-    "ImageBuild",
+    "TAG_PATTERN",
     "build_and_push",
     "head_commit",
     "missing_images",
@@ -37,30 +36,9 @@ __all__ = [
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass(frozen=True)
-class ImageBuild:
-    """One image: its repository suffix, Dockerfile, build target and tag suffix."""
-
-    repository: str
-    dockerfile: str
-    target: str | None = None
-    tag_suffix: str = ""
-
-
-# What the stage deploys (gateway, web, WAS, the model server) plus the training image
-# the SageMaker pipeline runs (`<tag>-train`, as ci/buildspec-model.yml pushes it).
-IMAGES = (
-    ImageBuild("gateway", "services/gateway/Dockerfile"),
-    ImageBuild("web", "services/web/Dockerfile"),
-    ImageBuild("was", "services/was/Dockerfile"),
-    ImageBuild("model", "services/model/Dockerfile", target="serve"),
-    ImageBuild("model", "services/model/Dockerfile", target="train", tag_suffix="-train"),
-)
-
-
 def repository_name(stage: str, image: str) -> str:
-    """The stage's ECR repository of `image` (the data-and-events stack names it so)."""
-    return f"kkot-{stage}-{image}"
+    """The stage's ECR repository of `image` (gateway, web, was, model)."""
+    return ci_repository_name(stage, IMAGES[image])
 
 
 def missing_images(ecr: ECRClient, wanted: Sequence[tuple[str, str]]) -> list[str]:
@@ -93,39 +71,13 @@ def head_commit() -> str:
 
 
 def build_and_push(ecr: ECRClient, stage: str, tag: str, report: Report) -> None:
-    """Build every image of IMAGES from the project's Dockerfiles and push the ones the
-    stage's repositories do not have yet."""
-    docker = shutil.which("docker")
-    if docker is None:
-        raise AwsCommandError(
-            "--build-images needs docker on PATH; or push the images yourself and pass --image-tag"
-        )
-    registry = _login(ecr, docker)
-    for image in IMAGES:
-        repository = repository_name(stage, image.repository)
-        full_tag = tag + image.tag_suffix
-        if not missing_images(ecr, [(repository, full_tag)]):
-            report(f"image {repository}:{full_tag}: already pushed")
-            continue
-        uri = f"{registry}/{repository}:{full_tag}"
-        command = [docker, "build", "--file", image.dockerfile, "--tag", uri]
-        if image.target:
-            command += ["--target", image.target]
-        report(f"image {repository}:{full_tag}: building")
-        _run([*command, "."])
-        report(f"image {repository}:{full_tag}: pushing")
-        _run([docker, "push", uri])
-
-
-def _login(ecr: ECRClient, docker: str) -> str:
-    data = ecr.get_authorization_token()["authorizationData"][0]
-    user, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
-    registry = data["proxyEndpoint"].removeprefix("https://")
-    _run([docker, "login", "--username", user, "--password-stdin", registry], stdin=password)
-    return registry
-
-
-def _run(command: list[str], stdin: str | None = None) -> None:
-    result = subprocess.run(command, cwd=PROJECT_ROOT, input=stdin, text=True, check=False)
-    if result.returncode != 0:
-        raise AwsCommandError(f"`{' '.join(command[:3])} ...` failed (exit {result.returncode})")
+    """Build every image the stage and its model pipeline use (gateway, web, WAS, the
+    model's serve and train images) and push those the stage's repositories lack."""
+    try:
+        # Docker resolves the Dockerfiles and the context from the working directory:
+        # the repository root, where the README runs every command.
+        pushed = push_images(ecr, Docker(), list(IMAGES), tag, [stage])
+    except CiError as exc:
+        raise AwsCommandError(f"--build-images: {exc}") from exc
+    for image in pushed:
+        report(f"image {image.uri}: {'pushed' if image.pushed else 'already pushed'}")

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from services.gateway.error_pages import html_error_pages_middleware
 from services.gateway.keys import RATE_LIMITER, SESSION, SETTINGS, STREAMS
 from services.gateway.middlewares import (
     access_fields_middleware,
@@ -53,6 +54,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         middlewares=[
             access_fields_middleware,
             make_request_context_middleware("gateway"),
+            html_error_pages_middleware,
             error_middleware,
             rate_limit_middleware,
             auth_middleware,

@@ -16,6 +16,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from services.gateway.error_pages import page_for_upstream
 from services.gateway.forwarding import upstream_request_headers
 from services.gateway.hop_by_hop import end_to_end
 from services.gateway.keys import SESSION, SETTINGS, STREAMS
@@ -79,6 +80,9 @@ async def _relay(
     request: web.Request, upstream: aiohttp.ClientResponse, name: str
 ) -> web.StreamResponse:
     """Stream the upstream's answer to the caller as it arrives."""
+    page = await page_for_upstream(request, upstream)
+    if page is not None:
+        return page
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
     response.headers.extend(end_to_end(upstream.headers, drop=_RESPONSE_DROP))
     response.headers[REQUEST_ID_HEADER] = request_id_of(request)

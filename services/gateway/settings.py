@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from shared.limits import ENVELOPE_BYTES, MAX_UPLOAD_BYTES
 from shared.settings import ServiceSettings
 
 
@@ -17,7 +18,8 @@ class GatewaySettings(ServiceSettings):
     was_url: str = "http://127.0.0.1:8081"
     web_url: str = "http://127.0.0.1:8000"
     # Largest request body accepted, in bytes (checked up front and while streaming).
-    max_body_bytes: int = Field(12 * 1024 * 1024, ge=1)
+    # The one photo limit plus room for the multipart envelope (shared.limits).
+    max_body_bytes: int = Field(MAX_UPLOAD_BYTES + ENVELOPE_BYTES, ge=1)
     # Token bucket per client: `rate_capacity` requests in a burst, refilled at
     # `rate_refill_per_s`; 0 capacity turns rate limiting off.
     rate_capacity: float = Field(120.0, ge=0)

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
+from services.model.pictures import load_pictures
 from shared.contracts.model import (
     CATALOG_FILE,
     EVALUATION_FILE,
@@ -35,8 +36,10 @@ from shared.contracts.model import (
     MODEL_FILE,
     Catalog,
     Evaluation,
+    ExamplePhoto,
     LabelList,
     LoadedModel,
+    MisclassifiedPhoto,
     ModelDescription,
     ModelMetadata,
     Preprocessing,
@@ -113,6 +116,8 @@ class ServedModel:
     evaluation: Evaluation | None
     model_dir: Path
     session: Any = field(repr=False)
+    examples: list[ExamplePhoto] = field(default_factory=list, repr=False)
+    misclassified: list[MisclassifiedPhoto] = field(default_factory=list, repr=False)
     wide_session: Any = field(default=None, repr=False)
     lone: LoneRunChooser = field(default_factory=lambda: LoneRunChooser())
 
@@ -157,6 +162,8 @@ class ServedModel:
             evaluation=self.evaluation,
             labels=list(self.labels),
             catalog=self.catalog,
+            examples=self.examples,
+            misclassified=self.misclassified,
         )
 
     @cached_property
@@ -228,6 +235,7 @@ def _load(model_dir: Path, intra_op_threads: int) -> ServedModel:
         )
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... classes
         raise ArtifactError(f"{MODEL_FILE} is not a loadable ONNX model: {exc}") from exc
+    examples, misclassified = load_pictures(model_dir)
     model = ServedModel(
         metadata=metadata,
         labels=tuple(labels),
@@ -236,6 +244,8 @@ def _load(model_dir: Path, intra_op_threads: int) -> ServedModel:
         model_dir=model_dir.resolve(),
         session=session,
         wide_session=wide_session,
+        examples=examples,
+        misclassified=misclassified,
     )
     _check_io(model)
     _warm_up(model)

@@ -27,7 +27,14 @@ import structlog
 
 from shared.contracts.classification import CurrentModel
 from shared.contracts.events import ModelDeployed
-from shared.contracts.model import Catalog, ModelDescription, Preprocessing
+from shared.contracts.model import (
+    Catalog,
+    Evaluation,
+    ExamplePhoto,
+    MisclassifiedPhoto,
+    ModelDescription,
+    Preprocessing,
+)
 from shared.errors import KkotError
 
 __all__ = ["ModelInfo", "ModelSnapshot", "snapshot_of"]
@@ -49,6 +56,9 @@ class ModelSnapshot:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     metrics: dict[str, float] = field(default_factory=dict)
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    evaluation: Evaluation | None = None
+    examples: tuple[ExamplePhoto, ...] = ()
+    misclassified: tuple[MisclassifiedPhoto, ...] = ()
 
     def public(self) -> CurrentModel:
         """The `CurrentModel` contract."""
@@ -59,6 +69,10 @@ class ModelSnapshot:
             source=self.source,
             created_at=self.created_at,
             metrics=self.metrics,
+            labels=list(self.labels),
+            evaluation=self.evaluation,
+            examples=list(self.examples),
+            misclassified=list(self.misclassified),
         )
 
 
@@ -77,6 +91,9 @@ def snapshot_of(description: ModelDescription) -> ModelSnapshot:
         created_at=metadata.created_at,
         metrics=metrics,
         preprocessing=metadata.preprocessing,
+        evaluation=description.evaluation,
+        examples=tuple(description.examples),
+        misclassified=tuple(description.misclassified),
     )
 
 

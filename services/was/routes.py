@@ -8,13 +8,14 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.was import handlers
+from services.was import api_docs, handlers, versions
 from shared.contracts.classification import (
     ClassificationPage,
     ClassificationRecord,
     CurrentModel,
     FeedbackRequest,
     LabelsResponse,
+    ModelVersions,
     ReadinessResponse,
     TutorialResponse,
 )
@@ -37,7 +38,13 @@ class Param:
 
 @dataclass(frozen=True)
 class Route:
-    """One route: how aiohttp dispatches it and how OpenAPI documents it."""
+    """One route: how aiohttp dispatches it and how OpenAPI documents it.
+
+    `errors` are the error statuses this operation itself can answer; the ones every
+    call through the gateway can meet (429, 502, 504, 500 and, on `/api/`, 401/403)
+    are added by the OpenAPI builder. `documented=False` keeps a route (probes the
+    gateway does not route, the docs page itself) out of the public document.
+    """
 
     method: str
     path: str
@@ -48,6 +55,8 @@ class Route:
     body: Body = None
     params: tuple[Param, ...] = ()
     tags: tuple[str, ...] = field(default=("classifications",))
+    errors: tuple[int, ...] = ()
+    documented: bool = True
 
 
 _ID = Param("id", "path", {"type": "string"}, "classification id", required=True)
@@ -57,7 +66,16 @@ _PREFER = Param(
 )
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/health", handlers.health, "health", "Liveness", {200: "alive"}, tags=("ops",)),
+    Route(
+        "GET",
+        "/health",
+        handlers.health,
+        "health",
+        "Liveness",
+        {200: "alive"},
+        tags=("ops",),
+        documented=False,
+    ),
     Route(
         "GET",
         "/ready",
@@ -66,6 +84,7 @@ ROUTES: tuple[Route, ...] = (
         "Readiness: the model endpoint and the store answer",
         {200: ReadinessResponse, 503: ReadinessResponse},
         tags=("ops",),
+        documented=False,
     ),
     Route(
         "POST",
@@ -77,6 +96,7 @@ ROUTES: tuple[Route, ...] = (
         body="image",
         params=(_LANG,),
         tags=("tutorial",),
+        errors=(400, 413, 415, 503),
     ),
     Route(
         "POST",
@@ -87,6 +107,7 @@ ROUTES: tuple[Route, ...] = (
         {201: ClassificationRecord, 202: ClassificationRecord},
         body="image",
         params=(_LANG, _PREFER),
+        errors=(400, 413, 415, 503),
     ),
     Route(
         "GET",
@@ -97,7 +118,13 @@ ROUTES: tuple[Route, ...] = (
         {200: ClassificationPage},
         params=(
             Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100}),
-            Param("cursor", "query", {"type": "string"}, "next_cursor of the previous page"),
+            Param(
+                "cursor",
+                "query",
+                {"type": "string"},
+                "next_cursor of the previous page (opaque: empty is the first page, any"
+                " value this server did not issue is 400)",
+            ),
             Param(
                 "has_feedback",
                 "query",
@@ -106,6 +133,7 @@ ROUTES: tuple[Route, ...] = (
             ),
             _LANG,
         ),
+        errors=(400,),
     ),
     Route(
         "GET",
@@ -115,6 +143,7 @@ ROUTES: tuple[Route, ...] = (
         "One record",
         {200: ClassificationRecord},
         params=(_ID, _LANG),
+        errors=(404,),
     ),
     Route(
         "POST",
@@ -125,6 +154,7 @@ ROUTES: tuple[Route, ...] = (
         {200: ClassificationRecord},
         body=FeedbackRequest,
         params=(_ID, _LANG),
+        errors=(400, 404, 409, 413, 415, 422, 503),
     ),
     Route(
         "GET",
@@ -134,6 +164,7 @@ ROUTES: tuple[Route, ...] = (
         "The uploaded image",
         {200: "image"},
         params=(_ID,),
+        errors=(404,),
     ),
     Route(
         "GET",
@@ -142,6 +173,16 @@ ROUTES: tuple[Route, ...] = (
         "models_current",
         "The deployed model",
         {200: CurrentModel},
+        tags=("models",),
+        errors=(503,),
+    ),
+    Route(
+        "GET",
+        "/api/v1/models",
+        versions.model_versions,
+        "models_list",
+        "Every registered model version, oldest first, the deployed one marked",
+        {200: ModelVersions},
         tags=("models",),
     ),
     Route(
@@ -153,6 +194,7 @@ ROUTES: tuple[Route, ...] = (
         {200: LabelsResponse},
         params=(_LANG,),
         tags=("models",),
+        errors=(503,),
     ),
     Route(
         "GET",
@@ -162,6 +204,26 @@ ROUTES: tuple[Route, ...] = (
         "This document",
         {200: "OpenAPI 3.1 document"},
         tags=("ops",),
+    ),
+    Route(
+        "GET",
+        "/api/docs",
+        api_docs.docs_page,
+        "docs",
+        "This document, browsable (Swagger UI)",
+        {200: "HTML page"},
+        tags=("ops",),
+        documented=False,
+    ),
+    Route(
+        "GET",
+        "/api/docs/{file}",
+        api_docs.docs_asset,
+        "docs_asset",
+        "The docs page's scripts and styles",
+        {200: "file"},
+        tags=("ops",),
+        documented=False,
     ),
 )
 

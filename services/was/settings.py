@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.contracts.model import Language
 from shared.events import BusBackend
+from shared.limits import MAX_UPLOAD_BYTES
 from shared.settings import ServiceSettings
 from shared.storage.s3 import ServerSideEncryption
 
@@ -42,7 +43,7 @@ class WasSettings(ServiceSettings):
     breaker_failure_threshold: int = Field(3, ge=1, le=100)
     breaker_reset_timeout_s: float = Field(10.0, gt=0, le=600)
 
-    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(MAX_UPLOAD_BYTES, ge=1024)
     max_image_pixels: int = Field(40_000_000, ge=1024)
     top_k: int = Field(5, ge=1, le=50)
     languages: tuple[Language, ...] = ("ko", "en")
@@ -51,6 +52,9 @@ class WasSettings(ServiceSettings):
     # Background jobs (`Prefer: respond-async`) run this many at a time, so the model
     # server can batch them.
     background_concurrency: int = Field(4, ge=1, le=64)
+    # The local model registry (`kkot pipeline`'s folder) whose versions the model page
+    # charts; None where there is none to read (containers, AWS): no history then.
+    registry_dir: Path | None = None
 
     bus_backend: BusBackend = "memory"
     store_backend: Literal["sqlite", "dynamodb"] = "sqlite"

@@ -17,6 +17,7 @@ from services.web.security import security_headers_middleware
 from services.web.settings import WebSettings
 from services.web.was_client import WasClient
 from shared.events import EventBus
+from shared.limits import ENVELOPE_BYTES
 from shared.middleware import error_middleware, make_request_context_middleware
 
 __all__ = ["create_app"]
@@ -46,7 +47,7 @@ def create_app(settings: WebSettings, *, bus: EventBus | None = None) -> web.App
             error_middleware,
             html_errors_middleware,
         ],
-        client_max_size=settings.max_upload_bytes + 64 * 1024,
+        client_max_size=settings.max_upload_bytes + ENVELOPE_BYTES,
     )
     app[SETTINGS] = settings
     app[JINJA] = create_environment()

@@ -14,6 +14,7 @@ from aiohttp import web
 from services.web.i18n import LANGUAGES, messages, negotiate
 from services.web.keys import JINJA, SETTINGS, STATIC_VERSIONS
 from shared.contracts.model import Language
+from shared.limits import size_text
 
 __all__ = [
     "STATIC_DIR",
@@ -77,6 +78,8 @@ def render_text(request: web.Request, template: str, **context: Any) -> str:
             t=messages(language),
             url=url,
             static=static,
+            # The one upload limit, as every page states it (shared.limits).
+            upload_limit=size_text(app[SETTINGS].max_upload_bytes),
             **context,
         )
     )

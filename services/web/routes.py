@@ -18,6 +18,8 @@ def setup_routes(app: web.Application) -> None:
     router.add_get(f"/results/{_ID}", views.result_page, name="result")
     router.add_get(f"/results/{_ID}/card", views.result_card, name="result_card")
     router.add_post(f"/results/{_ID}/feedback", views.feedback_submit, name="feedback")
+    router.add_get("/examples/{n:[0-9]{1,2}}", views.example_image, name="example_image")
+    router.add_post("/examples", views.example_submit, name="example_submit")
     router.add_get("/history", views.history_page, name="history")
     router.add_get("/events", events, name="events")
     router.add_get("/model", views.model_page, name="model")

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.contracts.model import Language
 from shared.events import BusBackend
+from shared.limits import MAX_UPLOAD_BYTES
 from shared.settings import ServiceSettings
 
 
@@ -36,7 +37,7 @@ class WebSettings(ServiceSettings):
     sse_queue_size: int = Field(32, ge=1)
     sse_max_clients: int = Field(500, ge=1)
     history_page_size: int = Field(24, ge=1, le=100)
-    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(MAX_UPLOAD_BYTES, ge=1024)
     was_timeout_s: float = Field(30.0, gt=0)
     static_max_age_s: int = Field(86_400, ge=0)
 

@@ -42,7 +42,8 @@ async def read_upload(request: web.Request, limit: int) -> Upload:
                 if len(buffer) > limit:
                     raise UploadProblem("payload_too_large")
             if not buffer:
-                raise UploadProblem("no_file")
+                # A named part with no bytes is an empty file; no name, no file chosen.
+                raise UploadProblem("empty_file" if part.filename else "no_file")
             content_type = part.headers.get("Content-Type", "application/octet-stream")
             return Upload(bytes(buffer), (part.filename or "upload")[:200], content_type)
     except (ValueError, AssertionError) as exc:  # aiohttp's reader on a malformed body

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.web.i18n import LANGUAGE_COOKIE, LANGUAGES
+from services.web.i18n import LANGUAGE_COOKIE, LANGUAGES, messages
 from services.web.keys import SETTINGS, WAS
+from services.web.model_charts import example_bytes, model_charts
 from services.web.rendering import language_of, render, render_text
 from services.web.uploads import UploadProblem, read_upload
 from services.web.was_client import WasFailure
-from shared.contracts.classification import ClassificationRecord, LabelInfo
+from shared.contracts.classification import ClassificationRecord, CurrentModel, LabelInfo
 from shared.contracts.model import Language
 from shared.middleware import request_id_of
 
 __all__ = [
     "classify_page",
     "classify_submit",
+    "example_image",
+    "example_submit",
     "feedback_submit",
     "health",
     "history_page",
@@ -40,13 +43,17 @@ _KNOWN_ERRORS = frozenset(
         "upstream_error",
         "was_unreachable",
         "no_file",
+        "empty_file",
         "bad_request",
     }
 )
+# Codes that mean the same to a person as one that has a message.
+_ALIASES = {"missing_file": "no_file", "invalid_multipart": "bad_request"}
 
 
 def failure_page(request: web.Request, code: str, status: int) -> web.Response:
     """The error page for a failure `code` (WAS's or ours)."""
+    code = _ALIASES.get(code, code)
     key = f"error.{code}" if code in _KNOWN_ERRORS else "error.generic"
     # A WAS-side outage is a 502/503 of ours; the reader's own mistakes stay 4xx.
     shown = status if 400 <= status < 500 else (503 if status == 503 else 502)
@@ -63,8 +70,55 @@ async def _labels(request: web.Request, language: Language) -> list[LabelInfo]:
         return []
 
 
+async def _current_model(request: web.Request) -> CurrentModel | None:
+    """The deployed model as WAS describes it; None when WAS can't say."""
+    try:
+        return await request.app[WAS].current_model(language_of(request), request_id_of(request))
+    except WasFailure:
+        return None
+
+
 async def classify_page(request: web.Request) -> web.Response:
-    return render(request, "classify.html", max_bytes=request.app[SETTINGS].max_upload_bytes)
+    model = await _current_model(request)
+    return render(
+        request,
+        "classify.html",
+        max_bytes=request.app[SETTINGS].max_upload_bytes,
+        examples=model.examples if model else [],
+        model_version=model.version if model else "",
+    )
+
+
+async def _example(request: web.Request, index: str) -> bytes:
+    """The bytes of example photo `index` of the deployed model; 404 when there is none."""
+    model = await _current_model(request)
+    if model is None or not index.isdigit() or int(index) >= len(model.examples):
+        raise web.HTTPNotFound()
+    return example_bytes(model.examples[int(index)])
+
+
+async def example_image(request: web.Request) -> web.Response:
+    """An example photo (its URL carries the model version, so it caches well)."""
+    data = await _example(request, request.match_info["n"])
+    return web.Response(
+        body=data, content_type="image/jpeg", headers={"Cache-Control": "public, max-age=3600"}
+    )
+
+
+async def example_submit(request: web.Request) -> web.StreamResponse:
+    """One click on an example: classify it like an upload, then show its result."""
+    form = await request.post()
+    field = form.get("n")
+    index = field if isinstance(field, str) else ""
+    data = await _example(request, index)
+    try:
+        record = await request.app[WAS].classify(
+            data, f"example-{index}.jpg", "image/jpeg", language_of(request), request_id_of(request)
+        )
+    except WasFailure as failure:
+        return failure_page(request, failure.code, failure.status)
+    location = request.app.router["result"].url_for(id=record.id)
+    raise web.HTTPSeeOther(location=str(location))
 
 
 async def classify_submit(request: web.Request) -> web.StreamResponse:
@@ -151,11 +205,24 @@ async def history_page(request: web.Request) -> web.Response:
 
 
 async def model_page(request: web.Request) -> web.Response:
+    language = language_of(request)
     try:
-        model = await request.app[WAS].current_model(language_of(request), request_id_of(request))
+        model = await request.app[WAS].current_model(language, request_id_of(request))
     except WasFailure as failure:
         return failure_page(request, failure.code, failure.status)
-    return render(request, "model.html", model=model)
+    try:
+        versions = (await request.app[WAS].versions(language, request_id_of(request))).versions
+    except WasFailure:
+        versions = []
+    names = {info.label: info.display_name for info in await _labels(request, language)}
+    return render(
+        request,
+        "model.html",
+        model=model,
+        names=names,
+        charts=model_charts(model, versions, names, messages(language)),
+        versions=versions,
+    )
 
 
 async def status_page(request: web.Request) -> web.Response:

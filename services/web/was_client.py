@@ -15,6 +15,7 @@ from shared.contracts.classification import (
     CurrentModel,
     FeedbackRequest,
     LabelsResponse,
+    ModelVersions,
     ReadinessResponse,
 )
 from shared.contracts.errors import ErrorResponse
@@ -127,6 +128,10 @@ class WasClient:
         self, language: Language, request_id: str | None = None
     ) -> CurrentModel:
         return await self._call("GET", "/api/v1/models/current", CurrentModel, language, request_id)
+
+    async def versions(self, language: Language, request_id: str | None = None) -> ModelVersions:
+        """Every registered model version (empty where WAS reads no registry)."""
+        return await self._call("GET", "/api/v1/models", ModelVersions, language, request_id)
 
     async def health(self, request_id: str | None = None) -> Health:
         """WAS's own liveness (`/health`)."""

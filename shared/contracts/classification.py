@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from shared.contracts.base import Contract
+from shared.contracts.model import Evaluation, ExamplePhoto, MisclassifiedPhoto
 
 
 class ClassificationStatus(StrEnum):
@@ -90,12 +91,35 @@ class LabelsResponse(Contract):
 
 
 class CurrentModel(Contract):
+    """The deployed model: what it is, how it was evaluated, and pictures of it."""
+
     name: str
     version: str
     num_classes: int
     source: str
     created_at: datetime
     metrics: dict[str, float] = Field(default_factory=dict)
+    labels: list[str] = Field(default_factory=list)
+    evaluation: Evaluation | None = None
+    examples: list[ExamplePhoto] = Field(default_factory=list)
+    misclassified: list[MisclassifiedPhoto] = Field(default_factory=list)
+
+
+class RegisteredVersion(Contract):
+    """One version of the model registry, for the history of accuracy over time."""
+
+    name: str = Field(description="the registry group, which is the served model's name")
+    version: str
+    status: str = Field(description="Approved, Rejected or PendingManualApproval")
+    created_at: datetime
+    accuracy: float | None = Field(None, ge=0, le=1)
+    deployed: bool = False
+
+
+class ModelVersions(Contract):
+    """Every registered version, oldest first (empty where no registry is configured)."""
+
+    versions: list[RegisteredVersion]
 
 
 class DependencyHealth(Contract):

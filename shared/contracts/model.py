@@ -120,6 +120,22 @@ class ModelMetadata(Contract):
     code_version: str | None = None
 
 
+class ExamplePhoto(Contract):
+    """A photo of the artifact's smoke set, offered to people as an example to try."""
+
+    label: str
+    image: str = Field(description="a small JPEG as a data: URI")
+
+
+class MisclassifiedPhoto(Contract):
+    """A held-out photo the model got wrong, with the thumbnail kept in the artifact."""
+
+    label: str
+    predicted: str
+    confidence: float = Field(ge=0, le=1, description="probability of `predicted`")
+    image: str = Field(description="the thumbnail as a data: URI")
+
+
 class ModelDescription(Contract):
     """What the served model is, as the endpoint itself answers a `DescribeRequest`
     (`shared.contracts.prediction`) through `invoke_endpoint`: the same on AWS as here.
@@ -132,6 +148,10 @@ class ModelDescription(Contract):
     evaluation: Evaluation | None = None
     labels: list[str] = Field(default_factory=list)
     catalog: Catalog | None = None
+    # Pictures for people (the model page, the classify page's examples); empty for an
+    # artifact without a smoke set or misclassified thumbnails (the ImageNet default).
+    examples: list[ExamplePhoto] = Field(default_factory=list)
+    misclassified: list[MisclassifiedPhoto] = Field(default_factory=list)
 
 
 class LoadedModel(ModelDescription):

@@ -51,6 +51,15 @@ def test_build_images_without_docker_is_refused_before_any_stack_changes(
     assert emulated.sent.change_sets == []
 
 
+def test_an_image_tag_that_is_not_a_commit_id_is_refused_before_any_stack_changes(
+    emulated: Emulated,
+) -> None:
+    run = run_kkot(emulated.session, "aws", "deploy", "--stage", "staging", "--image-tag", "latest")
+    assert run.code == 1
+    assert "not a commit id" in run.err
+    assert emulated.sent.change_sets == []
+
+
 def test_release_needs_a_package_arn() -> None:
     with pytest.raises(SystemExit) as exit_info:
         from services.cli import build_parser

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +278,33 @@ def test_a_release_stops_at_the_first_stage_that_fails(
         assert parameters(emulated, stack_name(stage, "model")) == before[stage]
 
 
+# API operations whose IAM action has another name (the rest are `<prefix>:<operation>`).
+IAM_ACTIONS = {
+    "s3:HeadObject": ["s3:GetObject"],
+    "s3:CopyObject": ["s3:GetObject", "s3:PutObject"],
+}
+
+
+def record_call(calls: set[str]) -> Any:
+    """A botocore `before-call` handler adding `<signing name>:<operation>` to `calls`."""
+
+    def record(model: Any, **_: Any) -> None:
+        calls.add(f"{model.service_model.signing_name}:{model.name}")
+
+    return record
+
+
+def role_actions(template: dict[str, Any], role: str) -> set[str]:
+    """Every action the role's inline policies allow (patterns, as IAM reads them)."""
+    actions: set[str] = set()
+    for policy in template["Resources"][role]["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Allow":
+                listed = statement["Action"]
+                actions.update([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
 def listen_for_model_deployed(emulated: Emulated, stage: str) -> str:
     """A queue subscribed to model.deployed on the stage's bus, as a consumer would."""
     bus = outputs(emulated, stack_name(stage, "data-and-events"))["EventBusName"]
@@ -321,10 +349,26 @@ def test_an_approved_package_is_released_to_both_stages(
     sent_before = len(emulated.sent.change_sets)
 
     # TARGET_STAGES as the deploy-endpoint buildspec passes it: space-separated.
-    run = run_kkot(
-        emulated.session, "release", "model", "--package-arn", arn, "--stages", "staging production"
-    )
+    calls: set[str] = set()
+    emulated.session.events.register("before-call", record_call(calls), unique_id="calls")
+    try:
+        run = run_kkot(
+            emulated.session,
+            "release",
+            "model",
+            "--package-arn",
+            arn,
+            "--stages",
+            "staging production",
+        )
+    finally:
+        emulated.session.events.unregister("before-call", unique_id="calls")
     assert run.code == 0, run.err
+    # The role the deploy-endpoint project runs as allows every call the release made.
+    allowed = role_actions(generated_templates()["delivery"], "DeployEndpointBuildRole")
+    needed = {action for call in calls for action in IAM_ACTIONS.get(call, [call])}
+    assert {"cloudformation:ExecuteChangeSet", "s3:PutObject", "ecr:DescribeImages"} <= needed
+    assert {a for a in needed if not any(fnmatch(a, pattern) for pattern in allowed)} == set()
 
     s3 = emulated.client("s3")
     source_bucket, _, source_key = source.removeprefix("s3://").partition("/")

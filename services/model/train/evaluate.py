@@ -41,6 +41,7 @@ class MisclassifiedImage(BaseModel):
     predicted: str
     confidence: float = Field(ge=0, le=1, description="probability of `predicted`")
     label_probability: float = Field(ge=0, le=1)
+    thumbnail: str | None = Field(None, description="a small copy, relative to the artifact")
 
 
 class Misclassified(BaseModel):

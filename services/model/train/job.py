@@ -12,6 +12,7 @@ Artifact written to `settings.model_dir` (the shared.contracts.model files plus)
     validation_report.json   what was used, skipped, dropped (also in output_data_dir)
     training_set.json        content hashes of the training images (fair later comparisons)
     misclassified.json       the held-out images it got wrong, most confident first
+    misclassified/           small thumbnails of the first of them (for the model page)
     smoke_test.json, smoke/  a few labelled images the deploy smoke test sends
 
 Evaluation, by default (`cv_folds` >= 2): stratified k-fold cross-validation — every image
@@ -199,6 +200,7 @@ def run_training(
                 plot_confusion_matrix,
             )
             from services.model.train.smoke import write_smoke_set
+            from services.model.train.thumbnails import write_thumbnails
 
             if held_out is not None:
                 method = f"{split.cv_folds}-fold cross-validation"
@@ -229,6 +231,7 @@ def run_training(
             )
             _write_extras(staging, metadata, evaluation, report, split)
             mistakes = misclassified(split.evaluation, probabilities, labels, method)
+            mistakes = write_thumbnails(staging, split.evaluation, mistakes)
             (staging / MISCLASSIFIED_FILE).write_text(
                 mistakes.model_dump_json(indent=2), encoding="utf-8"
             )

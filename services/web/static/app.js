@@ -41,6 +41,7 @@
   function messageFor(form, status, code) {
     const d = form.dataset;
     if (status === 413 || code === "payload_too_large") { return d.msgTooLarge; }
+    if (code === "empty_file") { return d.msgEmpty; }
     if (code === "invalid_image" || code === "unsupported_media_type" || status === 415) { return d.msgNotImage; }
     if (status === 429) { return d.msgRateLimited; }
     if (status === 502 || status === 503 || status === 504) { return d.msgUnavailable; }
@@ -59,15 +60,33 @@
     const slot = document.getElementById("result");
     let previewUrl = null;
 
+    function clearPreview() {
+      if (previewUrl) { URL.revokeObjectURL(previewUrl); previewUrl = null; }
+      preview.removeAttribute("src");
+      show(preview, false);
+      zone.classList.remove("has-preview");
+    }
+
+    // A preview only for what the browser can show: an empty file or a PDF gets its
+    // message at once and no broken image.
     function choose(file) {
       if (!file) { return; }
-      if (previewUrl) { URL.revokeObjectURL(previewUrl); }
+      clearPreview();
+      if (file.size === 0) { status(form.dataset.msgEmpty, true); return; }
+      if (!file.type.startsWith("image/")) { status(form.dataset.msgNotImage, true); return; }
       previewUrl = URL.createObjectURL(file);
       preview.src = previewUrl;
-      show(preview, true);
-      zone.classList.add("has-preview");
       show(progress, false);
     }
+    preview.addEventListener("load", () => {
+      show(preview, true);
+      zone.classList.add("has-preview");
+    });
+    preview.addEventListener("error", () => {
+      if (!preview.getAttribute("src")) { return; }
+      clearPreview();
+      status(form.dataset.msgNotImage, true);
+    });
 
     function status(text, isError) {
       progressText.textContent = text;
@@ -76,6 +95,11 @@
     }
 
     input.addEventListener("change", () => choose(input.files[0]));
+    // Space opens the chooser natively; Enter would submit the form (no photo yet), so
+    // it opens the chooser too, as keyboard users expect of the drop zone.
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") { event.preventDefault(); input.click(); }
+    });
     ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (event) => {
       event.preventDefault();
       zone.classList.add("dragover");
@@ -168,13 +192,16 @@
     const badge = document.getElementById("live");
     if (!list || !list.dataset.live || !badge || !window.EventSource) { return; }
     const source = new EventSource(badge.dataset.events);
-    show(badge, true);
-    badge.textContent = badge.dataset.msgOffline;
+    // The badge appears with the first connection: "Reconnecting…" only after a drop.
+    let connected = false;
     source.addEventListener("open", () => {
+      connected = true;
       badge.textContent = badge.dataset.msgLive;
       badge.classList.add("live");
+      show(badge, true);
     });
     source.addEventListener("error", () => {
+      if (!connected) { return; }
       badge.textContent = badge.dataset.msgOffline;
       badge.classList.remove("live");
     });
