@@ -12,10 +12,10 @@ import sys
 from importlib import metadata
 
 import pytest
-from packaging.requirements import Requirement
 
 from tests.conftest import REPO_ROOT
 from tests.containers.catalog import IMAGES, Image
+from tests.containers.extras import closure, kkot_requirements, normalized
 
 _BLOCKER = """
 import importlib.abc, sys
@@ -33,55 +33,20 @@ print(",".join(sorted(m for m in set(sys.modules) - before if m.partition(".")[0
 """
 
 
-def _norm(name: str) -> str:
-    return name.lower().replace("_", "-")
-
-
-def _wanted(requirement: Requirement, extras: frozenset[str]) -> bool:
-    """Whether a requirement applies here, with `extras` of its requirer selected."""
-    if requirement.marker is None:
-        return True
-    return any(requirement.marker.evaluate({"extra": extra}) for extra in extras | {""})
-
-
-def _requirements(distribution: str, extras: frozenset[str]) -> list[Requirement]:
-    try:
-        requires = metadata.requires(distribution) or []
-    except metadata.PackageNotFoundError:
-        return []
-    return [r for r in map(Requirement, requires) if _wanted(r, extras)]
-
-
-def _closure(roots: list[Requirement]) -> frozenset[str]:
-    """The distributions `roots` need, transitively, following their extras."""
-    seen: set[tuple[str, frozenset[str]]] = set()
-    todo = [(_norm(r.name), frozenset(r.extras)) for r in roots]
-    while todo:
-        item = todo.pop()
-        if item in seen:
-            continue
-        seen.add(item)
-        todo.extend((_norm(r.name), frozenset(r.extras)) for r in _requirements(*item))
-    return frozenset(name for name, _ in seen)
-
-
-def _kkot(extras: tuple[str, ...]) -> list[Requirement]:
-    """kkot's own requirements with `extras` (none: the core)."""
-    return _requirements("kkot", frozenset(extras))
-
-
 def _modules_of(distributions: frozenset[str]) -> set[str]:
     by_module = metadata.packages_distributions()
     return {
-        module for module, dists in by_module.items() if {_norm(d) for d in dists} <= distributions
+        module
+        for module, dists in by_module.items()
+        if {normalized(d) for d in dists} <= distributions
     }
 
 
 def _blocked_modules(image: Image) -> set[str]:
     """Top-level modules of the packages only other extras install."""
-    allowed = _closure(_kkot(image.extras))
+    allowed = closure(kkot_requirements(image.extras))
     every_extra = tuple(metadata.metadata("kkot").get_all("Provides-Extra") or [])
-    others = _closure(_kkot(every_extra))
+    others = closure(kkot_requirements(every_extra))
     return _modules_of(others - allowed) - {"services", "shared", "cfn", "tests"}
 
 
