@@ -105,9 +105,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server_process(
-    args: Sequence[str], port: int, *, env: dict[str, str] | None = None, timeout: float = 60.0
+    args: Sequence[str],
+    port: int,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    ready_path: str = "/ping",
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `python -m <args>` until GET /ping answers 200; stop it afterwards, always."""
+    """Run `python -m <args>` until GET `ready_path` answers 200; stop it afterwards,
+    always."""
     process = subprocess.Popen(
         [sys.executable, "-m", *args],
         cwd=REPO_ROOT,
@@ -123,7 +129,7 @@ def server_process(
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not become ready")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{ready_path}", timeout=2) as r:
                     if r.status == 200:
                         break
             except (urllib.error.URLError, ConnectionError):

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cfn.capacity import load_capacity
 from cfn.render import write_templates
 from cfn.stacks import STACKS, build_all
 
@@ -19,6 +20,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("build/templates"), help="folder")
     parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
     parser.add_argument(
+        "--capacity",
+        type=Path,
+        default=None,
+        help="capacity file the scaling defaults come from (default cfn/capacity.json)",
+    )
+    parser.add_argument(
         "--stack",
         action="append",
         choices=list(STACKS),
@@ -30,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Generate the templates; prints nothing, writes `<out>/<stack>.<format>`."""
     args = build_parser().parse_args(argv)
-    templates = build_all()
+    templates = build_all(load_capacity(args.capacity))
     if args.stack:
         templates = {name: templates[name] for name in args.stack}
     write_templates(templates, args.out, args.format)

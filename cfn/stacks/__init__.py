@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from troposphere import Template
 
+from cfn.capacity import Capacity, load_capacity
 from cfn.stacks.application import build_application
 from cfn.stacks.data import build_data_and_events
 from cfn.stacks.delivery import build_delivery
@@ -25,6 +26,12 @@ STACKS: dict[str, Callable[[], Template]] = {
 }
 
 
-def build_all() -> dict[str, Template]:
-    """Every stack's template, keyed by stack name."""
-    return {name: build() for name, build in STACKS.items()}
+def build_all(capacity: Capacity | None = None) -> dict[str, Template]:
+    """Every stack's template, keyed by stack name; the model and application stacks
+    take their sizing defaults from `capacity` (default: cfn/capacity.json)."""
+    chosen = capacity or load_capacity()
+    sized: dict[str, Callable[[], Template]] = {
+        "model": lambda: build_model(chosen),
+        "application": lambda: build_application(chosen),
+    }
+    return {name: sized.get(name, build)() for name, build in STACKS.items()}

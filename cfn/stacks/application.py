@@ -73,6 +73,7 @@ from troposphere.iam import Policy, Role
 from troposphere.logs import LogGroup
 from troposphere.servicediscovery import HttpNamespace
 
+from cfn.capacity import Capacity, load_capacity, task_sizing
 from cfn.common import add_is_production, checkov_skips, new_template
 from cfn.naming import add_export, import_value, scoped
 from cfn.policies import actions, allow, arn, assume_role_policy, document
@@ -107,11 +108,12 @@ WAS = AppService("was", "Was", "app-was-service", 8081)
 SERVICES = (GATEWAY, WEB, WAS)
 
 
-def build_application() -> Template:
-    """Cluster, ALB, security groups, roles, task definitions, services, autoscaling."""
+def build_application(capacity: Capacity | None = None) -> Template:
+    """Cluster, ALB, security groups, roles, task definitions, services, autoscaling; the
+    task size defaults to what `capacity` (cfn/capacity.json unless given) derives."""
     t = new_template("kkot application: ECS Fargate services behind an ALB")
     is_production = add_is_production(t)
-    params = add_parameters(t)
+    params = add_parameters(t, capacity or load_capacity())
     t.add_condition("HasCertificate", Not(Equals(Ref(params["CertificateArn"]), "")))
 
     vpc_id = import_value(NETWORK, "VpcId")
@@ -222,8 +224,10 @@ def build_application() -> Template:
     return t
 
 
-def add_parameters(t: Template) -> dict[str, Parameter]:
-    """Image tags, certificate, sizes and the tutorial's autoscaling values."""
+def add_parameters(t: Template, capacity: Capacity) -> dict[str, Parameter]:
+    """Image tags, certificate, sizes (from `capacity`) and the tutorial's autoscaling
+    values."""
+    size = task_sizing(capacity)
     params: dict[str, Parameter] = {}
     for spec in SERVICES:
         params[f"{spec.logical}ImageTag"] = t.add_parameter(
@@ -268,7 +272,7 @@ def add_parameters(t: Template) -> dict[str, Parameter]:
             "TaskCpu",
             {
                 "Type": "String",
-                "Default": "512",
+                "Default": str(size.cpu_units),
                 "AllowedValues": ["256", "512", "1024", "2048"],
                 "Description": "CPU units per task",
             },
@@ -277,7 +281,7 @@ def add_parameters(t: Template) -> dict[str, Parameter]:
             "TaskMemory",
             {
                 "Type": "String",
-                "Default": "1024",
+                "Default": str(size.memory_mib),
                 "AllowedValues": ["512", "1024", "2048", "4096"],
                 "Description": "MiB per task",
             },

@@ -46,6 +46,7 @@ from troposphere.sagemaker import (
     TrafficRoutingConfig,
 )
 
+from cfn.capacity import Capacity, endpoint_sizing, load_capacity
 from cfn.common import add_is_production, new_template
 from cfn.naming import add_export, import_value, scoped
 from cfn.policies import actions, allow, arn, assume_role_policy, document
@@ -79,8 +80,11 @@ class EndpointDataCaptureConfig(AWSProperty):  # type: ignore[misc]
     }
 
 
-def build_model() -> Template:
-    """SageMaker model, endpoint config, endpoint, rollback alarms and autoscaling."""
+def build_model(capacity: Capacity | None = None) -> Template:
+    """SageMaker model, endpoint config, endpoint, rollback alarms and autoscaling; the
+    instance type, counts and scaling target default to what `capacity` (the capacity
+    file, cfn/capacity.json unless given) derives."""
+    sizing = endpoint_sizing(capacity or load_capacity())
     t = new_template("kkot model: SageMaker model, endpoint (blue/green, autoscaling)")
     is_production = add_is_production(t)
     image_tag = t.add_parameter(
@@ -100,7 +104,12 @@ def build_model() -> Template:
         )
     )
     instance_type = t.add_parameter(
-        Parameter("InstanceType", Type="String", Default="ml.m5.large", Description="Instance type")
+        Parameter(
+            "InstanceType",
+            Type="String",
+            Default=sizing.instance_type,
+            Description="Instance type (the scaling target below is derived for the default)",
+        )
     )
     instance_count = t.add_parameter(
         Parameter(
@@ -115,23 +124,27 @@ def build_model() -> Template:
         Parameter(
             "ProductionInstanceCount",
             Type="Number",
-            Default=2,
+            Default=sizing.production_min,
             MinValue=2,
             Description="Instances in production (at least two, one per AZ)",
         )
     )
     max_count = t.add_parameter(
         Parameter(
-            "MaxInstanceCount", Type="Number", Default=4, MinValue=2, Description="Autoscaling max"
+            "MaxInstanceCount",
+            Type="Number",
+            Default=sizing.max_count,
+            MinValue=2,
+            Description="Autoscaling max (carries the capacity file's design peak)",
         )
     )
     invocations_target = t.add_parameter(
         Parameter(
             "InvocationsPerInstanceTarget",
             Type="Number",
-            Default=200,
+            Default=sizing.target_per_minute,
             MinValue=1,
-            Description="Target invocations per instance per minute (autoscaling)",
+            Description="Target invocations per instance per minute (from measured capacity)",
         )
     )
     latency_threshold = t.add_parameter(

@@ -6,6 +6,7 @@
                                 [--branch B] [--source-provider CodeConnections|CodeCommit]]
     kkot aws status --stage S
     kkot aws destroy --stage S --yes
+    kkot aws cost --rps N [--instance-type T] [--capacity FILE]   (no AWS calls)
     kkot release model --package-arn ARN [--stages staging,production]
 
 AWS settings are the standard ones (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL and the
@@ -78,6 +79,10 @@ def register(subparsers: Any) -> None:
     destroy.add_argument("--stage", required=True, choices=STAGES)
     destroy.add_argument("--yes", action="store_true", help="really delete everything")
     destroy.set_defaults(func=_destroy)
+
+    from services.aws.cost import register_cost
+
+    register_cost(sub)
 
     release = subparsers.add_parser("release", help="release to the AWS stages")
     release_sub = release.add_subparsers(dest="release_command", required=True)

@@ -1,8 +1,6 @@
-"""API keys for the JSON API (`/api/*`), when any are configured.
-
-A key comes in `X-API-Key` or `Authorization: Bearer <key>`. No key is 401, a wrong
-key 403. Keys are compared in constant time and never logged.
-"""
+"""API keys: where a caller presents one (`X-API-Key` or `Authorization: Bearer <key>`)
+and which configured key it is. Keys are compared in constant time and never logged;
+what they grant is decided in `access.py`."""
 
 from __future__ import annotations
 
@@ -12,11 +10,7 @@ from collections.abc import Iterable
 from aiohttp import web
 from pydantic import SecretStr
 
-from shared.errors import Forbidden, Unauthorized
-
-__all__ = ["matching_key", "presented_key", "require_api_key"]
-
-PROTECTED_PREFIX = "/api/"
+__all__ = ["matching_key", "matching_key_value", "presented_key"]
 
 
 def presented_key(request: web.Request) -> str | None:
@@ -35,19 +29,16 @@ def matching_key(request: web.Request, keys: Iterable[SecretStr]) -> str | None:
     given = presented_key(request)
     if given is None:
         return None
+    return matching_key_value(given, keys)
+
+
+def matching_key_value(given: str, keys: Iterable[SecretStr]) -> str | None:
+    """The configured key equal to `given`, or None."""
+    if not given:
+        return None
     found = None
     for key in keys:
         # Compare against every key so timing does not reveal which one was close.
         if hmac.compare_digest(key.get_secret_value().encode(), given.encode()):
             found = key.get_secret_value()
     return found
-
-
-def require_api_key(request: web.Request, keys: frozenset[SecretStr]) -> None:
-    """Raise 401/403 unless `/api/*` is open or the caller holds a configured key."""
-    if not keys or not request.path.startswith(PROTECTED_PREFIX):
-        return
-    if presented_key(request) is None:
-        raise Unauthorized("an API key is required (X-API-Key or Authorization: Bearer)")
-    if matching_key(request, keys) is None:
-        raise Forbidden("the API key is not valid")

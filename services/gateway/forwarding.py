@@ -8,19 +8,31 @@ from multidict import CIMultiDict
 
 from services.gateway.hop_by_hop import end_to_end
 from shared.middleware import REQUEST_ID_HEADER, request_id_of
+from shared.principal import PRINCIPAL_HEADER
 
 __all__ = ["upstream_request_headers"]
 
 # Host is the upstream's own; the caller's goes in X-Forwarded-Host. Our own request
 # id replaces whatever the caller sent (it may have been refused as unsafe). Expect
 # was answered by our own server already; upstream it would only stall the body.
-_REPLACED = ("host", REQUEST_ID_HEADER, "x-forwarded-host", "x-forwarded-proto", "expect")
+# The principal is ours to say: a caller's own value is dropped.
+_REPLACED = (
+    "host",
+    REQUEST_ID_HEADER,
+    PRINCIPAL_HEADER,
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "expect",
+)
 
 
-def upstream_request_headers(request: web.Request, trusted_proxy_hops: int) -> CIMultiDict[str]:
-    """Headers for the upstream request."""
+def upstream_request_headers(
+    request: web.Request, trusted_proxy_hops: int, principal: str
+) -> CIMultiDict[str]:
+    """Headers for the upstream request, `principal` being who it acts for."""
     headers = end_to_end(request.headers, drop=_REPLACED)
     headers[REQUEST_ID_HEADER] = request_id_of(request)
+    headers[PRINCIPAL_HEADER] = principal
     peer = request.remote or "unknown"
     prior = ", ".join(request.headers.getall("X-Forwarded-For", []))
     if trusted_proxy_hops > 0:

@@ -1,5 +1,5 @@
 """The gateway's own middlewares, run inside the shared request-context and error
-middlewares: the edge rate limit and the API-key check."""
+middlewares: the one normal path and the edge rate limit."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from services.gateway.auth import require_api_key
 from services.gateway.clients import client_identity
-from services.gateway.keys import RATE_LIMITER, SETTINGS
-from shared.errors import TooManyRequests
+from services.gateway.keys import NORMAL_PATH, RATE_LIMITER, SETTINGS
+from services.gateway.paths import NormalPath, normalise_target
+from services.gateway.routing import is_internal
+from shared.errors import NotFound, TooManyRequests
 
-__all__ = ["access_fields_middleware", "auth_middleware", "rate_limit_middleware"]
+__all__ = [
+    "access_fields_middleware",
+    "normal_path_middleware",
+    "normal_path_of",
+    "rate_limit_middleware",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The gateway's own health check is never limited: load balancers poll it.
@@ -29,19 +35,28 @@ async def access_fields_middleware(request: web.Request, handler: Handler) -> we
         return await handler(request)
 
 
+def normal_path_of(request: web.Request) -> NormalPath:
+    """The request's normal path (set by `normal_path_middleware`)."""
+    return request[NORMAL_PATH]
+
+
 @web.middleware
-async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """429 with Retry-After once a client's token bucket is empty."""
-    limiter = request.app[RATE_LIMITER]
-    if limiter.enabled and request.path not in _EXEMPT:
-        wait = limiter.acquire(client_identity(request, request.app[SETTINGS]))
-        if wait > 0:
-            raise TooManyRequests("too many requests; slow down", retry_after=wait)
+async def normal_path_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Normalise the raw target once (400 when ambiguous); internal routes are 404.
+    Everything after this (limits, keys, routing, forwarding) reads `NORMAL_PATH`."""
+    normal = normalise_target(request.raw_path)
+    if is_internal(normal.path):
+        raise NotFound("no such page")
+    request[NORMAL_PATH] = normal
     return await handler(request)
 
 
 @web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """401/403 on `/api/*` when API keys are configured."""
-    require_api_key(request, request.app[SETTINGS].api_keys)
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """429 with Retry-After once a client's token bucket is empty."""
+    limiter = request.app[RATE_LIMITER]
+    if limiter.enabled and normal_path_of(request).path not in _EXEMPT:
+        wait = limiter.acquire(client_identity(request, request.app[SETTINGS]))
+        if wait > 0:
+            raise TooManyRequests("too many requests; slow down", retry_after=wait)
     return await handler(request)

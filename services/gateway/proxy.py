@@ -15,13 +15,18 @@ import time
 import aiohttp
 import structlog
 from aiohttp import web
+from yarl import URL
 
+from services.gateway.access import PRINCIPAL
+from services.gateway.clients import client_identity
 from services.gateway.error_pages import page_for_upstream
 from services.gateway.forwarding import upstream_request_headers
 from services.gateway.hop_by_hop import end_to_end
-from services.gateway.keys import SESSION, SETTINGS, STREAMS
+from services.gateway.keys import SETTINGS, STREAMS, UPSTREAMS
 from services.gateway.limits import LimitedBody, check_declared_length, too_large
-from services.gateway.routing import upstream_for
+from services.gateway.middlewares import normal_path_of
+from services.gateway.routing import STREAM_PATHS, upstream_for
+from services.gateway.upstreams import Upstream
 from shared.errors import UpstreamError, UpstreamTimeout
 from shared.middleware import REQUEST_ID_HEADER, request_id_of
 
@@ -30,21 +35,41 @@ __all__ = ["close_streams", "proxy"]
 _log = structlog.get_logger("kkot.gateway")
 # aiohttp writes its own Date and Server; the upstream's would be duplicates.
 _RESPONSE_DROP = ("date", "server", "content-length")
+# How often a quiet relay checks that its caller is still there.
+_CALLER_CHECK_S = 1.0
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
-    """Forward `request` to the upstream that owns its path and stream the answer."""
+    """Forward `request` to the upstream that owns its normal path; stream the answer."""
     settings = request.app[SETTINGS]
-    session = request.app[SESSION]
-    name, base = upstream_for(request.path, settings)
+    upstreams = request.app[UPSTREAMS]
+    normal = normal_path_of(request)
+    name, base = upstream_for(normal.path, settings)
     check_declared_length(request, settings.max_body_bytes)
+    if normal.path in STREAM_PATHS and request.method == "GET":
+        client = client_identity(request, settings)
+        with upstreams.stream_clients.hold(client):
+            async with upstreams.streams.slot():
+                return await _forward(request, upstreams.streams, name, base)
+    pool = upstreams.pick(name, stream=False)
+    async with pool.slot():
+        return await _forward(request, pool, name, base)
+
+
+async def _forward(
+    request: web.Request, pool: Upstream, name: str, base: str
+) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    normal = normal_path_of(request)
     body = LimitedBody(request, settings.max_body_bytes) if request.can_read_body else None
-    headers = upstream_request_headers(request, settings.trusted_proxy_hops)
-    url = base + request.rel_url.raw_path_qs
+    headers = upstream_request_headers(request, settings.trusted_proxy_hops, request[PRINCIPAL])
+    # encoded=True: the client sends exactly the path access was decided on (yarl
+    # would otherwise re-decode and re-resolve it its own way).
+    url = URL(base + normal.target, encoded=True)
     started = time.perf_counter()
     structlog.contextvars.bind_contextvars(upstream=name)
     try:
-        upstream = await session.request(
+        upstream = await pool.session.request(
             request.method,
             url,
             headers=headers,
@@ -53,12 +78,19 @@ async def proxy(request: web.Request) -> web.StreamResponse:
             # one goes chunked, as it came.
             allow_redirects=False,
         )
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise UpstreamTimeout(
+            f"{name} did not accept a connection within {settings.connect_timeout_s:g} s",
+            code="upstream_connect_timeout",
+        ) from exc
     except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
         if body is not None and body.exceeded:
             raise too_large(settings.max_body_bytes) from None
         raise UpstreamError(f"{name} is unreachable") from exc
     except TimeoutError as exc:
-        raise UpstreamTimeout(f"{name} did not answer in time") from exc
+        raise UpstreamTimeout(
+            f"{name} did not answer within {settings.upstream_timeout_s:g} s"
+        ) from exc
     except aiohttp.ClientError as exc:
         if body is not None and body.exceeded:
             raise too_large(settings.max_body_bytes) from None
@@ -91,7 +123,7 @@ async def _relay(
         response.content_length = length
     await response.prepare(request)
     try:
-        async for chunk in upstream.content.iter_any():
+        while chunk := await _next_chunk(request, upstream):
             try:
                 await response.write(chunk)
             except ConnectionResetError:
@@ -104,6 +136,19 @@ async def _relay(
         return response
     await response.write_eof()
     return response
+
+
+async def _next_chunk(request: web.Request, upstream: aiohttp.ClientResponse) -> bytes:
+    """The next piece of the answer; b"" at its end or once the caller has gone (a
+    quiet stream would otherwise hold its slot until the next heartbeat fails)."""
+    if upstream.content_length is not None:
+        return await upstream.content.readany()  # a bounded answer: no need to watch
+    while True:
+        try:
+            return await asyncio.wait_for(upstream.content.readany(), _CALLER_CHECK_S)
+        except TimeoutError:
+            if request.transport is None or request.transport.is_closing():
+                return b""
 
 
 async def close_streams(app: web.Application) -> None:

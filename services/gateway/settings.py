@@ -31,9 +31,23 @@ class GatewaySettings(ServiceSettings):
     trusted_proxy_hops: int = Field(0, ge=0)
     # API keys required on `/api/*` when not empty (`X-API-Key` or `Authorization: Bearer`).
     api_keys: frozenset[SecretStr] = frozenset()
+    # Signs browser sessions made from a key on /login; set the same value on every
+    # gateway instance (else each makes a random one and sessions end on restart).
+    session_secret: SecretStr | None = None
+    session_ttl_s: int = Field(12 * 3600, ge=60, le=30 * 24 * 3600)
+    # Opening a new TCP connection to an upstream (not the wait for a pooled one).
     connect_timeout_s: float = Field(3.0, gt=0)
     # Longest silence while reading an upstream answer (SSE heartbeats keep streams alive).
     upstream_timeout_s: float = Field(60.0, gt=0)
-    # Connection pool towards the upstreams (keep-alive; shared by every request).
-    pool_limit: int = Field(256, ge=1)
-    pool_limit_per_host: int = Field(128, ge=1)
+    # Connections towards each upstream, one pool per kind of traffic (keep-alive).
+    was_pool_limit: int = Field(512, ge=1)
+    web_pool_limit: int = Field(256, ge=1)
+    # The wait for a free connection of a pool before answering 503 (the request was
+    # not sent, so it is safe to retry).
+    pool_wait_timeout_s: float = Field(30.0, gt=0)
+    # Origins (e.g. "https://app.example") whose pages may call the API; empty: none.
+    cors_allow_origins: frozenset[str] = frozenset()
+    cors_max_age_s: int = Field(600, ge=0, le=86_400)
+    # Live-history streams (`/events`): their own pool, a total and a per-client cap.
+    max_streams: int = Field(256, ge=1)
+    max_streams_per_client: int = Field(8, ge=1)

@@ -17,13 +17,16 @@ from aiohttp import web
 
 from services.was import keys
 from services.was.endpoint import EndpointClient, botocore_config
+from services.was.jobs import job_recovery
 from services.was.model_info import ModelInfo
 from services.was.openapi import build_openapi
+from services.was.retention import retention
 from services.was.routes import ROUTES, setup_routes
 from services.was.service import ClassificationService
 from services.was.settings import WasSettings
 from services.was.store import SqliteClassificationStore
 from services.was.store_dynamodb import DynamoDBClassificationStore
+from shared import server_header
 from shared.contracts.events import EventType
 from shared.events import (
     AwsBusConfig,
@@ -173,6 +176,7 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
         bus=app[keys.BUS],
         endpoint=app[keys.ENDPOINT],
         model_info=app[keys.MODEL_INFO],
+        max_attempts=app[keys.SETTINGS].job_max_attempts,
     )
     app[keys.SERVICE] = service
     bus = app[keys.BUS]
@@ -187,9 +191,37 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
             MODEL_CONSUMER, FANOUT_EVENT_TYPES, IdempotentConsumer(service.on_model_event)
         ),
     ]
-    yield
+    settings = app[keys.SETTINGS]
+    async with (
+        job_recovery(
+            service,
+            interval_s=settings.job_sweep_interval_s,
+            stale_after_s=settings.job_stale_after_s,
+            max_attempts=settings.job_max_attempts,
+            resume_on_start=settings.job_resume_on_start,
+            endpoint_ready=lambda: _endpoint_ready(app),
+        ),
+        retention(
+            service,
+            days=settings.retention_days,
+            interval_s=settings.retention_sweep_interval_s,
+        ),
+    ):
+        yield
     for subscription in subscriptions:
         await subscription.close()
+
+
+async def _endpoint_ready(app: web.Application) -> bool:
+    """The local model server answers `/ping` (SageMaker has no ping: assumed ready)."""
+    local = app[keys.SETTINGS].local_endpoint_url
+    if local is None:
+        return True
+    try:
+        async with app[keys.HTTP].get(f"{local}/ping") as response:
+            return response.status == 200
+    except (aiohttp.ClientError, TimeoutError):
+        return False
 
 
 def create_app(settings: WasSettings, *, bus: EventBus | None = None) -> web.Application:
@@ -207,5 +239,6 @@ def create_app(settings: WasSettings, *, bus: EventBus | None = None) -> web.App
     app.cleanup_ctx.append(_http_ctx)
     app.cleanup_ctx.append(_model_info_ctx)
     app.cleanup_ctx.append(_service_ctx)
+    server_header.install(app)
     setup_routes(app)
     return app

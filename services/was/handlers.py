@@ -35,6 +35,8 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.middleware import request_id_of
+from shared.params import parse_bounded_int
+from shared.principal import ANONYMOUS, PRINCIPAL_HEADER
 from shared.resilience import BreakerState
 from shared.storage import BlobNotFound
 
@@ -79,6 +81,24 @@ def _model_headers(stored: StoredClassification) -> dict[str, str]:
             parts.append(f"model;dur={timing.model_ms:.1f}")
         headers["Server-Timing"] = ", ".join(parts)
     return headers
+
+
+def _principal(request: web.Request) -> str:
+    """Who the request acts for, as the gateway (or web for a person) said."""
+    return request.headers.get(PRINCIPAL_HEADER) or ANONYMOUS
+
+
+def _etag(stored: StoredClassification) -> dict[str, str]:
+    return {"ETag": f'"{stored.version}"'}
+
+
+def _if_match(request: web.Request) -> int | None:
+    """The record version named by `If-Match` (`"3"`), None when absent or `*`."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    return parse_bounded_int(value, name="if_match", default=0, low=0, high=10**9)
 
 
 def _location(request: web.Request, stored: StoredClassification) -> str:
@@ -147,7 +167,11 @@ async def _classify(request: web.Request, *, background: bool) -> StoredClassifi
         request, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
     )
     stored = await service.submit(
-        upload, language=language, request_id=request_id_of(request), background=background
+        upload,
+        language=language,
+        request_id=request_id_of(request),
+        background=background,
+        principal=_principal(request),
     )
     if background:
         return stored
@@ -188,16 +212,13 @@ async def get_classification(request: web.Request) -> web.Response:
     language = _language(request)
     service = request.app[keys.SERVICE]
     stored = await service.get(request.match_info["id"])
-    return _localized(_json(service.render(stored, language)), language)
+    return _localized(_json(service.render(stored, language), headers=_etag(stored)), language)
 
 
 def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit")
-    if raw is None:
-        return _DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_LIMIT:
-        raise BadRequest(f"limit must be an integer from 1 to {_MAX_LIMIT}", code="invalid_limit")
-    return int(raw)
+    return parse_bounded_int(
+        request.query.get("limit"), name="limit", default=_DEFAULT_LIMIT, low=1, high=_MAX_LIMIT
+    )
 
 
 def _has_feedback(request: web.Request) -> bool | None:
@@ -239,8 +260,19 @@ async def post_feedback(request: web.Request) -> web.Response:
         raise InvalidPayload('empty body; send {"label": "..."}')
     feedback = FeedbackRequest.model_validate_json(body)
     service = request.app[keys.SERVICE]
-    stored = await service.add_feedback(request.match_info["id"], feedback.label)
-    return _localized(_json(service.render(stored, language)), language)
+    stored = await service.add_feedback(
+        request.match_info["id"],
+        feedback.label,
+        principal=_principal(request),
+        if_match=_if_match(request),
+    )
+    return _localized(_json(service.render(stored, language), headers=_etag(stored)), language)
+
+
+async def delete_classification(request: web.Request) -> web.Response:
+    """`DELETE /api/v1/classifications/{id}`: the record and its photo are removed."""
+    await request.app[keys.SERVICE].delete(request.match_info["id"], principal=_principal(request))
+    return web.Response(status=204)
 
 
 async def get_image(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from shared.contracts.classification import (
     ScoredLabel,
 )
 from shared.contracts.errors import ErrorResponse
+from shared.open_paths import is_open
 
 if TYPE_CHECKING:
     from services.was.routes import Route
@@ -47,8 +48,6 @@ _ERROR_STATUSES = {
 # Statuses any call through the gateway can meet: its rate limit, an upstream that
 # fails or is slow, and an internal error.
 _GATEWAY_STATUSES = (429, 500, 502, 504)
-# Paths under the gateway's API-key check (services.gateway.auth.PROTECTED_PREFIX).
-_KEYED_PREFIX = "/api/"
 _WITH_RETRY_AFTER = (429, 503)
 _HEADERS: dict[str, Any] = {
     "X-Request-ID": {
@@ -184,9 +183,9 @@ def _error(status: int) -> dict[str, Any]:
 
 
 def _errors_of(route: Route) -> list[int]:
-    """The route's own error statuses plus the gateway's and, on /api/, the key check's."""
+    """The route's own error statuses plus the gateway's and, where keys apply, the key check's."""
     statuses = {*route.errors, *_GATEWAY_STATUSES}
-    if route.path.startswith(_KEYED_PREFIX):
+    if not is_open(route.path):
         statuses |= {401, 403}
     if route.body is not None:
         statuses |= {400, 413}  # the gateway refuses an unreadable or oversized body
@@ -214,7 +213,7 @@ def _operation(route: Route) -> dict[str, Any]:
             str(status): _response(status, spec) for status, spec in route.responses.items()
         },
     }
-    if not route.path.startswith(_KEYED_PREFIX):
+    if is_open(route.path):
         operation["security"] = []  # the gateway never asks a key here
     if route.params:
         operation["parameters"] = [

@@ -46,6 +46,16 @@ class StoredClassification(BaseModel):
     error_code: str | None = None
     feedback_label: str | None = None
     feedback_at: datetime | None = None
+    # Who asked for it and who corrected it (an access principal, see README "Access").
+    created_by: str | None = None
+    feedback_by: str | None = None
+    # Bumped on every change of the feedback; the record's ETag (If-Match on feedback).
+    version: int = 0
+    # Jobs: answered 202 (else a synchronous request), in which language, and how many
+    # times a worker has started on it (bounded, so a job that kills its worker ends).
+    background: bool = False
+    language: Language = "en"
+    attempts: int = 0
 
     @property
     def best(self) -> LabelScore | None:
@@ -84,6 +94,8 @@ def render_record(
         error=stored.error,
         feedback_label=stored.feedback_label,
         feedback_at=stored.feedback_at,
+        feedback_by=stored.feedback_by,
+        version=stored.version,
     )
 
 

@@ -146,14 +146,29 @@ ROUTES: tuple[Route, ...] = (
         errors=(404,),
     ),
     Route(
+        "DELETE",
+        "/api/v1/classifications/{id}",
+        handlers.delete_classification,
+        "classifications_delete",
+        "Delete a record and its photo (a key's records: only by that key)",
+        {204: "deleted"},
+        params=(_ID,),
+        errors=(403, 404),
+    ),
+    Route(
         "POST",
         "/api/v1/classifications/{id}/feedback",
         handlers.post_feedback,
         "classifications_feedback",
-        "Correct a record's label (must be one of the model's labels)",
+        "Correct a record's label (one of the model's labels); replacing someone "
+        "else's correction needs If-Match with the record's ETag",
         {200: ClassificationRecord},
         body=FeedbackRequest,
-        params=(_ID, _LANG),
+        params=(
+            _ID,
+            _LANG,
+            Param("If-Match", "header", {"type": "string"}, "the record's ETag you saw"),
+        ),
         errors=(400, 404, 409, 413, 415, 422, 503),
     ),
     Route(

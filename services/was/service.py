@@ -35,6 +35,7 @@ from shared.contracts.classification import (
 )
 from shared.contracts.events import (
     ClassificationCompleted,
+    ClassificationDeleted,
     ClassificationFailed,
     ClassificationRequested,
     Event,
@@ -43,9 +44,17 @@ from shared.contracts.events import (
 )
 from shared.contracts.model import Catalog, Language, Preprocessing
 from shared.contracts.prediction import SAGEMAKER_MAX_PAYLOAD_BYTES
-from shared.errors import Conflict, KkotError, NotFound, ServiceUnavailable, Unprocessable
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    KkotError,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+)
 from shared.events import EventBus
-from shared.storage import BlobStore
+from shared.principal import ANONYMOUS, is_key_principal
+from shared.storage import BlobNotFound, BlobStore
 
 __all__ = ["SOURCE", "ClassificationService", "image_path"]
 
@@ -62,6 +71,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _gave_up(attempts: int) -> KkotError:
+    return KkotError(
+        f"the job was interrupted {attempts} times (the service stopped while it ran); "
+        "it will not be tried again",
+        code="job_gave_up",
+    )
+
+
 class ClassificationService:
     """Classify images, keep the records, and tell the bus about it."""
 
@@ -73,12 +90,16 @@ class ClassificationService:
         bus: EventBus,
         endpoint: EndpointClient,
         model_info: ModelInfo,
+        max_attempts: int = 3,
     ) -> None:
         self.store = store
         self.blobs = blobs
         self.bus = bus
         self.endpoint = endpoint
         self.model_info = model_info
+        self.max_attempts = max_attempts
+        # One correction at a time: the version check and the write must not interleave.
+        self._feedback_lock = asyncio.Lock()
 
     def catalogs(self) -> tuple[Catalog, ...]:
         """Where display text comes from: the project's catalog, then the model's own."""
@@ -90,9 +111,15 @@ class ClassificationService:
         return render_record(stored, language, self.catalogs(), image_path(stored.id))
 
     async def submit(
-        self, upload: Upload, *, language: Language, request_id: str, background: bool
+        self,
+        upload: Upload,
+        *,
+        language: Language,
+        request_id: str,
+        background: bool,
+        principal: str | None = None,
     ) -> StoredClassification:
-        """Keep the image and a pending record; announce the request."""
+        """Keep the image and a pending record (both before any answer); announce it."""
         record_id = uuid.uuid4().hex
         created = _now()
         image_key = f"images/{created:%Y/%m/%d}/{record_id}.{upload.extension}"
@@ -105,25 +132,39 @@ class ClassificationService:
             filename=upload.filename,
             content_type=upload.content_type,
             image_key=image_key,
+            created_by=principal,
+            background=background,
+            language=language,
         )
         await self.store.put(stored)
         if background:
             # Only a background job needs the event (its consumer does the work); a
             # synchronous request is answered here, and nothing else reads it.
-            await self.bus.publish(
-                Event(
-                    type=EventType.CLASSIFICATION_REQUESTED,
-                    source=SOURCE,
-                    correlation_id=request_id,
-                    data=ClassificationRequested(
-                        classification_id=record_id,
-                        image_key=image_key,
-                        content_type=upload.content_type,
-                        language=language,
-                    ),
-                )
-            )
+            await self._announce(stored)
         return stored
+
+    async def _announce(self, stored: StoredClassification) -> None:
+        await self.bus.publish(
+            Event(
+                type=EventType.CLASSIFICATION_REQUESTED,
+                source=SOURCE,
+                correlation_id=stored.request_id,
+                data=ClassificationRequested(
+                    classification_id=stored.id,
+                    image_key=stored.image_key,
+                    content_type=stored.content_type,
+                    language=stored.language,
+                ),
+            )
+        )
+
+    async def resume(self, stored: StoredClassification, *, max_attempts: int) -> None:
+        """Run a pending job again (as a background job), or end it when it has used
+        up its attempts."""
+        if stored.attempts >= max_attempts:
+            await self._fail(stored, _gave_up(stored.attempts), stored.language)
+            return
+        await self._announce(stored)
 
     async def complete(
         self, stored: StoredClassification, data: bytes, *, language: Language, started: float
@@ -221,7 +262,18 @@ class ClassificationService:
             stored = await self.store.get(data.classification_id)
             if stored is None or stored.status is not ClassificationStatus.PENDING:
                 return
-            blob = await self.blobs.get(stored.image_key)
+            if stored.attempts >= self.max_attempts:
+                await self._fail(stored, _gave_up(stored.attempts), data.language)
+                return
+            # Counted before the work: a job that crashes its worker still uses it up.
+            stored = stored.model_copy(update={"attempts": stored.attempts + 1})
+            await self.store.put(stored)
+            try:
+                blob = await self.blobs.get(stored.image_key)
+            except BlobNotFound:
+                gone = KkotError("the photo of this job is gone", code="image_missing")
+                await self._fail(stored, gone, data.language)
+                return
             try:
                 await self.complete(stored, blob.data, language=data.language, started=started)
             except KkotError:
@@ -249,17 +301,73 @@ class ClassificationService:
             raise ServiceUnavailable("the deployed model's labels are not known yet")
         return snapshot.labels
 
-    async def add_feedback(self, record_id: str, label: str) -> StoredClassification:
-        """Keep the corrected label with the record (and so with its image)."""
-        stored = await self.get(record_id)
-        if stored.status is ClassificationStatus.PENDING:
-            raise Conflict("the classification is still running; send feedback when it is done")
+    async def add_feedback(
+        self, record_id: str, label: str, *, principal: str, if_match: int | None = None
+    ) -> StoredClassification:
+        """Keep the corrected label with the record (and so with its image), saying who
+        gave it. A correction never silently replaces someone else's: that needs the
+        `If-Match` version of the record the person saw (409 otherwise)."""
         labels = await self.current_labels()
         if label not in labels:
             raise Unprocessable(
                 f"unknown label {label!r}; GET /api/v1/labels lists the {len(labels)} labels",
                 code="unknown_label",
             )
-        updated = stored.model_copy(update={"feedback_label": label, "feedback_at": _now()})
-        await self.store.put(updated)
-        return updated
+        async with self._feedback_lock:
+            stored = await self.get(record_id)
+            if stored.status is ClassificationStatus.PENDING:
+                raise Conflict("the classification is still running; send feedback when it is done")
+            if if_match is not None and if_match != stored.version:
+                raise Conflict(
+                    f"the record changed since you read it (now version {stored.version}); "
+                    "reload it and try again",
+                    code="edit_conflict",
+                )
+            others = stored.feedback_by != principal or principal == ANONYMOUS
+            if stored.feedback_label is not None and others and if_match is None:
+                raise Conflict(
+                    f"someone else already corrected this to {stored.feedback_label!r}; to "
+                    f'replace it, send If-Match: "{stored.version}" (the version you saw)',
+                    code="feedback_exists",
+                )
+            updated = stored.model_copy(
+                update={
+                    "feedback_label": label,
+                    "feedback_at": _now(),
+                    "feedback_by": principal,
+                    "version": stored.version + 1,
+                }
+            )
+            await self.store.put(updated)
+            return updated
+
+    async def delete(self, record_id: str, *, principal: str) -> None:
+        """Remove the record and its photo. A record created with a key may only be
+        deleted by that key's holder; others by anyone who may write."""
+        stored = await self.get(record_id)
+        if is_key_principal(stored.created_by) and stored.created_by != principal:
+            raise Forbidden("only whoever created this record may delete it")
+        await self._remove(stored)
+        _log.info("classification_deleted", classification_id=record_id, by=principal)
+
+    async def _remove(self, stored: StoredClassification) -> None:
+        """Photo, record, then the announcement (live pages drop the item)."""
+        await self.blobs.delete(stored.image_key)
+        await self.store.delete(stored.id)
+        await self.bus.publish(
+            Event(
+                type=EventType.CLASSIFICATION_DELETED,
+                source=SOURCE,
+                correlation_id=stored.request_id,
+                data=ClassificationDeleted(classification_id=stored.id),
+            )
+        )
+
+    async def purge_older_than(self, moment: datetime, *, limit: int = 500) -> int:
+        """Delete records (and photos) created before `moment` (the retention rule)."""
+        expired = await self.store.list_created_before(moment, limit=limit)
+        for stored in expired:
+            await self._remove(stored)
+        if expired:
+            _log.info("classifications_expired", count=len(expired))
+        return len(expired)

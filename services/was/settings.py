@@ -56,6 +56,20 @@ class WasSettings(ServiceSettings):
     # charts; None where there is none to read (containers, AWS): no history then.
     registry_dir: Path | None = None
 
+    # Accepted jobs: tries per job before it ends `failed`; how often pending jobs are
+    # looked for, and after how long a pending job counts as lost (longer than any
+    # job runs: the endpoint's read timeout times its attempts, with margin).
+    job_max_attempts: int = Field(3, ge=1, le=20)
+    # Re-announce jobs left pending by an earlier run when WAS starts (on SQS the queue
+    # redelivers them too; off only to test that redelivery alone finishes them).
+    job_resume_on_start: bool = True
+    job_sweep_interval_s: float = Field(30.0, gt=0)
+    job_stale_after_s: float = Field(120.0, gt=0)
+
+    # Records and their photos older than this are deleted (None: kept forever).
+    retention_days: float | None = Field(90.0, gt=0)
+    retention_sweep_interval_s: float = Field(3600.0, gt=0)
+
     bus_backend: BusBackend = "memory"
     store_backend: Literal["sqlite", "dynamodb"] = "sqlite"
     blob_backend: Literal["local", "s3"] = "local"

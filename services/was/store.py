@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,12 @@ _SCHEMA = (
 )
 
 
+# Far beyond any real timestamp, far below SQLite's 2**63 limit.
+_MAX_MICROS = 2**62
+MAX_ID_CHARS = 64
+MAX_CURSOR_CHARS = 512
+
+
 class InvalidCursor(ValueError):
     """A pagination cursor this store did not produce."""
 
@@ -58,6 +65,17 @@ class ClassificationStore(Protocol):
     ) -> tuple[list[StoredClassification], str | None]:
         """Up to `limit` records, newest first, after `cursor`; and the next cursor."""
 
+    async def list_pending(self, *, limit: int) -> builtins.list[StoredClassification]:
+        """Up to `limit` records still `pending`, oldest first (for job recovery)."""
+
+    async def delete(self, record_id: str) -> bool:
+        """Remove the record; False when there was none."""
+
+    async def list_created_before(
+        self, moment: datetime, *, limit: int
+    ) -> builtins.list[StoredClassification]:
+        """Up to `limit` records created before `moment`, oldest first (retention)."""
+
     async def ping(self) -> None:
         """Raise if the store cannot answer."""
 
@@ -75,12 +93,21 @@ def encode_cursor(created_us: int, record_id: str) -> str:
 
 def decode_cursor(cursor: str) -> tuple[int, str]:
     """The position a cursor names; `InvalidCursor` for anything else."""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor("invalid cursor")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_us, record_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError, TypeError, RecursionError):
         raise InvalidCursor("invalid cursor") from None
-    if not isinstance(created_us, int) or not isinstance(record_id, str):
+    # Bounded: SQLite integers are 64-bit, and a 31-digit number would overflow there.
+    if (
+        not isinstance(created_us, int)
+        or isinstance(created_us, bool)
+        or not 0 <= created_us < _MAX_MICROS
+        or not isinstance(record_id, str)
+        or not 0 < len(record_id) <= MAX_ID_CHARS
+    ):
         raise InvalidCursor("invalid cursor")
     return created_us, record_id
 
@@ -159,6 +186,33 @@ class SqliteClassificationStore:
         items = [StoredClassification.model_validate_json(row[2]) for row in page]
         next_cursor = encode_cursor(page[-1][0], page[-1][1]) if len(fetched) > limit else None
         return items, next_cursor
+
+    async def list_pending(self, *, limit: int) -> builtins.list[StoredClassification]:
+        """Up to `limit` pending records, oldest first (a scan: pending rows are few)."""
+        async with self._db.execute(
+            "SELECT body FROM classifications WHERE json_extract(body, '$.status') = ? "
+            "ORDER BY created_us, id LIMIT ?",
+            ("pending", limit),
+        ) as rows:
+            fetched = list(await rows.fetchall())
+        return [StoredClassification.model_validate_json(row[0]) for row in fetched]
+
+    async def list_created_before(
+        self, moment: datetime, *, limit: int
+    ) -> builtins.list[StoredClassification]:
+        """Up to `limit` records created before `moment`, oldest first."""
+        async with self._db.execute(
+            "SELECT body FROM classifications WHERE created_us < ? ORDER BY created_us, id LIMIT ?",
+            (_micros(moment), limit),
+        ) as rows:
+            fetched = list(await rows.fetchall())
+        return [StoredClassification.model_validate_json(row[0]) for row in fetched]
+
+    async def delete(self, record_id: str) -> bool:
+        """Remove the record; False when there was none."""
+        cursor = await self._db.execute("DELETE FROM classifications WHERE id = ?", (record_id,))
+        await self._db.commit()
+        return cursor.rowcount > 0
 
     async def ping(self) -> None:
         """Raise if the database cannot answer."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from services.was.records import StoredClassification
-from services.was.store import InvalidCursor
+from services.was.store import MAX_CURSOR_CHARS, MAX_ID_CHARS, InvalidCursor
 from shared.contracts.classification import ClassificationStatus
 from shared.errors import Conflict
 
@@ -61,12 +62,19 @@ def encode_cursor(record_id: str, created_at: str) -> str:
 
 def decode_cursor(cursor: str) -> dict[str, Any]:
     """The `ExclusiveStartKey` a cursor names; `InvalidCursor` for anything else."""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor("invalid cursor")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, record_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError, TypeError, RecursionError):
         raise InvalidCursor("invalid cursor") from None
-    if not isinstance(created_at, str) or not isinstance(record_id, str) or not record_id:
+    if (
+        not isinstance(created_at, str)
+        or not isinstance(record_id, str)
+        or not 0 < len(record_id) <= MAX_ID_CHARS
+        or not 0 < len(created_at) <= 40
+    ):
         raise InvalidCursor("invalid cursor")
     return {"pk": {"S": record_id}, "kind": {"S": KIND}, "created_at": {"S": created_at}}
 
@@ -78,6 +86,7 @@ def _item(record: StoredClassification) -> dict[str, Any]:
         "created_at": {"S": created_key(record.created_at)},
         "status": {"S": record.status.value},
         "has_feedback": {"BOOL": record.feedback_label is not None},
+        "version": {"N": str(record.version)},
         "body": {"S": record.model_dump_json()},
     }
 
@@ -110,6 +119,15 @@ class DynamoDBClassificationStore:
             )
             condition["ExpressionAttributeNames"] = {"#s": "status"}
             condition["ExpressionAttributeValues"][":pending"] = {"S": _PENDING}
+        elif record.version > 0:
+            # A correction: only over the version it was made against, so two WAS tasks
+            # cannot both replace the same correction (the lock in the service is per task).
+            prev = record.version - 1
+            condition["ConditionExpression"] = "created_at = :created AND " + (
+                "(attribute_not_exists(#v) OR #v = :prev)" if prev == 0 else "#v = :prev"
+            )
+            condition["ExpressionAttributeNames"] = {"#v": "version"}
+            condition["ExpressionAttributeValues"][":prev"] = {"N": str(prev)}
         try:
             await self._db.put_item(TableName=self.table_name, Item=_item(record), **condition)
         except ClientError as exc:
@@ -191,6 +209,50 @@ class DynamoDBClassificationStore:
             last = page[-1]
             next_cursor = encode_cursor(last["pk"]["S"], last["created_at"]["S"])
         return [_record(item) for item in page], next_cursor
+
+    async def list_pending(self, *, limit: int) -> builtins.list[StoredClassification]:
+        """Up to `limit` pending records, oldest first (a filtered scan: the table's
+        pending items are few, and recovery runs at start and now and then)."""
+        items: list[dict[str, Any]] = []
+        args: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "#s = :pending",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":pending": {"S": _PENDING}},
+        }
+        while True:
+            response = await self._db.scan(**args)
+            items.extend(response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if start is None or len(items) >= limit * 4:
+                break
+            args["ExclusiveStartKey"] = start
+        records = sorted((_record(item) for item in items), key=lambda r: (r.created_at, r.id))
+        return records[:limit]
+
+    async def list_created_before(
+        self, moment: datetime, *, limit: int
+    ) -> builtins.list[StoredClassification]:
+        """Up to `limit` records created before `moment`, oldest first (the index)."""
+        response = await self._db.query(
+            TableName=self.table_name,
+            IndexName=INDEX_NAME,
+            KeyConditionExpression="kind = :kind AND created_at < :before",
+            ExpressionAttributeValues={
+                ":kind": {"S": KIND},
+                ":before": {"S": created_key(moment)},
+            },
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        return [_record(item) for item in response.get("Items", [])]
+
+    async def delete(self, record_id: str) -> bool:
+        """Remove the record; False when there was none."""
+        response = await self._db.delete_item(
+            TableName=self.table_name, Key={"pk": {"S": record_id}}, ReturnValues="ALL_OLD"
+        )
+        return bool(response.get("Attributes"))
 
     async def ping(self) -> None:
         """Raise if the table cannot answer (a read the task role may do anyway, unlike

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
 
-from aiohttp import BodyPartReader, web
-from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
+from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
 from shared.errors import (
@@ -29,14 +28,13 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.image_formats import sniff_format
+from shared.multipart import read_file_part
 
 __all__ = ["FILE_FIELD", "Upload", "check_image", "read_upload", "sanitize_filename"]
 
 FILE_FIELD: Final = "file"
 MAX_FILENAME_CHARS: Final = 120
 _CHUNK: Final = 64 * 1024
-_MAX_OTHER_FIELD_BYTES: Final = 64 * 1024
-_MAX_PARTS: Final = 16
 
 # Sniffed format -> (content type sent to the endpoint, file extension for the blob key).
 _ACCEPTED: Final = {
@@ -128,55 +126,6 @@ def check_image(data: bytes, filename: str | None, max_pixels: int) -> Upload:
     )
 
 
-async def _read_limited(part: BodyPartReader, limit: int, what: str) -> bytes:
-    buf = bytearray()
-    while chunk := await part.read_chunk(_CHUNK):
-        buf += chunk
-        if len(buf) > limit:
-            raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
-    return bytes(buf)
-
-
-async def _read_multipart(request: web.Request, max_bytes: int) -> tuple[bytes, str | None]:
-    try:
-        reader = await request.multipart()
-    except (AssertionError, ValueError, KeyError) as exc:
-        raise BadRequest("malformed multipart body", code="invalid_multipart") from exc
-    found: tuple[bytes, str | None] | None = None
-    misnamed: str | None = None
-    try:
-        for _ in range(_MAX_PARTS + 1):
-            part = await reader.next()
-            if part is None:
-                break
-            if not isinstance(part, BodyPartReader):
-                raise BadRequest(
-                    "nested multipart bodies are not accepted", code="invalid_multipart"
-                )
-            if part.name == FILE_FIELD:
-                if found is not None:
-                    raise BadRequest(
-                        f"send exactly one file in field {FILE_FIELD!r}", code="too_many_files"
-                    )
-                data = await _read_limited(part, max_bytes, "the uploaded file")
-                found = (data, part.filename)
-            else:
-                if part.filename and misnamed is None:
-                    misnamed = part.name or ""
-                await _read_limited(part, _MAX_OTHER_FIELD_BYTES, f"field {part.name!r}")
-        else:
-            raise BadRequest("too many multipart fields", code="invalid_multipart")
-    except LineTooLong as exc:
-        # A part header (e.g. a 20 kB filename) over aiohttp's line limit.
-        raise BadRequest("a multipart header is too long", code="invalid_multipart") from exc
-    except (AssertionError, ValueError, RuntimeError, HttpProcessingError) as exc:
-        raise BadRequest("malformed multipart body", code="invalid_multipart") from exc
-    if found is None:
-        hint = f" (a file came in field {misnamed!r})" if misnamed is not None else ""
-        raise BadRequest(f"missing multipart field {FILE_FIELD!r}{hint}", code="missing_file")
-    return found
-
-
 async def _read_raw(request: web.Request, max_bytes: int) -> bytes:
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(f"the image is larger than {max_bytes} bytes")
@@ -192,10 +141,8 @@ async def read_upload(request: web.Request, *, max_bytes: int, max_pixels: int) 
     """The image in `request` (multipart `file`, or a raw `image/*` body), checked."""
     content_type = request.content_type.lower()
     if content_type.startswith("multipart/"):
-        if content_type != "multipart/form-data":
-            raise UnsupportedMediaType("use multipart/form-data with a 'file' field")
-        data, raw_name = await _read_multipart(request, max_bytes)
-        filename = sanitize_filename(raw_name)
+        part = await read_file_part(request, FILE_FIELD, max_file_bytes=max_bytes)
+        data, filename = part.data, sanitize_filename(part.filename)
     elif content_type.startswith("image/") or content_type in _RAW_IMAGE_TYPES:
         data = await _read_raw(request, max_bytes)
         filename = None

@@ -16,6 +16,7 @@ from services.web.routes import setup_routes
 from services.web.security import security_headers_middleware
 from services.web.settings import WebSettings
 from services.web.was_client import WasClient
+from shared import server_header
 from shared.events import EventBus
 from shared.limits import ENVELOPE_BYTES
 from shared.middleware import error_middleware, make_request_context_middleware
@@ -26,8 +27,10 @@ __all__ = ["create_app"]
 async def _was_client(app: web.Application) -> AsyncIterator[None]:
     """One pooled, keep-alive session towards WAS for the app's lifetime."""
     settings = app[SETTINGS]
-    timeout = aiohttp.ClientTimeout(total=settings.was_timeout_s, connect=5)
-    connector = aiohttp.TCPConnector(limit=100, keepalive_timeout=30)
+    # `sock_connect` times opening a socket only; the wait for a pooled connection
+    # falls under `total` (a busy pool is not "WAS did not answer").
+    timeout = aiohttp.ClientTimeout(total=settings.was_timeout_s, sock_connect=5)
+    connector = aiohttp.TCPConnector(limit=settings.was_pool_limit, keepalive_timeout=30)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         app[WAS] = WasClient(session, settings.was_url)
         yield
@@ -58,5 +61,6 @@ def create_app(settings: WebSettings, *, bus: EventBus | None = None) -> web.App
     app.cleanup_ctx.append(_was_client)
     app.cleanup_ctx.append(live_feed)
     app.on_shutdown.append(_end_live_streams)
+    server_header.install(app)
     setup_routes(app)
     return app

@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 
 from services.web.keys import BROADCASTER, BUS, SETTINGS, WAS
+from services.web.live import Removed
 from services.web.settings import WebSettings
 from services.web.was_client import WasFailure
 from shared.contracts.classification import (
@@ -28,6 +29,7 @@ from shared.contracts.classification import (
 )
 from shared.contracts.events import (
     ClassificationCompleted,
+    ClassificationDeleted,
     ClassificationFailed,
     ClassificationOutcome,
     Event,
@@ -39,7 +41,11 @@ __all__ = ["LIVE_EVENT_TYPES", "live_feed", "own_bus", "record_of"]
 
 _log = structlog.get_logger("kkot.web.live")
 _CONSUMER = "web-live-history"
-LIVE_EVENT_TYPES = (EventType.CLASSIFICATION_COMPLETED, EventType.CLASSIFICATION_FAILED)
+LIVE_EVENT_TYPES = (
+    EventType.CLASSIFICATION_COMPLETED,
+    EventType.CLASSIFICATION_FAILED,
+    EventType.CLASSIFICATION_DELETED,
+)
 
 
 async def live_feed(app: web.Application) -> AsyncIterator[None]:
@@ -72,6 +78,9 @@ async def _bus_feed(app: web.Application) -> AsyncIterator[None]:
 
     async def on_event(event: Event) -> None:
         data = event.data
+        if isinstance(data, ClassificationDeleted):
+            broadcaster.publish(Removed(data.classification_id))
+            return
         outcome = (
             data.outcome
             if isinstance(data, ClassificationCompleted | ClassificationFailed)

@@ -10,10 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from shared.contracts.classification import ClassificationRecord
 
-__all__ = ["Broadcaster", "Listener", "TooManyListeners"]
+__all__ = ["Broadcaster", "Listener", "LiveItem", "Removed", "TooManyListeners"]
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A history item that was deleted: live pages drop it."""
+
+    id: str
+
+
+LiveItem = ClassificationRecord | Removed
 
 
 class TooManyListeners(Exception):
@@ -24,10 +35,10 @@ class Listener:
     """One client's queue; `None` in it means "stream over"."""
 
     def __init__(self, size: int) -> None:
-        self.queue: asyncio.Queue[ClassificationRecord | None] = asyncio.Queue(size)
+        self.queue: asyncio.Queue[LiveItem | None] = asyncio.Queue(size)
         self.dropped = False
 
-    def offer(self, record: ClassificationRecord) -> bool:
+    def offer(self, record: LiveItem) -> bool:
         """Queue `record`; False (and the stream is ended) when the client lags."""
         try:
             self.queue.put_nowait(record)
@@ -60,7 +71,7 @@ class Broadcaster:
     def __len__(self) -> int:
         return len(self._listeners)
 
-    def publish(self, record: ClassificationRecord) -> None:
+    def publish(self, record: LiveItem) -> None:
         """Hand `record` to every listener; never waits."""
         for listener in list(self._listeners):
             if not listener.offer(record):

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from services.web.keys import SETTINGS
+from shared.principal import PRINCIPAL_HEADER, current_principal
 
 __all__ = ["CONTENT_SECURITY_POLICY", "security_headers_middleware"]
 
@@ -33,6 +34,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # Calls to WAS made for this request act for the gateway's principal.
+    current_principal.set(request.headers.get(PRINCIPAL_HEADER))
     try:
         response = await handler(request)
     except web.HTTPException as exc:

@@ -33,10 +33,14 @@ class WebSettings(ServiceSettings):
     events_wait_time_s: int = Field(20, ge=0, le=20)
     poll_interval_s: float = Field(2.0, gt=0)
     sse_heartbeat_s: float = Field(15.0, gt=0)
+    # A live stream with no event for this long ends (its EventSource reconnects).
+    sse_idle_timeout_s: float = Field(600.0, gt=0)
     # Events buffered per live client before that client is dropped (it reconnects).
     sse_queue_size: int = Field(32, ge=1)
     sse_max_clients: int = Field(500, ge=1)
     history_page_size: int = Field(24, ge=1, le=100)
+    # Connections towards WAS (pages and the form route; live streams hold none).
+    was_pool_limit: int = Field(256, ge=1)
     max_upload_bytes: int = Field(MAX_UPLOAD_BYTES, ge=1024)
     was_timeout_s: float = Field(30.0, gt=0)
     static_max_age_s: int = Field(86_400, ge=0)

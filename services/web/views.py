@@ -14,6 +14,7 @@ from services.web.was_client import WasFailure
 from shared.contracts.classification import ClassificationRecord, CurrentModel, LabelInfo
 from shared.contracts.model import Language
 from shared.middleware import request_id_of
+from shared.redirects import same_site_path
 
 __all__ = [
     "classify_page",
@@ -45,6 +46,7 @@ _KNOWN_ERRORS = frozenset(
         "no_file",
         "empty_file",
         "bad_request",
+        "feedback_conflict",
     }
 )
 # Codes that mean the same to a person as one that has a message.
@@ -130,8 +132,7 @@ async def classify_submit(request: web.Request) -> web.StreamResponse:
             upload.data, upload.filename, upload.content_type, language, request_id_of(request)
         )
     except UploadProblem as problem:
-        status = 413 if problem.code == "payload_too_large" else 400
-        return failure_page(request, problem.code, status)
+        return failure_page(request, problem.code, problem.status)
     except WasFailure as failure:
         return failure_page(request, failure.code, failure.status)
     location = request.app.router["result"].url_for(id=record.id)
@@ -180,12 +181,18 @@ async def feedback_submit(request: web.Request) -> web.StreamResponse:
     if not isinstance(label, str) or not label:
         return failure_page(request, "bad_request", 400)
     classification_id = request.match_info["id"]
+    version = form.get("version")
     try:
         await request.app[WAS].feedback(
-            classification_id, label, language_of(request), request_id_of(request)
+            classification_id,
+            label,
+            language_of(request),
+            request_id_of(request),
+            if_match=version if isinstance(version, str) and version.isdecimal() else None,
         )
     except WasFailure as failure:
-        return failure_page(request, failure.code, failure.status)
+        code = "feedback_conflict" if failure.status == 409 else failure.code
+        return failure_page(request, code, failure.status)
     location = request.app.router["result"].url_for(id=classification_id)
     raise web.HTTPSeeOther(location=str(location.with_query(thanks="1")))
 
@@ -241,10 +248,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     language = request.match_info["lang"]
     if language not in LANGUAGES:
         raise web.HTTPNotFound()
-    target = request.query.get("next", "/")
-    # Only same-site paths: "//host" or "/\\host" would be an open redirect.
-    if not target.startswith("/") or target.startswith(("//", "/\\")):
-        target = "/"
+    target = same_site_path(request.query.get("next"))
     response = web.HTTPSeeOther(location=target)
     response.set_cookie(
         LANGUAGE_COOKIE,

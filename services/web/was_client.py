@@ -21,6 +21,7 @@ from shared.contracts.classification import (
 from shared.contracts.errors import ErrorResponse
 from shared.contracts.model import Language
 from shared.middleware import REQUEST_ID_HEADER
+from shared.principal import PRINCIPAL_HEADER, current_principal
 
 __all__ = ["Health", "WasClient", "WasFailure"]
 
@@ -110,8 +111,13 @@ class WasClient:
         label: str,
         language: Language,
         request_id: str | None = None,
+        *,
+        if_match: str | None = None,
     ) -> ClassificationRecord:
+        """Correct a record; `if_match` is the version the person saw (replacing
+        someone else's correction needs it)."""
         body = FeedbackRequest(label=label).model_dump(mode="json")
+        extra = {"If-Match": f'"{if_match}"'} if if_match is not None else {}
         return await self._call(
             "POST",
             f"/api/v1/classifications/{classification_id}/feedback",
@@ -119,6 +125,7 @@ class WasClient:
             language,
             request_id,
             json=body,
+            extra_headers=extra,
         )
 
     async def labels(self, language: Language, request_id: str | None = None) -> LabelsResponse:
@@ -168,11 +175,13 @@ class WasClient:
         model: type[M],
         language: Language,
         request_id: str | None,
+        extra_headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> M:
+        headers = {**_headers(language, request_id), **(extra_headers or {})}
         try:
             async with self._session.request(
-                method, self._base + path, headers=_headers(language, request_id), **kwargs
+                method, self._base + path, headers=headers, **kwargs
             ) as response:
                 raw = await response.read()
                 if response.status >= 400:
@@ -189,6 +198,10 @@ class WasClient:
 
 def _headers(language: Language | None, request_id: str | None) -> dict[str, str]:
     headers = {"Accept": "application/json"}
+    # Web acts for the person the gateway identified (see shared.principal).
+    principal = current_principal.get()
+    if principal:
+        headers[PRINCIPAL_HEADER] = principal
     if language:
         headers["Accept-Language"] = language
     if request_id:

@@ -53,6 +53,10 @@ class ClassificationRecord(Contract):
     error: str | None = None
     feedback_label: str | None = None
     feedback_at: datetime | None = None
+    # Who gave the correction (an access principal: "anonymous" or "key:<hash>").
+    feedback_by: str | None = None
+    # The record's version (its ETag): send it as If-Match to replace a correction.
+    version: int = 0
 
 
 class ClassificationPage(Contract):

@@ -18,6 +18,7 @@ class EventType(StrEnum):
     CLASSIFICATION_REQUESTED = "classification.requested"
     CLASSIFICATION_COMPLETED = "classification.completed"
     CLASSIFICATION_FAILED = "classification.failed"
+    CLASSIFICATION_DELETED = "classification.deleted"
     MODEL_REGISTERED = "model.registered"
     MODEL_DEPLOYED = "model.deployed"
 
@@ -70,6 +71,14 @@ class ClassificationFailed(Contract):
     outcome: ClassificationOutcome | None = None
 
 
+class ClassificationDeleted(Contract):
+    """A record and its photo were deleted (by a person or the retention sweep);
+    consumed by every web task so live history pages drop the item."""
+
+    kind: Literal["classification.deleted"] = "classification.deleted"
+    classification_id: str
+
+
 class ModelRegistered(Contract):
     """Not sent: nothing in kkot consumes it (on AWS, the SageMaker Model Registry emits
     its own "Model Package State Change" events). Kept so old messages still validate."""
@@ -95,6 +104,7 @@ EventData = Annotated[
     ClassificationRequested
     | ClassificationCompleted
     | ClassificationFailed
+    | ClassificationDeleted
     | ModelRegistered
     | ModelDeployed,
     Field(discriminator="kind"),

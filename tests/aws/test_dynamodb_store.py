@@ -140,3 +140,29 @@ async def test_foreign_cursors_are_invalid(store: DynamoDBClassificationStore) -
     for cursor in ["not-base64!", "W10", "WzEsMl0", "e30", "WyJ4IiwiIl0"]:
         with pytest.raises(InvalidCursor):
             await store.list(limit=3, cursor=cursor)
+
+
+async def test_a_correction_only_lands_on_the_version_it_was_made_against(
+    moto_url: str, table_name: str
+) -> None:
+    async with aioboto3.Session().client(
+        "dynamodb", region_name=REGION, endpoint_url=moto_url
+    ) as client:
+        store = DynamoDBClassificationStore(client, table_name)
+        done = StoredClassification(
+            id="v1",
+            status=ClassificationStatus.COMPLETED,
+            created_at=datetime.now(UTC),
+            content_type="image/jpeg",
+            image_key="images/v1.jpg",
+        )
+        await store.put(done)
+        first = done.model_copy(update={"feedback_label": "a", "feedback_by": "x", "version": 1})
+        await store.put(first)
+        # A second task corrected the same version meanwhile: refused.
+        rival = done.model_copy(update={"feedback_label": "b", "feedback_by": "y", "version": 1})
+        with pytest.raises(RecordConflict):
+            await store.put(rival)
+        await store.put(first.model_copy(update={"feedback_label": "c", "version": 2}))
+        stored = await store.get("v1")
+        assert stored is not None and stored.feedback_label == "c" and stored.version == 2

@@ -63,6 +63,7 @@ def test_rules_and_task_queues_cover_exactly_the_events_that_are_sent(
         "classification.requested",
         "classification.completed",
         "classification.failed",
+        "classification.deleted",
         "model.deployed",
     }
 

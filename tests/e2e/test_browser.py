@@ -78,7 +78,7 @@ async def test_upload_shows_result_and_history_updates_live(
     assert await page.text_content("h1") == "이 꽃은 무엇일까요?"
     await page.set_input_files("#file", str(flower_photo))
     await page.wait_for_selector("#preview:not([hidden])")
-    await page.click("#submit")
+    await page.click("#submit-button")
     card = await page.wait_for_selector("#result article.result", timeout=30_000)
     record_id = await card.get_attribute("data-id")
     assert record_id
@@ -114,7 +114,7 @@ async def test_no_js_form_post_works(
     await page.goto(f"{stack.url}/")
     await page.set_input_files("#file", str(flower_photo))
     async with page.expect_navigation():
-        await page.click("#submit")
+        await page.click("#submit-button")
     assert "/results/" in page.url
     assert (await page.text_content(".result-name") or "").strip()
     assert "confident" in (await page.text_content(".confidence") or "")
@@ -165,7 +165,7 @@ async def test_large_photo_is_downscaled_before_upload(
     async with page.expect_response(
         lambda r: r.url.endswith("/api/v1/classifications") and r.request.method == "POST"
     ) as posted:
-        await page.click("#submit")
+        await page.click("#submit-button")
     response = await posted.value
     assert response.status == 201
     record = await response.json()

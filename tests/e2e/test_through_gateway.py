@@ -279,8 +279,9 @@ async def test_api_keys_401_403(stack: RunningStack, http: aiohttp.ClientSession
             base + "/api/v1/labels", headers={"Authorization": "Bearer k-123"}
         ) as resp:
             assert resp.status == 200
-        async with http.get(base + "/") as resp:
-            assert resp.status == 200  # pages stay open
+        # Keys on, pages need a key or a session too; a browser is sent to sign in.
+        async with http.get(base + "/", headers={"Accept": "text/html"}) as resp:
+            assert resp.status == 200 and resp.url.path == "/login"
     finally:
         await runner.cleanup()
 

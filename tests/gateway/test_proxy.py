@@ -189,7 +189,9 @@ async def test_api_keys_401_403_and_accepted(upstream: TestServer) -> None:
         assert ok.status == 200
         bearer = await client.get("/api/v1/labels", headers={"Authorization": "Bearer s3cret-key"})
         assert bearer.status == 200
-        assert (await client.get("/history")).status == 200  # pages need no key
+        # Pages read records too: with keys on they need a key (or a session) as well.
+        assert (await client.get("/history")).status == 401
+        assert (await client.get("/history", headers={"X-API-Key": "s3cret-key"})).status == 200
     finally:
         await client.close()
 

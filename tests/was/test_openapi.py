@@ -11,13 +11,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate
 
-from services.gateway.auth import PROTECTED_PREFIX
 from services.gateway.routing import upstream_for
 from services.gateway.settings import GatewaySettings
 from services.was.openapi import build_openapi
 from services.was.routes import ROUTES
 from shared.contracts.classification import ClassificationRecord, FeedbackRequest
 from shared.contracts.errors import ErrorResponse
+from shared.open_paths import is_open
 
 Client = TestClient[web.Request, web.Application]
 DOC = build_openapi(ROUTES)
@@ -45,7 +45,7 @@ def test_api_keys_are_described_as_the_gateway_takes_them() -> None:
     assert {} in DOC["security"]  # keys only when configured
     for path, methods in DOC["paths"].items():
         for method, operation in methods.items():
-            keyed = path.startswith(PROTECTED_PREFIX)
+            keyed = not is_open(path)
             assert ("401" in operation["responses"]) == keyed, (path, method)
             assert ("403" in operation["responses"]) == keyed, (path, method)
             assert ("security" not in operation) == keyed, (path, method)

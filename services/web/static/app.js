@@ -56,7 +56,7 @@
     const preview = document.getElementById("preview");
     const progress = document.getElementById("progress");
     const progressText = progress.querySelector(".status-text");
-    const button = document.getElementById("submit");
+    const button = document.getElementById("submit-button");
     const slot = document.getElementById("result");
     let previewUrl = null;
 
@@ -128,7 +128,9 @@
           method: "POST", body, headers: { "Accept": "application/json", "Accept-Language": lang },
         });
         if (response.status === 401 || response.status === 403) {
-          form.submit(); // the API wants a key this page does not hold: use the form route
+          // The API wants a key this page does not hold: use the form route. Called
+          // through the prototype, as a control named "submit" would shadow form.submit.
+          HTMLFormElement.prototype.submit.call(form);
           return;
         }
         const data = await response.json().catch(() => ({}));
@@ -162,11 +164,23 @@
         try {
           const response = await fetch(form.dataset.api, {
             method: "POST",
-            headers: { "Content-Type": "application/json", "Accept": "application/json" },
+            headers: {
+              "Content-Type": "application/json", "Accept": "application/json",
+              // The version this page shows: never silently replace someone else's answer.
+              "If-Match": '"' + form.dataset.version + '"',
+            },
             body: JSON.stringify({ label }),
           });
-          if (response.status === 401 || response.status === 403) { form.submit(); return; }
-          note.textContent = response.ok ? form.dataset.msgThanks : form.dataset.msgError;
+          if (response.status === 401 || response.status === 403) {
+            HTMLFormElement.prototype.submit.call(form);
+            return;
+          }
+          if (response.ok) {
+            const data = await response.json().catch(() => ({}));
+            if (data.version !== undefined) { form.dataset.version = String(data.version); }
+          }
+          note.textContent = response.ok ? form.dataset.msgThanks
+            : (response.status === 409 ? form.dataset.msgConflict : form.dataset.msgError);
           note.classList.toggle("error-text", !response.ok);
         } catch (e) {
           note.textContent = form.dataset.msgError;
@@ -216,6 +230,12 @@
       localTimes(node);
       list.prepend(node);
       show(document.getElementById("history-empty"), false);
+    });
+    // A deleted record (by its owner or the retention rule) leaves the page at once.
+    source.addEventListener("removed", (event) => {
+      const item = JSON.parse(event.data);
+      const node = list.querySelector('[data-id="' + CSS.escape(item.id) + '"]');
+      if (node) { node.remove(); }
     });
     window.addEventListener("pagehide", () => source.close());
   }
