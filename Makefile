@@ -12,12 +12,16 @@ EXTRAS ?= serve,was,web,train,infra,dev
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: help setup model chromium checkov axe run test lint typecheck unit bench templates clean
+.PHONY: help setup model chromium checkov axe run test lint typecheck unit bench templates \
+	clean engine engine-down images compose-test
 
 help:
-	@echo "make run    start gateway, web, WAS and the model server on http://127.0.0.1:8080"
-	@echo "make test   lint, type-check and run every test"
-	@echo "make bench  run the benchmarks in bench/"
+	@echo "make run           start gateway, web, WAS and the model server on http://127.0.0.1:8080"
+	@echo "make test          lint, type-check, the unit tests, then build the images and test them"
+	@echo "make unit          lint, type-check and every test but the container tests (faster)"
+	@echo "make images        build kkot/{gateway,web,was,model,model-train,emulator}:local"
+	@echo "make compose-test  build the images, run the compose stack and SageMaker's contract"
+	@echo "make bench         run the benchmarks in bench/"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,8 +71,41 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup model chromium checkov axe lint typecheck
-	KKOT_TEST_MODEL_DIR=$(abspath $(MODEL_DIR)) KKOT_CHECKOV=$(abspath $(CHECKOV)) $(BIN)/pytest
+# Everything but the container tests: the quick loop for development.
+unit: setup model chromium checkov axe lint typecheck
+	KKOT_TEST_MODEL_DIR=$(abspath $(MODEL_DIR)) KKOT_CHECKOV=$(abspath $(CHECKOV)) \
+		$(BIN)/pytest -m "not containers"
+
+# The README's test command (and .ci/run's): the unit tests, then the containers.
+test: unit
+	$(MAKE) compose-test
+
+# The container engine (Docker Engine, docker-compose 1.29, debootstrap from apt-get;
+# `dockerd` started if none answers) and the base image kkot/base:bookworm, made from
+# Debian's packages because Docker Hub may be unreachable; its root filesystem is cached
+# in $(KKOT_CACHE_DIR), outside the clone. `engine-down` stops only a daemon `engine` started.
+# The engine module is stdlib only, so the system Python runs it.
+PYTHON_IMAGE ?= kkot/base:bookworm
+KKOT_CACHE_DIR ?= /var/cache/kkot
+export PYTHON_IMAGE KKOT_CACHE_DIR
+
+engine:
+	$(PYTHON) -m tests.containers.engine up --base-image $(PYTHON_IMAGE)
+
+engine-down:
+	$(PYTHON) -m tests.containers.engine down
+
+# Classic builder, PYTHON_IMAGE as the base, the host's local CAs for pip (EXTRA_CA_CERTS);
+# prints each image's build time and size.
+images: setup engine
+	$(BIN)/python -m tests.containers.build
+
+# Builds the images, runs the compose stack and the model image as SageMaker runs it,
+# tears all down, and stops the daemon if `engine` started it (even when a test failed).
+compose-test: setup model
+	$(MAKE) images && KKOT_CONTAINERS=1 KKOT_TEST_MODEL_DIR=$(abspath $(MODEL_DIR)) \
+		$(BIN)/pytest tests/containers -m containers; \
+	status=$$?; $(MAKE) engine-down; exit $$status
 
 bench: setup model
 	$(BIN)/python bench/run_all.py

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from shared.events.bus import EventBus
-from shared.events.eventbridge import AwsBusConfig, EventBridgeBus
 from shared.events.memory import MemoryEventBus
+
+if TYPE_CHECKING:
+    from shared.events.eventbridge import AwsBusConfig
 
 __all__ = ["BusBackend", "create_bus"]
 
@@ -21,5 +23,8 @@ def create_bus(backend: BusBackend = "memory", *, aws: AwsBusConfig | None = Non
     if backend == "aws":
         if aws is None:
             raise ValueError("the aws event bus needs its configuration (bus name, queue URLs)")
+        # Imported here: aioboto3 is installed only where the aws backend is used.
+        from shared.events.eventbridge import EventBridgeBus
+
         return EventBridgeBus(aws)
     raise ValueError(f"unknown event bus backend {backend!r}")

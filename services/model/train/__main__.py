@@ -20,6 +20,7 @@ from shared.logging import configure_logging, get_logger
 __all__ = ["add_train_arguments", "main", "settings_from_args"]
 
 _FAILURE_LIMIT = 1024  # SageMaker keeps the first 1024 characters of the reason
+_DEFAULT_FAILURE_FILE = Path("/opt/ml/output/failure")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,8 +58,12 @@ def run_job(args: argparse.Namespace) -> int:
     from services.model.train.hyperparameters import load_hyperparameters
 
     log = get_logger("kkot.train")
-    settings = settings_from_args(args)
+    # Until the settings are read, the failure file is SageMaker's default one: a job whose
+    # paths are misconfigured must still leave its reason behind.
+    failure_file = _DEFAULT_FAILURE_FILE
     try:
+        settings = settings_from_args(args)
+        failure_file = settings.failure_file
         hp = load_hyperparameters(settings.hyperparameters_file).with_overrides(
             epochs=getattr(args, "epochs", None),
             seed=getattr(args, "seed", None),
@@ -68,12 +73,12 @@ def run_job(args: argparse.Namespace) -> int:
 
         result = run_training(settings, hp)
     except TrainingError as exc:
-        _write_failure(settings.failure_file, str(exc))
-        log.error("training_failed", reason=str(exc), failure_file=str(settings.failure_file))
+        _write_failure(failure_file, str(exc))
+        log.error("training_failed", reason=str(exc), failure_file=str(failure_file))
         return 1
     except Exception as exc:  # the job must always leave a reason behind
-        _write_failure(settings.failure_file, f"unexpected error: {type(exc).__name__}: {exc}")
-        log.exception("training_crashed", failure_file=str(settings.failure_file))
+        _write_failure(failure_file, f"unexpected error: {type(exc).__name__}: {exc}")
+        log.exception("training_crashed", failure_file=str(failure_file))
         return 2
     log.info(
         "training_finished",
