@@ -8,10 +8,12 @@ import io
 import os
 import socket
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,3 +92,12 @@ def make_image_bytes(
 @pytest.fixture
 def jpeg_bytes() -> bytes:
     return make_image_bytes("JPEG")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Any]:
+    """Real Chromium, one per test module (on the module's event loop)."""
+    from tests.browser import launch_chromium
+
+    async with launch_chromium() as instance:
+        yield instance

@@ -29,6 +29,7 @@ from services.aws.images import (
 )
 from services.aws.stacks import StackInfo, Waiting, deploy_stack, describe_stack
 from services.aws.templates import template_bodies
+from services.images import IMAGES
 
 if TYPE_CHECKING:
     import boto3
@@ -39,7 +40,7 @@ __all__ = ["DeployOptions", "StageDeployment", "deploy_stage", "stack_name", "st
 
 STAGE_STACKS = ("network", "data-and-events", "model", "application")
 DELIVERY = "delivery"
-APP_IMAGES = ("gateway", "web", "was")
+APP_IMAGES = tuple(i.name for i in IMAGES if i.deployed_by_ecs)
 
 
 def stack_name(stage: str, stack: str) -> str:

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from services.ci.errors import CiError
+from services.images import IMAGES as ALL_IMAGES
+from services.images import Image
 
 __all__ = [
     "IMAGES",
     "TAG_PATTERN",
     "Docker",
-    "ImageSpec",
     "Pushed",
     "image_definitions_name",
     "push_images",
@@ -33,44 +34,18 @@ __all__ = [
 TAG_PATTERN = re.compile(r"^[0-9a-f]{7,40}$")
 
 
-@dataclass(frozen=True)
-class ImageSpec:
-    """One image: its name on the command line, the repository suffix (kkot-<stage>-
-    <repository>), how to build it and the suffix its tag carries."""
-
-    name: str
-    repository: str
-    dockerfile: str
-    target: str | None = None
-    tag_suffix: str = ""
-    deployed_by_ecs: bool = False
+# The images the pipeline pushes (the emulator is local only), in build order.
+IMAGES: dict[str, Image] = {i.name: i for i in ALL_IMAGES if i.repository is not None}
 
 
-IMAGES: dict[str, ImageSpec] = {
-    spec.name: spec
-    for spec in (
-        ImageSpec("gateway", "gateway", "services/gateway/Dockerfile", deployed_by_ecs=True),
-        ImageSpec("web", "web", "services/web/Dockerfile", deployed_by_ecs=True),
-        ImageSpec("was", "was", "services/was/Dockerfile", deployed_by_ecs=True),
-        # SageMaker's images: serving (the endpoint, the evaluation step) and training.
-        ImageSpec("model", "model", "services/model/Dockerfile", target="serve"),
-        ImageSpec(
-            "model-train",
-            "model",
-            "services/model/Dockerfile",
-            target="train",
-            tag_suffix="-train",
-        ),
-    )
-}
-
-
-def repository_name(stage: str, spec: ImageSpec) -> str:
+def repository_name(stage: str, spec: Image) -> str:
     """The stage's ECR repository of `spec`, as the data-and-events stack names it."""
+    if spec.repository is None:
+        raise CiError(f"image {spec.name} is never pushed")
     return f"kkot-{stage}-{spec.repository}"
 
 
-def image_definitions_name(stage: str, spec: ImageSpec) -> str:
+def image_definitions_name(stage: str, spec: Image) -> str:
     """The file the stage's ECS deploy action of `spec` reads (cfn/stacks/delivery.py)."""
     return f"imagedefinitions-{stage}-{spec.name}.json"
 

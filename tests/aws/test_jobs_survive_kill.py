@@ -6,12 +6,9 @@ held, which the queue redelivers after their visibility timeout of 60 s)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aioboto3
@@ -21,6 +18,14 @@ import pytest
 from tests.aws.conftest import REGION, BusResources
 from tests.conftest import make_image_bytes
 from tests.e2e.conftest import free_ports
+from tests.kill_and_resume import (
+    feedback_on_a_completed_job,
+    killed_with_sigkill,
+    poll_until_settled,
+    stopped_with_sigterm,
+    submit_async,
+    wait_up,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JOBS = 12
@@ -39,16 +44,7 @@ def _start_was(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 async def _wait_up(session: aiohttp.ClientSession, url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(url + "/health") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-    raise AssertionError("WAS did not come up")
+    await wait_up(session, url, path="/health", what="WAS", timeout_s=60, interval_s=0.2)
 
 
 async def _pending(moto_url: str, table: str) -> int:
@@ -93,60 +89,19 @@ async def test_sqs_redelivery_finishes_jobs_of_a_killed_was(
         "KKOT_WAS_LOG_LEVEL": "warning",
     }
     process = _start_was(port, env)
-    try:
+    with killed_with_sigkill(process):
         async with aiohttp.ClientSession() as session:
             await _wait_up(session, url)
-
-            async def submit(i: int) -> str:
-                form = aiohttp.FormData()
-                form.add_field(
-                    "file",
-                    make_image_bytes(color=i * 20),
-                    filename="f.jpg",
-                    content_type="image/jpeg",
-                )
-                async with session.post(
-                    url + "/api/v1/classifications", data=form, headers={"Prefer": "respond-async"}
-                ) as response:
-                    assert response.status == 202, await response.text()
-                    return str((await response.json())["id"])
-
-            ids = await asyncio.gather(*(submit(i) for i in range(JOBS)))
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+            photos = [make_image_bytes(color=i * 20) for i in range(JOBS)]
+            ids = await submit_async(session, url, photos)
     assert await _pending(bus_resources.endpoint_url, table_name) > 0, "nothing left to recover"
 
     process = _start_was(port, env)
-    try:
+    with stopped_with_sigterm(process):
         async with aiohttp.ClientSession() as session:
             await _wait_up(session, url)
-            up = time.monotonic()
-            statuses: dict[str, dict[str, object]] = {}
-            while time.monotonic() - up < RECOVERY_BOUND_S:
-                for record_id in ids:
-                    async with session.get(url + f"/api/v1/classifications/{record_id}") as r:
-                        statuses[record_id] = await r.json()
-                if all(s["status"] != "pending" for s in statuses.values()):
-                    break
-                await asyncio.sleep(1)
+            statuses = await poll_until_settled(
+                session, url, ids, bound_s=RECOVERY_BOUND_S, interval_s=1
+            )
             assert all(s["status"] != "pending" for s in statuses.values()), statuses
-            for record in statuses.values():
-                assert record["status"] == "completed" or record["error"], record
-            done = next(i for i, s in statuses.items() if s["status"] == "completed")
-            async with session.get(url + "/api/v1/labels") as r:
-                label = (await r.json())["labels"][0]["label"]
-            async with session.post(
-                url + f"/api/v1/classifications/{done}/feedback", json={"label": label}
-            ) as r:
-                assert r.status == 200, await r.text()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            await feedback_on_a_completed_job(session, url, statuses)

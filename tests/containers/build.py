@@ -111,7 +111,7 @@ def build_image(image: Image, base: str, torch_wheels: str | None) -> Built:
         "--file",
         image.dockerfile,
         "--tag",
-        image.tag,
+        image.local_tag,
         "--build-arg",
         f"PYTHON_IMAGE={base}",
         "--build-arg",
@@ -125,13 +125,13 @@ def build_image(image: Image, base: str, torch_wheels: str | None) -> Built:
     _run_logged([*command, "."], LOG_DIR / f"{image.name}.log", REPO_ROOT)
     seconds = time.monotonic() - started
     size = subprocess.run(
-        [docker(), "image", "inspect", "--format", "{{.Size}}", image.tag],
+        [docker(), "image", "inspect", "--format", "{{.Size}}", image.local_tag],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     ).stdout
-    return Built(image.tag, seconds, int(size))
+    return Built(image.local_tag, seconds, int(size))
 
 
 def build_images(names: Sequence[str] = (), jobs: int = 2) -> list[Built]:

@@ -36,8 +36,8 @@ def engine() -> None:
 def built(name: str) -> Image:
     """The catalog entry of image `name`, failing/skipping when it was not built."""
     entry = image(name)
-    if not image_exists(entry.tag):
-        _unavailable(f"image {entry.tag} is not built")
+    if not image_exists(entry.local_tag):
+        _unavailable(f"image {entry.local_tag} is not built")
     return entry
 
 

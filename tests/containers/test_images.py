@@ -23,7 +23,9 @@ _NAMES = [i.name for i in IMAGES]
 
 
 def _python(image: Image, code: str) -> str:
-    return run("run", "--rm", "--entrypoint", "python", image.tag, "-c", code, timeout=180).stdout
+    return run(
+        "run", "--rm", "--entrypoint", "python", image.local_tag, "-c", code, timeout=180
+    ).stdout
 
 
 @pytest.mark.parametrize("name", _NAMES)
@@ -71,26 +73,26 @@ def test_training_image_uses_the_cpu_build_of_torch_and_stays_small() -> None:
     out = _python(image, "import torch; print(torch.__version__, torch.version.cuda)")
     version, cuda = out.split()
     assert version.startswith("2.13.0") and cuda == "None", out
-    assert inspect(image.tag)["Size"] < 2_000_000_000
+    assert inspect(image.local_tag)["Size"] < 2_000_000_000
 
 
 def test_model_images_run_as_root_and_service_images_do_not() -> None:
     # Issue 9, defect 4: SageMaker mounts /opt/ml/* for root and runs containers as root.
     for image in IMAGES:
-        user = inspect(built(image.name).tag)["Config"]["User"]
+        user = inspect(built(image.name).local_tag)["Config"]["User"]
         if image.name.startswith("model"):
-            assert user in {"", "root", "0", "0:0"}, (image.tag, user)
+            assert user in {"", "root", "0", "0:0"}, (image.local_tag, user)
         else:
-            assert user.split(":")[0] == "10001", (image.tag, user)
+            assert user.split(":")[0] == "10001", (image.local_tag, user)
 
 
 @pytest.mark.parametrize("name", _NAMES)
 def test_no_build_time_ca_certificate_is_left_in_the_image(name: str) -> None:
     image = built(name)
-    history = run("history", "--no-trunc", "--format", "{{.CreatedBy}}", image.tag).stdout
+    history = run("history", "--no-trunc", "--format", "{{.CreatedBy}}", image.local_tag).stdout
     assert "BEGIN CERTIFICATE" not in history
     bundle = run(
-        "run", "--rm", "--entrypoint", "cat", image.tag, "/etc/ssl/certs/ca-certificates.crt"
+        "run", "--rm", "--entrypoint", "cat", image.local_tag, "/etc/ssl/certs/ca-certificates.crt"
     ).stdout
     for block in extra_ca_certs().split("-----END CERTIFICATE-----")[:-1]:
         body = block.split("-----BEGIN CERTIFICATE-----")[-1].strip().splitlines()[0]

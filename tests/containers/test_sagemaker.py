@@ -62,7 +62,7 @@ def _train(ml: Path) -> tuple[int, str, float]:
         "none",
         "-v",
         f"{ml}:/opt/ml",
-        image.tag,
+        image.local_tag,
         "train",
         timeout=900,
         check=False,
@@ -123,7 +123,7 @@ def test_evaluate_publishes_the_trained_artifacts_evaluation(trained: Path, tmp_
         "none",
         "-v",
         f"{processing}:/opt/ml/processing",
-        built("model").tag,
+        built("model").local_tag,
         "evaluate",
         timeout=300,
     )
@@ -148,7 +148,7 @@ def test_serve_answers_ping_and_invocations_from_a_root_owned_model(
         f"127.0.0.1:{port}:8080",
         "-v",
         f"{model}:/opt/ml/model:ro",
-        built("model").tag,
+        built("model").local_tag,
         "serve",
     ).stdout.strip()
     try:

@@ -12,7 +12,6 @@ import asyncio
 import itertools
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,9 @@ import pytest_asyncio
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from services.runner import RunningStack
+from tests.browser import CHROMIUM
 from tests.e2e.axe import ensure_axe, run_axe, summary
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, ConsoleWatch
+from tests.e2e.test_browser import ConsoleWatch
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -44,18 +44,6 @@ def axe_js() -> Path:
     if path is None:
         pytest.skip("npm is not installed, so axe-core cannot be")
     return path
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        yield instance
-        await instance.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

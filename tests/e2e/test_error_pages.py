@@ -5,34 +5,20 @@ and what to do, never raw JSON and never a broken preview."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from services.runner import RunningStack
 from shared.limits import MAX_UPLOAD_BYTES
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
 ]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        yield instance
-        await instance.close()
 
 
 async def test_a_27_mb_photo_without_javascript_gets_a_page_naming_the_limit(

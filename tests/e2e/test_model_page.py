@@ -20,9 +20,10 @@ from services.model.train.hyperparameters import Hyperparameters
 from services.pipeline.run import RunOptions, run_pipeline
 from services.pipeline.settings import PipelineSettings
 from services.runner import RunningStack, run_stack
+from tests.browser import CHROMIUM
 from tests.e2e.axe import ensure_axe, run_axe, summary
 from tests.e2e.conftest import stack_config
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, ConsoleWatch
+from tests.e2e.test_browser import ConsoleWatch
 from tests.train.helpers import LABELS, copy_subset
 
 pytestmark = [
@@ -64,18 +65,6 @@ async def trained_stack(
             assert code == 0, summary
         assert summary["status"] == "deployed", summary
         yield stack
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        yield instance
-        await instance.close()
 
 
 def _deployed_artifact(registry: Path) -> Path:

@@ -14,9 +14,10 @@ import pytest
 import pytest_asyncio
 
 from services.runner import RunningStack, run_stack
+from tests.browser import CHROMIUM
 from tests.conftest import make_image_bytes
 from tests.e2e.conftest import stack_config
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, ConsoleWatch
+from tests.e2e.test_browser import ConsoleWatch
 
 KEY = "browser-key-0123456789"
 
@@ -28,18 +29,6 @@ pytestmark = [
         reason="Debian's chromium is not installed (apt-get install chromium)",
     ),
 ]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        yield instance
-        await instance.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

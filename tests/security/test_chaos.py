@@ -8,9 +8,7 @@ stated bound, and feedback on them then works.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +20,14 @@ import pytest
 
 from tests.conftest import make_image_bytes
 from tests.e2e.conftest import free_ports
+from tests.kill_and_resume import (
+    feedback_on_a_completed_job,
+    killed_with_sigkill,
+    poll_until_settled,
+    stopped_with_sigterm,
+    submit_async,
+    wait_up,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JOBS = 20
@@ -62,17 +68,10 @@ def _start(ports: list[int], model_dir: Path, data_dir: Path) -> subprocess.Pope
     )
 
 
-async def _wait_up(session: aiohttp.ClientSession, url: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(url + "/api/v1/labels") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.3)
-    raise AssertionError("kkot run did not come up")
+async def _wait_up(session: aiohttp.ClientSession, url: str) -> None:
+    await wait_up(
+        session, url, path="/api/v1/labels", what="kkot run", timeout_s=120, interval_s=0.3
+    )
 
 
 def _pending_in_db(data_dir: Path) -> int:
@@ -92,64 +91,24 @@ async def test_jobs_accepted_before_a_kill_9_are_all_finished_after_a_restart(
     data_dir = tmp_path / "was"
     photos = [make_image_bytes("JPEG", color=10 * i) for i in range(JOBS)]
     process = _start(ports, default_model_dir, data_dir)
-    try:
+    with killed_with_sigkill(process):
         async with aiohttp.ClientSession() as session:
             await _wait_up(session, url)
-
-            async def submit(photo: bytes) -> str:
-                form = aiohttp.FormData()
-                form.add_field("file", photo, filename="f.jpg", content_type="image/jpeg")
-                async with session.post(
-                    url + "/api/v1/classifications",
-                    data=form,
-                    headers={"Prefer": "respond-async"},
-                ) as response:
-                    assert response.status == 202
-                    return str((await response.json())["id"])
-
-            ids = await asyncio.gather(*(submit(p) for p in photos))
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+            ids = await submit_async(session, url, photos)
     pending_at_kill = _pending_in_db(data_dir)
     assert pending_at_kill > 0, "every job finished before the kill: the test proves nothing"
 
     process = _start(ports, default_model_dir, data_dir)
-    try:
+    with stopped_with_sigterm(process):
         async with aiohttp.ClientSession() as session:
             await _wait_up(session, url)
             up = time.monotonic()
-            records: dict[str, dict[str, object]] = {}
-            while time.monotonic() - up < RECOVERY_BOUND_S:
-                for record_id in ids:
-                    async with session.get(url + f"/api/v1/classifications/{record_id}") as r:
-                        assert r.status == 200
-                        records[record_id] = await r.json()
-                if all(r["status"] != "pending" for r in records.values()):
-                    break
-                await asyncio.sleep(0.5)
+            records = await poll_until_settled(
+                session, url, ids, bound_s=RECOVERY_BOUND_S, interval_s=0.5
+            )
             took = time.monotonic() - up
             statuses = {r["status"] for r in records.values()}
             assert "pending" not in statuses, f"still pending after {took:.0f} s"
-            for record in records.values():
-                assert record["status"] == "completed" or record["error"], record
-            done = [i for i, r in records.items() if r["status"] == "completed"]
-            assert done
-            async with session.get(url + "/api/v1/labels") as r:
-                label = (await r.json())["labels"][0]["label"]
-            async with session.post(
-                url + f"/api/v1/classifications/{done[0]}/feedback", json={"label": label}
-            ) as r:
-                assert r.status == 200, await r.text()
+            await feedback_on_a_completed_job(session, url, records)
             async with session.get(url + "/history") as r:
                 assert r.status == 200
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
