@@ -8,11 +8,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL_DIR ?= var/models/default
-EXTRAS ?= serve,was,web,train,infra,dev
+# The lock of the development virtualenv: every extra (requirements/, `make lock`).
+LOCK ?= requirements/all.txt
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: help setup model chromium checkov axe run test lint typecheck unit bench templates \
+.PHONY: help setup lock model chromium checkov axe run test lint typecheck unit bench templates \
 	clean engine engine-down images compose-test
 
 help:
@@ -22,16 +23,25 @@ help:
 	@echo "make images        build kkot/{gateway,web,was,model,model-train,emulator}:local"
 	@echo "make compose-test  build the images, run the compose stack and SageMaker's contract"
 	@echo "make bench         run the benchmarks in bench/"
+	@echo "make lock          regenerate requirements/*.txt after a change of pyproject.toml"
 
-$(STAMP): pyproject.toml
+# Every package from the lock, each checked against its hashes (torch is the CPU build,
+# 2.13.0+cpu, which pip finds in PIP_FIND_LINKS: /opt/wheels on this project's machines),
+# then kkot itself, editable, with nothing more.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch==2.13.0 (the CPU build) comes first so nothing else pulls a CUDA build.
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 setup: $(STAMP)
+
+# After a change of the dependencies in pyproject.toml: re-resolve with uv, keeping every
+# pin that still fits (UPGRADE=1: the newest allowed versions), then reinstall.
+lock: $(STAMP)
+	$(BIN)/kkot ci lock $(if $(UPGRADE),--upgrade)
+	$(MAKE) setup
 
 $(MODEL_DIR)/model.onnx: | $(STAMP)
 	$(BIN)/kkot model prepare --out $(MODEL_DIR)
@@ -71,10 +81,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# Everything but the container tests: the quick loop for development.
+# Everything but the container tests: the quick loop for development. Prints the coverage
+# of services, shared and cfn, subprocesses included ([tool.coverage.*] in pyproject.toml).
 unit: setup model chromium checkov axe lint typecheck
 	KKOT_TEST_MODEL_DIR=$(abspath $(MODEL_DIR)) KKOT_CHECKOV=$(abspath $(CHECKOV)) \
-		$(BIN)/pytest -m "not containers"
+		$(BIN)/pytest -m "not containers" --cov --cov-report=term
 
 # The README's test command (and .ci/run's): the unit tests, then the containers.
 test: unit

@@ -1,9 +1,9 @@
 """`kkot ci push-images` and `kkot ci start-model-pipeline`: what ci/buildspec-build.yml
-and ci/buildspec-model.yml run. AWS settings come from the standard environment
-(AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL) through the session every `kkot aws` command
-uses (services.aws.session: AWS_REGION wins over AWS_DEFAULT_REGION). The result is one
-JSON document on stdout; exit code 1 with the reason on stderr when a step fails (ours,
-or AWS's error message)."""
+and ci/buildspec-model.yml run; and `kkot ci lock` (services.ci.lock), what `make lock`
+runs. AWS settings come from the standard environment (AWS_REGION, AWS_PROFILE,
+AWS_ENDPOINT_URL) through the session every `kkot aws` command uses (services.aws.session:
+AWS_REGION wins over AWS_DEFAULT_REGION). The result is one JSON document on stdout; exit
+code 1 with the reason on stderr when a step fails (ours, or AWS's error message)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from services.aws.session import aws_session
 from services.ci.errors import CiError
 from services.ci.images import Docker, push_images
+from services.ci.lock import register as register_lock
 from services.ci.model_pipeline import start_model_pipeline
 
 __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    """Add `ci push-images` and `ci start-model-pipeline` to the `kkot` command."""
+    """Add `ci push-images`, `ci start-model-pipeline` and `ci lock` to the `kkot` command."""
     ci = subparsers.add_parser("ci", help="the steps of the CodeBuild projects (ci/*.yml)")
     sub = ci.add_subparsers(dest="ci_command", required=True)
 
@@ -44,6 +45,8 @@ def register(subparsers: Any) -> None:
     start.add_argument("--stage", required=True, help="whose model repository it pulls from")
     start.add_argument("--tag", required=True, help="commit id of the model images")
     start.set_defaults(func=_start_model_pipeline)
+
+    register_lock(sub)
 
 
 def _push_images(args: argparse.Namespace) -> int:

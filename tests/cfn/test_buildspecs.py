@@ -18,6 +18,7 @@ import yaml
 
 from cfn.naming import STAGES
 from services.ci.images import IMAGES, TAG_PATTERN, image_definitions_name
+from services.ci.lock import LOCK_SETS
 from tests.cfn.conftest import Template
 
 CI = Path(__file__).resolve().parents[2] / "ci"
@@ -198,8 +199,9 @@ def kkot_calls(spec: dict[str, Any]) -> list[str]:
 
 
 def installed_extras(spec: dict[str, Any]) -> list[str]:
-    (extras,) = re.findall(r"pip install [^\n]*'\.\[([\w,-]+)\]'", commands(spec))
-    return extras.split(",")
+    # The buildspecs install a lock file (requirements/<set>.txt), then kkot without deps.
+    (lock,) = re.findall(r"pip install [^\n]*-r requirements/([\w-]+)\.txt", commands(spec))
+    return list(LOCK_SETS[lock])
 
 
 @pytest.mark.parametrize("name", sorted(n for n in EXPECTED_PHASES if kkot_calls(load(n))))

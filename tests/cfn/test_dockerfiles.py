@@ -1,7 +1,8 @@
 """The Dockerfiles, read (tests/containers/ builds and runs them): multi-stage,
 python:3.11-slim base never `latest`, non-root service users and a root model image (for
-SageMaker), HEALTHCHECK on the right port and path, the right extras, hadolint clean, no
-`# syntax=` line; and the model container's entry point, run for real."""
+SageMaker), HEALTHCHECK on the right port and path, the right lock file installed with
+hash checking, hadolint clean, no `# syntax=` line; and the model container's entry point,
+run for real."""
 
 from __future__ import annotations
 
@@ -56,12 +57,12 @@ def parse(path: Path) -> tuple[dict[str, str], list[Stage]]:
     return args, stages
 
 
-# deployable -> (port, health path, extras installed for it)
+# deployable -> (port, health path, the lock file its dependencies come from)
 IMAGES = {
-    "gateway": (8080, "/health", '"."'),
-    "web": (8000, "/health", '".[web]"'),
-    "was": (8081, "/health", '".[was]"'),
-    "model": (8080, "/ping", '".[serve]"'),
+    "gateway": (8080, "/health", "requirements/gateway.txt"),
+    "web": (8000, "/health", "requirements/web.txt"),
+    "was": (8081, "/health", "requirements/was.txt"),
+    "model": (8080, "/ping", "requirements/model.txt"),
 }
 
 
@@ -71,7 +72,7 @@ def resolve(base: str, args: dict[str, str]) -> str:
 
 @pytest.mark.parametrize("name", sorted(IMAGES))
 def test_dockerfile_essentials(name: str) -> None:
-    port, health, extras = IMAGES[name]
+    port, health, lock = IMAGES[name]
     args, stages = parse(REPO_ROOT / "services" / name / "Dockerfile")
     assert len(stages) >= 2, "multi-stage: a builder and a runtime"
     names = {s.name for s in stages}
@@ -95,7 +96,11 @@ def test_dockerfile_essentials(name: str) -> None:
     copies = " ".join(final.values("COPY"))
     assert "--from=" in copies and "/opt/venv" in copies
     installs = " ".join(v for s in stages for v in s.values("RUN") if "pip install" in v)
-    assert extras in installs
+    assert "--require-hashes -r requirements.txt" in installs
+    # The serving stages install the image's own lock (the model's training stages, theirs).
+    serving = stages if name != "model" else stages[: [s.name for s in stages].index("serve")]
+    copies = " ".join(v for s in serving for v in s.values("COPY"))
+    assert f"{lock} requirements.txt" in copies
     if name != "model":
         assert "torch" not in installs
 
@@ -113,11 +118,11 @@ def test_model_image_has_a_train_target_with_torch_and_a_serve_target_without() 
         for s in stages[: order.index("serve") + 1]
     )
     builders = {s.name: " ".join(s.values("RUN")) for s in stages}
-    assert '"torch==2.13.0"' in builders["builder-train"]
-    assert "download.pytorch.org/whl/cpu" in " ".join(
-        by_name["builder-train"].values("ARG")
-    )  # the CPU build: PyPI's 2.13.0 is the CUDA one (issue 11, defect 3)
-    assert '".[serve,train]"' in builders["builder-train"]
+    # The CPU build, pinned by hash in the training lock (tests/ci/test_lock.py): PyPI's
+    # 2.13.0 is the CUDA one (issue 11, defect 3).
+    assert "requirements/model-train.txt" in " ".join(by_name["builder-train"].values("COPY"))
+    assert "--require-hashes" in builders["builder-train"]
+    assert "download.pytorch.org/whl/cpu" in " ".join(by_name["builder-train"].values("ARG"))
     assert "torch" not in builders["builder"]
     assert "builder-train" in " ".join(by_name["train"].values("COPY"))
     assert "--from=builder " in " ".join(by_name["serve"].values("COPY")) + " "
@@ -147,7 +152,7 @@ def test_dockerfile_pulls_no_frontend_and_takes_its_base_as_an_argument(name: st
 def test_dockerignore_keeps_the_context_small() -> None:
     lines = (REPO_ROOT / ".dockerignore").read_text().splitlines()
     assert lines[lines.index("**")] == "**"  # everything is excluded first...
-    assert {"!shared/", "!services/", "!pyproject.toml"} <= set(lines)  # ...then let back
+    assert {"!shared/", "!services/", "!pyproject.toml", "!requirements/"} <= set(lines)
 
 
 def _search_path() -> str:
