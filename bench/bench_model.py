@@ -16,7 +16,7 @@ A sweep over (threads, batch) picks the limit's best configuration; then R round
 each measure that limit and the server back to back, so a machine shared with other
 work loads both sides alike; the batch-1 latency and the server at concurrency 1
 alternate in ten short slices per round, because the second vCPU's availability (which
-decides whether the 2-thread session needs 6 or 9 ms) changes within seconds. It
+decides how long the 2-thread session needs) changes within seconds. It
 prints (b)/(a) as medians over the rounds: the throughput ratio at concurrency 32
 (target >= 0.90) and the single-request p50 latency minus the batch-1 decode +
 inference p50 (target <= 3 ms).
@@ -270,7 +270,7 @@ async def _lone_latencies(
     """Batch-1 decode + inference in this process and single requests to the server, in
     alternating short slices, so both halves of the comparison see the same moments of
     the machine: on shared vCPUs the second core's availability comes and goes in
-    stretches of seconds, which decides whether the 2-thread session runs in 6 or 9 ms.
+    stretches of seconds, which decides how long the 2-thread session takes.
     """
     import aiohttp
 

@@ -6,9 +6,8 @@ preprocessed tensor after. One consumer task forms batches:
 - when a worker is free and nobody else is queued or decoding, a request decodes and
   runs in one hop on the lone-request thread (`run_alone`: no batching delay and one
   thread hand-off fewer for a lone caller). Always the same thread: alternating lone
-  runs between the pool's threads cost about 2.5 ms each on the 2-thread session
-  (bench/bench_model.py, concurrency 1: +4.7 ms over the in-process batch-1 latency
-  with alternating threads, +2.4 ms with one);
+  runs between the pool's threads slow down every run of the 2-thread session
+  (bench/bench_model.py at concurrency 1; README "Model endpoint" has the figures);
 - otherwise the batch waits for the announced requests, at most `max_wait` after its
   first item, and never grows past `max_batch_size`;
 - while a batch runs (in the inference executor; ONNX Runtime releases the GIL), the

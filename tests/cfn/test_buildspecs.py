@@ -220,7 +220,7 @@ def test_buildspec_installs_what_its_kkot_commands_import(name: str) -> None:
             [sys.executable, "-c", IMPORT_GUARD, json.dumps([installed_extras(spec), argv])],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,  # generous: a loaded machine, and coverage in the subprocess
             check=False,
         )
         assert "BLOCKED" not in result.stderr, result.stderr[-2000:]

@@ -1,5 +1,5 @@
 """The headline figure: on all the flower photos, the default training job's held-out
-accuracy is at least 97 % (issue 4). About 35 s: every photo is embedded twice."""
+accuracy is at least 97 % (issue 4). Slow: every photo is embedded twice."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Frozen EfficientNet-Lite0 embeddings (1280-d after global pooling), once per image.
 
-The backbone is exported once to ONNX and run with ONNX Runtime: on this project's
-2-core machines that is about 20 ms per image against about 200 ms for eager torch
-(bench/bench_pipeline.py prints the figure). Images are decoded and preprocessed with
+The backbone is exported once to ONNX and run with ONNX Runtime, several times faster
+than eager torch on this project's 2-core machines (bench/bench_pipeline.py measures
+both; README "The ML pipeline" has the figures). Images are decoded and preprocessed with
 the server's own `services.model.imaging` functions in a helper thread while ONNX
 Runtime works on the previous batch (Pillow releases the GIL while decoding).
 """
