@@ -8,14 +8,14 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.model.codecs import (
+from services.model.keys import CLASSIFIER, HOLDER, SETTINGS
+from services.model.negotiation import (
     CUSTOM_ATTRIBUTES_HEADER,
     BodyKind,
     body_kind,
     check_accept,
     parse_custom_attributes,
 )
-from services.model.keys import CLASSIFIER, HOLDER, SETTINGS
 from shared.contracts.model import SwapModelRequest
 from shared.errors import BadRequest, PayloadTooLarge
 

@@ -49,7 +49,7 @@ from shared.logging import get_logger
 
 __all__ = ["ArtifactError", "ServedModel", "load_model", "session_options"]
 
-_log = get_logger("kkot.model.runtime")
+_log = get_logger("kkot.model.onnx_session")
 _C = TypeVar("_C", ModelMetadata, LabelList, Catalog, Evaluation)
 
 
