@@ -144,7 +144,7 @@ class ServedModel:
         result: npt.NDArray[np.float32] = outputs[0]
         return result
 
-    def describe(self) -> LoadedModel:
+    def loaded_description(self) -> LoadedModel:
         """What `GET /admin/model` (the local deploy) answers: the description plus the
         artifact folder."""
         return self._loaded
