@@ -13,9 +13,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
+from http import HTTPStatus
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Table cells: floats from here on print with one decimal (and thousands separators).
+_ONE_DECIMAL_FROM = 100
 
 
 def flowers_dir() -> Path | None:
@@ -92,7 +95,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def _fmt(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.2f}"
+        return f"{value:,.1f}" if abs(value) >= _ONE_DECIMAL_FROM else f"{value:.2f}"
     return str(value)
 
 
@@ -130,7 +133,7 @@ def server_process(
                 raise RuntimeError("server did not become ready")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}{ready_path}", timeout=2) as r:
-                    if r.status == 200:
+                    if r.status == HTTPStatus.OK:
                         break
             except (urllib.error.URLError, ConnectionError):
                 pass

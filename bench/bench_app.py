@@ -28,6 +28,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,7 @@ def _wait_for(url: str, timeout: float) -> None:
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
+                if response.status == HTTPStatus.OK:
                     return
         except (urllib.error.URLError, ConnectionError):
             pass
@@ -257,7 +258,7 @@ async def _run(
                 url, data=photos[n % len(photos)], headers={"Content-Type": "image/jpeg"}
             ) as response:
                 await response.read()
-                if response.status == 201:
+                if response.status == HTTPStatus.CREATED:
                     latencies.append((time.perf_counter() - t0) * 1000)
                 else:
                     errors += 1

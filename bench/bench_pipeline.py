@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import REPO_ROOT, flower_jpegs, flowers_dir, table
 
 BUDGET_S = 300.0
+# An accuracy interval as the evaluation stores it: [low, high].
+_INTERVAL_ENDS = 2
 
 
 def run_pipeline(data: Path, seed: int | None) -> dict[str, object]:
@@ -97,7 +99,7 @@ def embedding_rates(data: Path, count: int = 48, rounds: int = 2) -> tuple[float
 
 
 def _interval(value: object) -> str:
-    if not isinstance(value, list | tuple) or len(value) != 2:
+    if not isinstance(value, list | tuple) or len(value) != _INTERVAL_ENDS:
         return "-"
     return f"{float(value[0]):.2%}-{float(value[1]):.2%}"
 

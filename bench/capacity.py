@@ -31,6 +31,7 @@ import os
 import sys
 import tempfile
 import time
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -150,11 +151,18 @@ async def measure_model(
         url = f"http://127.0.0.1:{port}/invocations"
         connector = aiohttp.TCPConnector(limit=max(MODEL_CONCURRENCY))
         async with aiohttp.ClientSession(connector=connector) as session:
-            await run_model_load(session, url, photos, 4, 1.0, 200)  # warm the batcher
+            await run_model_load(
+                session, url, photos, concurrency=4, duration=1.0, limit=200
+            )  # warm the batcher
             for concurrency in MODEL_CONCURRENCY:
                 before = cpu_seconds(server.pid)
                 rate, latencies = await run_model_load(
-                    session, url, photos, concurrency, duration, MAX_REQUESTS
+                    session,
+                    url,
+                    photos,
+                    concurrency=concurrency,
+                    duration=duration,
+                    limit=MAX_REQUESTS,
                 )
                 used = cpu_seconds(server.pid) - before
                 levels.append(
@@ -261,7 +269,7 @@ async def _form_load(base: str, photos: list[bytes], duration: float) -> int:
             )
             async with session.post(base + "/", data=form, allow_redirects=False) as response:
                 await response.read()
-                if response.status >= 400:
+                if response.status >= HTTPStatus.BAD_REQUEST:
                     raise RuntimeError(f"form post answered {response.status}")
             done += 1
             n += TIER_CONCURRENCY

@@ -54,6 +54,7 @@ def add_private_bucket(
     logical_id: str,
     kms_key_arn: AWSHelperFn | None,
     log_bucket: AWSHelperFn | None,
+    *,
     extra_statements: tuple[Statement, ...] = (),
     metadata: dict[str, object] | None = None,
 ) -> Bucket:

@@ -147,7 +147,9 @@ def build_delivery() -> Template:
     )
 
     projects = add_build_projects(t, artifacts, log_group, key_arn)
-    pipeline = add_pipeline(t, artifacts, key_arn, projects, connection, repository, branch)
+    pipeline = add_pipeline(
+        t, artifacts, key_arn, projects, connection=connection, repository=repository, branch=branch
+    )
     add_codecommit_trigger(t, pipeline, repository, branch)
     add_approval_trigger(t, projects["DeployEndpoint"])
 
@@ -577,6 +579,7 @@ def add_pipeline(
     artifacts: object,
     key_arn: object,
     projects: dict[str, Project],
+    *,
     connection: Parameter,
     repository: Parameter,
     branch: Parameter,

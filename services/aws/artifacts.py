@@ -57,6 +57,8 @@ MODEL_FILE = "model.tar.gz"
 REQUIRED_MODEL_FILES = ("metadata.json", "model.onnx")
 METADATA_VERSION = "kkot-model-version"
 UPLOAD_THREADS = 8
+# A classifier needs two classes at least: one folder each.
+MIN_CLASSES = 2
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ def dataset_files(data_dir: Path) -> dict[str, Path]:
         if len(path.relative_to(data_dir).parts) > 1
     ]
     labels = {example.label for example in examples}
-    if len(labels) < 2:
+    if len(labels) < MIN_CLASSES:
         raise AwsCommandError(f"{data_dir}: expected one folder per class (two at least)")
     defaults = Hyperparameters()
     split = split_dataset(

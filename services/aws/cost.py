@@ -53,6 +53,9 @@ __all__ = [
 ]
 
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+# Below this utilisation an M/M/1 queue's p99 wait is taken as none (its formula turns
+# negative there: log(100 rho) < 0).
+NO_WAIT_BELOW_UTILISATION = 0.01
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def mm1_wait_p99_ms(arrival_rps: float, service_rps: float) -> float:
     rho = arrival_rps / service_rps
     if rho >= 1:
         return math.inf
-    if rho <= 0.01:
+    if rho <= NO_WAIT_BELOW_UTILISATION:
         return 0.0
     return math.log(100 * rho) / (service_rps - arrival_rps) * 1000
 
@@ -132,7 +135,7 @@ def serverless_line(capacity: Capacity, rps: float) -> CostLine:
     )
 
 
-def fargate_tasks(capacity: Capacity, rps: float, cpu_ms: float, size: TaskSizing) -> int:
+def fargate_tasks(rps: float, cpu_ms: float, size: TaskSizing) -> int:
     """Tasks at the tutorial's CPU target for `rps` requests of `cpu_ms` each."""
     vcpu_busy = rps * cpu_ms / 1000
     per_task = size.cpu_units / 1024 * ECS_CPU_TARGET_PERCENT / 100
@@ -150,7 +153,7 @@ def fargate_lines(capacity: Capacity, rps: float) -> list[CostLine]:
     lines = []
     tiers = capacity.tiers
     for name, tier in (("gateway", tiers.gateway), ("web", tiers.web), ("WAS", tiers.was)):
-        tasks = fargate_tasks(capacity, rps, tier.cpu_ms_per_request, size)
+        tasks = fargate_tasks(rps, tier.cpu_ms_per_request, size)
         lines.append(
             CostLine(
                 f"Fargate {name}",

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = ["destroy_stage"]
 
+# A stack whose delete fails is emptied again and deleted once more (objects written
+# while it was being emptied), then the failure stands.
+DELETE_ATTEMPTS = 2
 BATCH = 1000  # DeleteObjects takes at most 1000 keys; BatchDeleteImage 100 (below)
 
 
@@ -49,13 +52,13 @@ def destroy_stage(
     for name in (info.name for info in stacks):
         # Twice at most: S3 delivers access logs late, so the access-log bucket can gain
         # objects between being emptied and being deleted; the second pass catches them.
-        for attempt in (1, 2):
+        for attempt in range(1, DELETE_ATTEMPTS + 1):
             _prepare(session, name, report)
             try:
                 delete_stack(cloudformation, name, report=report, waiting=waiting)
                 break
             except AwsCommandError:
-                if attempt == 2:
+                if attempt == DELETE_ATTEMPTS:
                     raise
                 report(f"{name}: emptying again and retrying the delete")
         deleted.append(name)

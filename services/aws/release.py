@@ -143,7 +143,9 @@ def release_model(
     released: list[StageRelease] = []
     for index, stage in enumerate(stages):
         try:
-            released.append(_release_to(session, package, tag, stage, report, waiting))
+            released.append(
+                _release_to(session, package, tag, stage, report=report, waiting=waiting)
+            )
         except (AwsCommandError, ClientError) as exc:
             untouched = ", ".join(stages[index + 1 :]) or "none"
             raise AwsCommandError(
@@ -157,6 +159,7 @@ def _announce(
     package: ModelPackage,
     stage: str,
     data: StackInfo,
+    *,
     previous_url: str | None,
     report: Report,
 ) -> None:
@@ -188,6 +191,7 @@ def _release_to(
     package: ModelPackage,
     tag: str,
     stage: str,
+    *,
     report: Report,
     waiting: Waiting | None,
 ) -> StageRelease:

@@ -58,8 +58,8 @@ def _push_images(args: argparse.Namespace) -> int:
             args.images.split(),
             args.tag,
             args.stages.split(),
-            args.imagedefinitions,
-            args.context,
+            definitions_dir=args.imagedefinitions,
+            context=args.context,
         )
     except (CiError, ClientError, BotoCoreError) as exc:
         sys.stderr.write(f"kkot ci push-images: {exc}\n")
@@ -78,10 +78,10 @@ def _start_model_pipeline(args: argparse.Namespace) -> int:
             session.client("sagemaker"),
             session.client("s3"),
             session.client("ecr"),
-            args.pipeline,
-            args.package_group,
-            args.stage,
-            args.tag,
+            pipeline=args.pipeline,
+            group=args.package_group,
+            stage=args.stage,
+            tag=args.tag,
         )
     except (CiError, ClientError, BotoCoreError) as exc:
         sys.stderr.write(f"kkot ci start-model-pipeline: {exc}\n")

@@ -110,19 +110,13 @@ def push_images(
     names: Sequence[str],
     tag: str,
     stages: Sequence[str],
+    *,
     definitions_dir: Path | None = None,
     context: str = ".",
 ) -> list[Pushed]:
     """Build each named image once, push it to every stage's repository that lacks the
     tag, and (with `definitions_dir`) write the imagedefinitions of the ECS services."""
-    if not TAG_PATTERN.match(tag):
-        raise CiError(f"image tag {tag!r} is not a commit id (7-40 hex digits)")
-    unknown = [n for n in names if n not in IMAGES]
-    if unknown or not names:
-        raise CiError(f"unknown images {unknown}; known: {', '.join(IMAGES)}")
-    if not stages:
-        raise CiError("no stages given")
-    specs = [IMAGES[n] for n in names]
+    specs = _requested(names, tag, stages)
     repositories = sorted({repository_name(stage, spec) for stage in stages for spec in specs})
     uris = repository_uris(ecr, repositories)
     logged_in = False
@@ -146,8 +140,25 @@ def push_images(
                 docker.run(["push", uri])
             report.append(Pushed(spec.name, stage, uri, stage in missing))
             if definitions_dir is not None and spec.deployed_by_ecs:
-                definitions_dir.mkdir(parents=True, exist_ok=True)
-                (definitions_dir / image_definitions_name(stage, spec)).write_text(
-                    json.dumps([{"name": spec.name, "imageUri": uri}]) + "\n", encoding="utf-8"
-                )
+                _write_definitions(definitions_dir, stage, spec, uri)
     return report
+
+
+def _requested(names: Sequence[str], tag: str, stages: Sequence[str]) -> list[Image]:
+    """The images `names` stands for, once the tag, names and stages are checked."""
+    if not TAG_PATTERN.match(tag):
+        raise CiError(f"image tag {tag!r} is not a commit id (7-40 hex digits)")
+    unknown = [n for n in names if n not in IMAGES]
+    if unknown or not names:
+        raise CiError(f"unknown images {unknown}; known: {', '.join(IMAGES)}")
+    if not stages:
+        raise CiError("no stages given")
+    return [IMAGES[n] for n in names]
+
+
+def _write_definitions(directory: Path, stage: str, spec: Image, uri: str) -> None:
+    """The imagedefinitions file an ECS deploy action of `stage` reads for `spec`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / image_definitions_name(stage, spec)).write_text(
+        json.dumps([{"name": spec.name, "imageUri": uri}]) + "\n", encoding="utf-8"
+    )

@@ -58,7 +58,7 @@ def baseline_accuracy(sagemaker: Any, s3: Any, group: str) -> float:
 
 
 def start_model_pipeline(
-    sagemaker: Any, s3: Any, ecr: Any, pipeline: str, group: str, stage: str, tag: str
+    sagemaker: Any, s3: Any, ecr: Any, *, pipeline: str, group: str, stage: str, tag: str
 ) -> Started:
     """Start `pipeline` on the images `tag` in `stage`'s model repository (the one the
     pipeline's role may pull from), with the deployed model's accuracy as baseline."""

@@ -53,7 +53,7 @@ def emulator_command(args: argparse.Namespace) -> int:
         return 0 if ready else 1
     stop = threading.Event()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -87,20 +87,35 @@ def _rewrite(node: Any, stand_ins: dict[str, str], buses: dict[str, Any], vpc_ci
         return node
     if len(node) == 1:
         ((key, value),) = node.items()
-        if key == "Ref" and value in stand_ins:
-            return _literal(value, stand_ins[value], None)
-        if key == "Ref" and value in buses:
-            return _rewrite(buses[value], stand_ins, buses, vpc_cidr)
-        if key == "Fn::GetAtt" and value[0] in stand_ins:
-            return _literal(value[0], stand_ins[value[0]], value[1])
-        if key == "Fn::Cidr":
-            _, count, bits = value
-            network = ipaddress.ip_network(vpc_cidr)
-            subnets = network.subnets(new_prefix=network.max_prefixlen - int(bits))
-            return [str(next(subnets)) for _ in range(int(count))]
-        if key == "Fn::Sub":
-            return {key: _rewrite_sub(value, stand_ins, buses, vpc_cidr)}
+        rewritten = _rewrite_intrinsic(key, value, stand_ins, buses, vpc_cidr)
+        if rewritten is not _KEEP:
+            return rewritten
     return {k: _rewrite(v, stand_ins, buses, vpc_cidr) for k, v in node.items()}
+
+
+# What `_rewrite_intrinsic` answers for a function moto resolves by itself.
+_KEEP = object()
+
+
+def _rewrite_intrinsic(
+    key: str, value: Any, stand_ins: dict[str, str], buses: dict[str, Any], vpc_cidr: str
+) -> Any:
+    """The literal that stands in for one intrinsic function moto cannot resolve, or
+    _KEEP."""
+    if key == "Ref" and value in stand_ins:
+        return _literal(value, stand_ins[value], None)
+    if key == "Ref" and value in buses:
+        return _rewrite(buses[value], stand_ins, buses, vpc_cidr)
+    if key == "Fn::GetAtt" and value[0] in stand_ins:
+        return _literal(value[0], stand_ins[value[0]], value[1])
+    if key == "Fn::Cidr":
+        _, count, bits = value
+        network = ipaddress.ip_network(vpc_cidr)
+        subnets = network.subnets(new_prefix=network.max_prefixlen - int(bits))
+        return [str(next(subnets)) for _ in range(int(count))]
+    if key == "Fn::Sub":
+        return {key: _rewrite_sub(value, stand_ins, buses, vpc_cidr)}
+    return _KEEP
 
 
 def _rewrite_sub(
