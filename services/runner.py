@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,7 @@ async def _wait_for_model(url: str, timeout_s: float) -> None:
         while True:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with session.get(url + "/ping") as response:
-                    if response.status == 200:
+                    if response.status == HTTPStatus.OK:
                         return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the model server at {url} was not ready in {timeout_s}s")

@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 import structlog
 from aiohttp import web
@@ -121,13 +122,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except KkotError as exc:
-        if exc.status >= 500:
+        if exc.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             _log.warning("request_failed", code=exc.code, error=exc.message)
         return error_response(request, exc.status, exc.code, exc.message, exc.headers)
     except ValidationError as exc:
         return error_response(request, 422, "validation_error", _describe(exc))
     except web.HTTPException as exc:
-        if exc.status < 400:
+        if exc.status < HTTPStatus.BAD_REQUEST:
             raise
         code = re.sub(r"[^a-z0-9]+", "_", (exc.reason or "error").lower()).strip("_")
         message = (

@@ -10,7 +10,7 @@ from aiohttp import hdrs, web
 __all__ = ["drop_server_header", "install"]
 
 
-async def drop_server_header(request: web.Request, response: web.StreamResponse) -> None:
+async def drop_server_header(_request: web.Request, response: web.StreamResponse) -> None:
     """Remove the `Server` header (and any `X-Powered-By`)."""
     response.headers.popall(hdrs.SERVER, None)
     response.headers.popall("X-Powered-By", None)

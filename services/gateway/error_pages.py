@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 import aiohttp
 from aiohttp import web
@@ -115,7 +116,7 @@ async def html_error_pages_middleware(request: web.Request, handler: Handler) ->
     """The gateway's own JSON errors (413, 429, 502, 504, ...) as pages for browsers."""
     response = await handler(request)
     if (
-        response.status >= 400
+        response.status >= HTTPStatus.BAD_REQUEST
         and not response.prepared
         and isinstance(response, web.Response)
         and response.content_type == "application/json"
@@ -131,7 +132,7 @@ async def page_for_upstream(
 ) -> web.Response | None:
     """An upstream's JSON error as a page when a browser asked; None to relay as is."""
     if (
-        upstream.status < 400
+        upstream.status < HTTPStatus.BAD_REQUEST
         or upstream.content_type != "application/json"
         or not wants_html(request)
         or (upstream.content_length or 0) > _MAX_ERROR_BODY

@@ -6,6 +6,6 @@ from __future__ import annotations
 from aiohttp import web
 
 
-async def health(request: web.Request) -> web.Response:
+async def health(_request: web.Request) -> web.Response:
     """200 while the gateway serves."""
     return web.json_response({"status": "ok", "service": "gateway"})

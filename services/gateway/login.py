@@ -81,7 +81,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-async def logout(request: web.Request) -> web.StreamResponse:
+async def logout(_request: web.Request) -> web.StreamResponse:
     """End the session."""
     response = web.HTTPSeeOther(location="/")
     response.del_cookie(SESSION_COOKIE, path="/")

@@ -17,6 +17,8 @@ import time
 __all__ = ["SESSION_COOKIE", "sign_session", "verify_session"]
 
 SESSION_COOKIE = "kkot_session"
+# Far longer than any value `sign_session` makes: refused before any parsing or MAC work.
+MAX_COOKIE_CHARS = 512
 
 
 def _mac(secret: bytes, payload: str) -> str:
@@ -33,7 +35,7 @@ def sign_session(secret: bytes, principal: str, ttl_s: int, now: float | None = 
 
 def verify_session(secret: bytes, value: str, now: float | None = None) -> str | None:
     """The principal of a valid, unexpired cookie value; None otherwise."""
-    if len(value) > 512:
+    if len(value) > MAX_COOKIE_CHARS:
         return None
     principal, sep, rest = value.partition("|")
     expires, sep2, mac = rest.partition("|")

@@ -46,6 +46,11 @@ SUPPORTED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 # Magic numbers of formats people upload by mistake; named in the 415 message.
 _RESAMPLE: Final = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 _WHITE: Final = (255, 255, 255)
+# Arrays are height x width x channels, 8-bit RGB after conversion.
+_HWC_RANK: Final = 3
+RGB_CHANNELS: Final = 3
+MAX_PIXEL: Final = 255
+_MAX_16_BIT: Final = 0xFFFF
 
 
 def decode_image(
@@ -132,12 +137,17 @@ def preprocess_array(
 
 def image_to_array(array: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.uint8]:
     """H x W x 3 floats (0..255, or 0..1 when every value is <= 1) as uint8 pixels."""
-    if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] < 1 or array.shape[1] < 1:
+    if (
+        array.ndim != _HWC_RANK
+        or array.shape[2] != RGB_CHANNELS
+        or array.shape[0] < 1
+        or array.shape[1] < 1
+    ):
         raise InvalidImage(f"expected an H x W x 3 array, got shape {list(array.shape)}")
     if not np.isfinite(array).all():
         raise InvalidImage("pixel values must be finite numbers (no NaN or infinity)")
     low, high = float(array.min()), float(array.max())
-    if low < 0 or high > 255:
+    if low < 0 or high > MAX_PIXEL:
         raise InvalidImage(f"pixel values must lie in 0..255 (or 0..1); got {low:g}..{high:g}")
     scaled = array * 255.0 if high <= 1.0 else array
     pixels: npt.NDArray[np.uint8] = np.rint(scaled).astype(np.uint8)
@@ -196,7 +206,7 @@ def _wide_to_uint8(pixels: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     wide = pixels.astype(np.int64)
     top = int(wide.max(initial=0))
     # 16-bit data (PNG "I;16", or "I" holding 16-bit values): keep the high byte.
-    shift = 0 if top <= 255 else 8 if top <= 0xFFFF else 24
+    shift = 0 if top <= MAX_PIXEL else 8 if top <= _MAX_16_BIT else 24
     narrow: npt.NDArray[np.uint8] = np.clip(wide >> shift, 0, 255).astype(np.uint8)
     return narrow
 

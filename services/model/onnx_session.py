@@ -51,6 +51,8 @@ __all__ = ["ArtifactError", "ServedModel", "load_model", "session_options"]
 
 _log = get_logger("kkot.model.onnx_session")
 _C = TypeVar("_C", ModelMetadata, LabelList, Catalog, Evaluation)
+# The model's input: a batch of channel-first images.
+_NCHW_RANK = 4
 
 
 class ArtifactError(Unprocessable):
@@ -272,7 +274,7 @@ def _check_io(model: ServedModel) -> None:
         )
     shape = inputs[meta.input_name].shape
     size = meta.preprocessing.image_size
-    if len(shape) != 4 or list(shape[1:]) != [3, size, size]:
+    if len(shape) != _NCHW_RANK or list(shape[1:]) != [3, size, size]:
         raise ArtifactError(
             f"input {meta.input_name!r} has shape {shape}, expected [N, 3, {size}, {size}]"
         )

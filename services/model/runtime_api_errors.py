@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 from aiohttp import web
 
@@ -56,7 +57,7 @@ async def runtime_error_middleware(request: web.Request, handler: Handler) -> we
             text=ErrorResponse(error=inner).model_dump_json(),
             content_type="application/json",
         )
-    if response.status < 400 or not isinstance(response, web.Response):
+    if response.status < HTTPStatus.BAD_REQUEST or not isinstance(response, web.Response):
         return response
     original = response.text or ""
     try:
@@ -66,10 +67,11 @@ async def runtime_error_middleware(request: web.Request, handler: Handler) -> we
             code="model_error", message=original[:500], request_id=request_id_of(request)
         )
     endpoint = request.match_info.get("EndpointName", "")
+    side = "server" if response.status >= HTTPStatus.INTERNAL_SERVER_ERROR else "client"
     body = RuntimeModelError(
         error=inner,
         Message=(
-            f"Received {'server' if response.status >= 500 else 'client'} error "
+            f"Received {side} error "
             f'({response.status}) from primary with message "{original}". '
             f"Endpoint {endpoint}."
         ),

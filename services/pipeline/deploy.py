@@ -13,6 +13,7 @@ With no server running, a deploy only records the version as deployed: the next
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 
 import aiohttp
@@ -82,7 +83,7 @@ class ModelServerAdmin:
         try:
             async with self._session.get(f"{self._base}/admin/model", timeout=timeout) as resp:
                 body = await resp.read()
-                if resp.status != 200:
+                if resp.status != HTTPStatus.OK:
                     raise DeployError(
                         f"model server at {self._base} answered GET /admin/model with "
                         f"{resp.status}: {body[:300]!r}"
@@ -104,7 +105,7 @@ class ModelServerAdmin:
                 f"{self._base}/admin/model", json=request.model_dump(mode="json"), timeout=timeout
             ) as resp:
                 body = await resp.read()
-                if resp.status != 200:
+                if resp.status != HTTPStatus.OK:
                     raise DeployError(
                         f"model server refused {model_dir}: {resp.status} {body[:500]!r}"
                     )

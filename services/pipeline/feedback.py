@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 
 import aiohttp
@@ -86,7 +87,7 @@ async def _get(
     try:
         async with session.get(url, params=params) as resp:
             body = await resp.read()
-            if resp.status != 200:
+            if resp.status != HTTPStatus.OK:
                 raise PipelineError(f"GET {url} answered {resp.status}: {body[:300]!r}")
             return body
     except (aiohttp.ClientError, TimeoutError) as exc:

@@ -41,7 +41,7 @@ def _headers(cache: bool) -> dict[str, str]:
     }
 
 
-async def docs_page(request: web.Request) -> web.Response:
+async def docs_page(_request: web.Request) -> web.Response:
     """The docs UI's page."""
     text = await asyncio.to_thread((_OWN / "index.html").read_text, encoding="utf-8")
     return web.Response(

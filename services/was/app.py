@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from http import HTTPStatus
 
 import aioboto3
 import aiohttp
@@ -219,7 +220,7 @@ async def _endpoint_ready(app: web.Application) -> bool:
         return True
     try:
         async with app[keys.HTTP].get(f"{local}/ping") as response:
-            return response.status == 200
+            return response.status == HTTPStatus.OK
     except (aiohttp.ClientError, TimeoutError):
         return False
 

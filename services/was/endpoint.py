@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -74,6 +75,8 @@ _RETRYABLE_CODES = frozenset(
 _UNAVAILABLE_CODES = frozenset(
     {"ThrottlingException", "ServiceUnavailable", "ServiceUnavailableException"}
 )
+# Throttled or not ready, from the endpoint or the container behind it: retryable.
+_BUSY_STATUSES = frozenset({HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE})
 
 
 class _Transient(Exception):
@@ -119,11 +122,11 @@ def _status_and_code(exc: ClientError) -> tuple[int, str, Any]:
 
 def _client_refusal(status: int, message: str) -> KkotError | None:
     """The model's 4xx verdict on the image, as our own 4xx; None if not such a verdict."""
-    if status == 413:
+    if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
         return PayloadTooLarge("the model endpoint refused the image as too large")
-    if status == 415:
+    if status == HTTPStatus.UNSUPPORTED_MEDIA_TYPE:
         return UnsupportedMediaType("the model endpoint cannot read this image format")
-    if status in (400, 422):
+    if status in (HTTPStatus.BAD_REQUEST, HTTPStatus.UNPROCESSABLE_ENTITY):
         return InvalidImage(
             f"the model could not read this image{': ' + message if message else ''}"
         )
@@ -135,27 +138,34 @@ def _classify_client_error(exc: ClientError) -> Exception:
     status, code, original = _status_and_code(exc)
     message = str(exc.response.get("Error", {}).get("Message") or "")[:200]
     if code == "ModelError":
-        original_status = int(original or 0)
-        refusal = _client_refusal(original_status, message)
-        if refusal is not None:
-            return refusal
-        if original_status in (429, 503):
-            # The model server is loading, swapping or saturated: worth another try.
-            return _Transient(ServiceUnavailable("the model is not ready; try again shortly"))
-        if original_status in (0, 504) and "timed out" in message.lower():
-            # The endpoint's 60 s invocation limit: a slow model stays slow, no retry.
-            return _Failure(UpstreamTimeout("the model endpoint did not answer in time"))
-        return _Failure(UpstreamError(f"the model failed (status {original_status or '?'})"))
-    if status == 404 or (code == "ValidationError" and "not found" in message.lower()):
+        return _classify_model_error(int(original or 0), message)
+    if status == HTTPStatus.NOT_FOUND or (
+        code == "ValidationError" and "not found" in message.lower()
+    ):
         return _Failure(ServiceUnavailable("the model endpoint does not exist (yet)"))
     refusal = _client_refusal(status, message)
     if refusal is not None:
         return refusal
-    if status == 429 or code in _UNAVAILABLE_CODES or status == 503:
+    if status in _BUSY_STATUSES or code in _UNAVAILABLE_CODES:
         return _Transient(ServiceUnavailable("the model endpoint is busy or unavailable"))
-    if status >= 500 or code in _RETRYABLE_CODES:
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR or code in _RETRYABLE_CODES:
         return _Transient(UpstreamError(f"the model endpoint failed (status {status})"))
     return _Failure(UpstreamError(f"unexpected answer from the model endpoint ({code})"))
+
+
+def _classify_model_error(original_status: int, message: str) -> Exception:
+    """A ModelError: the container's own answer (`original_status`, 0 when there was
+    none) sorted into refusal / retryable / failure."""
+    refusal = _client_refusal(original_status, message)
+    if refusal is not None:
+        return refusal
+    if original_status in _BUSY_STATUSES:
+        # The model server is loading, swapping or saturated: worth another try.
+        return _Transient(ServiceUnavailable("the model is not ready; try again shortly"))
+    if original_status in (0, HTTPStatus.GATEWAY_TIMEOUT) and "timed out" in message.lower():
+        # The endpoint's 60 s invocation limit: a slow model stays slow, no retry.
+        return _Failure(UpstreamTimeout("the model endpoint did not answer in time"))
+    return _Failure(UpstreamError(f"the model failed (status {original_status or '?'})"))
 
 
 class EndpointClient:

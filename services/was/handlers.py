@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 import aiohttp
 from aiohttp import web
@@ -105,7 +106,7 @@ def _location(request: web.Request, stored: StoredClassification) -> str:
     return str(request.app.router["classifications_get"].url_for(id=stored.id))
 
 
-async def health(request: web.Request) -> web.Response:
+async def health(_request: web.Request) -> web.Response:
     """Liveness only: the process answers."""
     return web.json_response({"status": "ok"})
 
@@ -130,7 +131,7 @@ async def _check_endpoint(request: web.Request) -> DependencyHealth:
         # A probe must answer quickly: bound it by the connect timeout, not the read one.
         timeout = aiohttp.ClientTimeout(total=settings.connect_timeout_s + 1)
         async with request.app[keys.HTTP].get(f"{local}/ping", timeout=timeout) as response:
-            ok, detail = response.status == 200, f"ping {response.status}"
+            ok, detail = response.status == HTTPStatus.OK, f"ping {response.status}"
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         ok, detail = False, f"unreachable: {type(exc).__name__}"
     if ok and request.app[keys.MODEL_INFO].snapshot is None:
@@ -175,7 +176,7 @@ async def _classify(request: web.Request, *, background: bool) -> StoredClassifi
     )
     if background:
         return stored
-    return await service.complete(stored, upload.data, language=language, started=started)
+    return await service.complete(stored, upload.data, started=started)
 
 
 async def classify_tutorial(request: web.Request) -> web.Response:

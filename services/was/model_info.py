@@ -150,8 +150,8 @@ class ModelInfo:
             await asyncio.sleep(pause)
             pause = min(self._retry_max_s, pause * 2)
 
-    async def observe(self, model_name: str, model_version: str, *, wait_s: float = 2.0) -> None:
-        """A prediction named this model: if it is new to us, refresh, waiting up to
+    async def observe(self, model_version: str, *, wait_s: float = 2.0) -> None:
+        """A prediction named this model version: if it is new to us, refresh, waiting up to
         `wait_s` so that the answer which met the new version (or the very first answer
         after start) already carries its catalog; a slower refresh finishes in the
         background. Costs nothing while the version is the known one."""

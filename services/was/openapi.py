@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -143,9 +144,9 @@ def _image_body() -> dict[str, Any]:
 
 def _response(status: int, spec: type[BaseModel] | str) -> dict[str, Any]:
     headers: dict[str, Any] = {"X-Request-ID": _header("X-Request-ID")}
-    if status in (201, 202):
+    if status in (HTTPStatus.CREATED, HTTPStatus.ACCEPTED):
         headers["Location"] = _header("Location")
-    if status == 202 or status in _WITH_RETRY_AFTER:
+    if status == HTTPStatus.ACCEPTED or status in _WITH_RETRY_AFTER:
         headers["Retry-After"] = _header("Retry-After")
     if isinstance(spec, str):
         if spec == "image":

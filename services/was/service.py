@@ -162,12 +162,12 @@ class ClassificationService:
         """Run a pending job again (as a background job), or end it when it has used
         up its attempts."""
         if stored.attempts >= max_attempts:
-            await self._fail(stored, _gave_up(stored.attempts), stored.language)
+            await self._fail(stored, _gave_up(stored.attempts))
             return
         await self._announce(stored)
 
     async def complete(
-        self, stored: StoredClassification, data: bytes, *, language: Language, started: float
+        self, stored: StoredClassification, data: bytes, *, started: float
     ) -> StoredClassification:
         """Classify `data` for the pending record `stored`; raise on failure."""
         try:
@@ -187,10 +187,10 @@ class ClassificationService:
                 payload.data, payload.content_type, request_id=stored.request_id
             )
         except KkotError as exc:
-            await self._fail(stored, exc, language)
+            await self._fail(stored, exc)
             raise
         prediction = result.prediction
-        await self.model_info.observe(prediction.model_name, prediction.model_version)
+        await self.model_info.observe(prediction.model_version)
         total_ms = (time.perf_counter() - started) * 1000
         done = stored.model_copy(
             update={
@@ -225,7 +225,7 @@ class ClassificationService:
         )
         return done
 
-    async def _fail(self, stored: StoredClassification, exc: KkotError, language: Language) -> None:
+    async def _fail(self, stored: StoredClassification, exc: KkotError) -> None:
         failed = stored.model_copy(
             update={
                 "status": ClassificationStatus.FAILED,
@@ -263,7 +263,7 @@ class ClassificationService:
             if stored is None or stored.status is not ClassificationStatus.PENDING:
                 return
             if stored.attempts >= self.max_attempts:
-                await self._fail(stored, _gave_up(stored.attempts), data.language)
+                await self._fail(stored, _gave_up(stored.attempts))
                 return
             # Counted before the work: a job that crashes its worker still uses it up.
             stored = stored.model_copy(update={"attempts": stored.attempts + 1})
@@ -272,10 +272,10 @@ class ClassificationService:
                 blob = await self.blobs.get(stored.image_key)
             except BlobNotFound:
                 gone = KkotError("the photo of this job is gone", code="image_missing")
-                await self._fail(stored, gone, data.language)
+                await self._fail(stored, gone)
                 return
             try:
-                await self.complete(stored, blob.data, language=data.language, started=started)
+                await self.complete(stored, blob.data, started=started)
             except KkotError:
                 # Recorded as failed and announced; not an error of the consumer.
                 return

@@ -38,6 +38,8 @@ __all__ = ["INDEX_NAME", "KIND", "DynamoDBClassificationStore", "RecordConflict"
 
 INDEX_NAME = "by-time"
 KIND = "classification"
+# A cursor's timestamp: ISO 8601 with microseconds and an offset is 32 characters.
+MAX_TIMESTAMP_CHARS = 40
 _PENDING = ClassificationStatus.PENDING.value
 
 
@@ -73,7 +75,7 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
         not isinstance(created_at, str)
         or not isinstance(record_id, str)
         or not 0 < len(record_id) <= MAX_ID_CHARS
-        or not 0 < len(created_at) <= 40
+        or not 0 < len(created_at) <= MAX_TIMESTAMP_CHARS
     ):
         raise InvalidCursor("invalid cursor")
     return {"pk": {"S": record_id}, "kind": {"S": KIND}, "created_at": {"S": created_at}}

@@ -34,6 +34,8 @@ __all__ = ["FILE_FIELD", "Upload", "check_image", "read_upload", "sanitize_filen
 
 FILE_FIELD: Final = "file"
 MAX_FILENAME_CHARS: Final = 120
+# A longer "extension" is part of the name: shortening keeps no such tail.
+MAX_EXTENSION_CHARS: Final = 10
 _CHUNK: Final = 64 * 1024
 
 # Sniffed format -> (content type sent to the endpoint, file extension for the blob key).
@@ -78,7 +80,7 @@ def sanitize_filename(raw: str | None) -> str | None:
     name = re.sub(r'[<>:"|?*]', "_", name).strip(" .")
     if len(name) > MAX_FILENAME_CHARS:
         stem, dot, ext = name.rpartition(".")
-        if dot and 0 < len(ext) <= 10:
+        if dot and 0 < len(ext) <= MAX_EXTENSION_CHARS:
             name = stem[: MAX_FILENAME_CHARS - len(ext) - 1] + "." + ext
         else:
             name = name[:MAX_FILENAME_CHARS]

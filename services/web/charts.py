@@ -17,13 +17,17 @@ __all__ = ["ClassBars", "HistoryPoint", "accuracy_history", "class_bars", "confu
 
 _CELL = 56
 _FONT = 13
+# From the Hangul Jamo block on, glyphs are taken as full-width (one em).
+_WIDE_GLYPHS_FROM = 0x1100
+# A confusion-matrix cell holding more than this share of its row is drawn strong.
+_STRONG_SHARE = 0.75
 
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _svg(chart_id: str, width: float, height: float, title: str, desc: str, body: str) -> Markup:
+def _svg(chart_id: str, width: float, height: float, *, title: str, desc: str, body: str) -> Markup:
     return Markup(
         f'<svg class="chart" id="{_e(chart_id)}" viewBox="0 0 {width:.0f} {height:.0f}" '
         f'role="img" aria-labelledby="{_e(chart_id)}-t {_e(chart_id)}-d" '
@@ -35,7 +39,7 @@ def _svg(chart_id: str, width: float, height: float, title: str, desc: str, body
 
 def _text_width(text: str) -> float:
     """Roughly how wide `text` is at 13 px: Hangul and other wide glyphs take a full em."""
-    return sum(13.0 if ord(char) >= 0x1100 else 7.4 for char in text)
+    return sum(13.0 if ord(char) >= _WIDE_GLYPHS_FROM else 7.4 for char in text)
 
 
 def _label_width(names: Sequence[str]) -> float:
@@ -81,7 +85,7 @@ def confusion_matrix(
         for j, count in enumerate(row):
             share = count / total
             x = left + j * _CELL
-            strong = " strong" if share > 0.75 else ""
+            strong = " strong" if share > _STRONG_SHARE else ""
             kind = "hit" if i == j else "miss"
             parts.append(
                 f'<rect class="cell {kind}" x="{x:.0f}" y="{y:.0f}" width="{_CELL - 2}" '
@@ -91,7 +95,7 @@ def confusion_matrix(
             )
             if count:
                 words.append(f"{names[i]} → {names[j]}: {count}")
-    return _svg("confusion", width, height, title, "; ".join(words), "".join(parts))
+    return _svg("confusion", width, height, title=title, desc="; ".join(words), body="".join(parts))
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ def class_bars(rows: Sequence[ClassBars], *, title: str, precision: str, recall:
         words.append(
             f"{row.name}: {precision} {row.precision * 100:.0f}%, {recall} {row.recall * 100:.0f}%"
         )
-    return _svg("per-class", width, height, title, "; ".join(words), "".join(parts))
+    return _svg("per-class", width, height, title=title, desc="; ".join(words), body="".join(parts))
 
 
 @dataclass(frozen=True)
@@ -196,4 +200,6 @@ def accuracy_history(points: Sequence[HistoryPoint], *, title: str, deployed: st
         words.append(
             f"{point.label} {point.created_at:%Y-%m-%d %H:%M}: {point.accuracy * 100:.1f}%{note}"
         )
-    return _svg("history-chart", width, height, title, "; ".join(words), "".join(parts))
+    return _svg(
+        "history-chart", width, height, title=title, desc="; ".join(words), body="".join(parts)
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 from aiohttp import web
 
@@ -30,10 +31,10 @@ async def html_errors_middleware(request: web.Request, handler: Handler) -> web.
     except web.HTTPMethodNotAllowed:
         return failure_page(request, "bad_request", 405)
     except web.HTTPException as exc:
-        if exc.status < 400:
+        if exc.status < HTTPStatus.BAD_REQUEST:
             raise
         code = re.sub(r"[^a-z0-9]+", "_", (exc.reason or "error").lower()).strip("_")
-        code = "payload_too_large" if exc.status == 413 else code
+        code = "payload_too_large" if exc.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE else code
         return failure_page(request, code, exc.status)
     except KkotError as exc:
         return failure_page(request, exc.code, exc.status)

@@ -47,8 +47,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                     response,
                     listener.queue,
                     names,
-                    settings.sse_heartbeat_s,
-                    settings.sse_idle_timeout_s,
+                    heartbeat_s=settings.sse_heartbeat_s,
+                    idle_timeout_s=settings.sse_idle_timeout_s,
                 )
             return response
     except TooManyListeners:
@@ -62,6 +62,7 @@ async def _stream(
     response: web.StreamResponse,
     queue: asyncio.Queue[LiveItem | None],
     names: dict[str, str],
+    *,
     heartbeat_s: float,
     idle_timeout_s: float,
 ) -> None:

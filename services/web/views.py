@@ -3,6 +3,8 @@ failure becomes a friendly page in the reader's language, never raw JSON."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from aiohttp import web
 
 from services.web.i18n import LANGUAGE_COOKIE, LANGUAGES, messages
@@ -58,7 +60,8 @@ def failure_page(request: web.Request, code: str, status: int) -> web.Response:
     code = _ALIASES.get(code, code)
     key = f"error.{code}" if code in _KNOWN_ERRORS else "error.generic"
     # A WAS-side outage is a 502/503 of ours; the reader's own mistakes stay 4xx.
-    shown = status if 400 <= status < 500 else (503 if status == 503 else 502)
+    ours = HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR
+    shown = status if ours or status == HTTPStatus.SERVICE_UNAVAILABLE else HTTPStatus.BAD_GATEWAY
     return render(
         request, "error.html", status=shown, message_key=key, request_id=request_id_of(request)
     )
@@ -191,7 +194,7 @@ async def feedback_submit(request: web.Request) -> web.StreamResponse:
             if_match=version if isinstance(version, str) and version.isdecimal() else None,
         )
     except WasFailure as failure:
-        code = "feedback_conflict" if failure.status == 409 else failure.code
+        code = "feedback_conflict" if failure.status == HTTPStatus.CONFLICT else failure.code
         return failure_page(request, code, failure.status)
     location = request.app.router["result"].url_for(id=classification_id)
     raise web.HTTPSeeOther(location=str(location.with_query(thanks="1")))
@@ -261,5 +264,5 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-async def health(request: web.Request) -> web.Response:
+async def health(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "service": "web"})

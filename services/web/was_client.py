@@ -4,6 +4,7 @@ and failures as `WasFailure` carrying WAS's error code for a friendly message.""
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import aiohttp
@@ -163,7 +164,10 @@ class WasClient:
                     except ValidationError:
                         readiness = None
                 return Health(
-                    ok=r.status == 200, status=r.status, latency_ms=latency, readiness=readiness
+                    ok=r.status == HTTPStatus.OK,
+                    status=r.status,
+                    latency_ms=latency,
+                    readiness=readiness,
                 )
         except (aiohttp.ClientError, TimeoutError) as exc:
             return Health(ok=False, detail=type(exc).__name__)
@@ -175,6 +179,7 @@ class WasClient:
         model: type[M],
         language: Language,
         request_id: str | None,
+        *,
         extra_headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> M:
@@ -184,7 +189,7 @@ class WasClient:
                 method, self._base + path, headers=headers, **kwargs
             ) as response:
                 raw = await response.read()
-                if response.status >= 400:
+                if response.status >= HTTPStatus.BAD_REQUEST:
                     raise _failure(response.status, raw)
         except aiohttp.ClientError as exc:
             raise WasFailure(502, "was_unreachable", type(exc).__name__) from exc

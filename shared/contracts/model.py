@@ -70,7 +70,7 @@ class Catalog(Contract):
     # Looked up several times per classification, over up to 1000 labels: index once.
     _by_label: dict[str, CatalogEntry] = PrivateAttr(default_factory=dict)
 
-    def model_post_init(self, context: Any, /) -> None:
+    def model_post_init(self, _context: Any, /) -> None:
         for entry in self.entries:
             self._by_label.setdefault(entry.label, entry)
 

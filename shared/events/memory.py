@@ -36,6 +36,7 @@ class MemorySubscription:
         consumer: str,
         event_types: frozenset[EventType],
         handler: EventHandler,
+        *,
         queue_size: int,
         concurrency: int = 1,
     ) -> None:
@@ -146,7 +147,7 @@ class MemoryEventBus:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         subscription = MemorySubscription(
-            self, consumer, types, handler, self.queue_size, concurrency
+            self, consumer, types, handler, queue_size=self.queue_size, concurrency=concurrency
         )
         self._subscriptions[consumer] = subscription
         if self._started:
