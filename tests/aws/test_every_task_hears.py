@@ -45,6 +45,25 @@ async def _read_event(stream: Any, within_s: float) -> bytes:
                 return bytes(block)
 
 
+async def _until_every_task_serves_v2(
+    was_tasks: list[Client], web_tasks: list[Client], deployed_at: float
+) -> None:
+    """Every WAS task answers the new labels; every web task shows the new version."""
+    pending = {f"was{n}" for n in range(len(was_tasks))} | {
+        f"web{n}" for n in range(len(web_tasks))
+    }
+    while pending:
+        assert time.monotonic() - deployed_at < DEPLOY_WITHIN_S, f"not updated: {pending}"
+        for n, was in enumerate(was_tasks):
+            labels = LabelsResponse.model_validate(await (await was.get("/api/v1/labels")).json())
+            if labels.model_version == "v2" and labels.labels[0].label.startswith("v2-"):
+                pending.discard(f"was{n}")
+        for n, web in enumerate(web_tasks):
+            if "<code>v2</code>" in await (await web.get("/model")).text():
+                pending.discard(f"web{n}")
+        await asyncio.sleep(0.1)
+
+
 async def test_two_was_and_two_web_tasks_all_hear_a_deploy_and_every_live_stream_updates(
     aiohttp_server: Any,
     aiohttp_client: Any,
@@ -119,18 +138,7 @@ async def test_two_was_and_two_web_tasks_all_hear_a_deploy_and_every_live_stream
             bus, ModelDeployed(model_name="efficientnet-lite0-imagenet", model_version="v2")
         )
 
-    # Every WAS task answers the new labels; every web task shows the new version.
-    pending = {f"was{n}" for n in range(2)} | {f"web{n}" for n in range(2)}
-    while pending:
-        assert time.monotonic() - deployed_at < DEPLOY_WITHIN_S, f"not updated: {pending}"
-        for n, was in enumerate(was_tasks):
-            labels = LabelsResponse.model_validate(await (await was.get("/api/v1/labels")).json())
-            if labels.model_version == "v2" and labels.labels[0].label.startswith("v2-"):
-                pending.discard(f"was{n}")
-        for n, web in enumerate(web_tasks):
-            if "<code>v2</code>" in await (await web.get("/model")).text():
-                pending.discard(f"web{n}")
-        await asyncio.sleep(0.1)
+    await _until_every_task_serves_v2(was_tasks, web_tasks, deployed_at)
 
     # One classification through the first WAS reaches the browsers on BOTH web tasks,
     # with the new model's label.

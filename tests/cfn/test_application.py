@@ -219,25 +219,22 @@ def test_log_groups_have_retention_and_encryption(app: Template) -> None:
 def _evaluate(template: Template, parameters: dict[str, str]) -> dict[str, bool]:
     """Every condition of `template` for the given parameter values (else defaults)."""
 
+    functions: dict[str, Any] = {
+        "Ref": lambda name: parameters.get(name, template["Parameters"][name].get("Default")),
+        "Fn::Equals": lambda args: str(value(args[0])) == str(value(args[1])),
+        "Fn::Not": lambda args: not value(args[0]),
+        "Fn::And": lambda args: all(value(a) for a in args),
+        "Fn::Or": lambda args: any(value(a) for a in args),
+        "Condition": lambda name: value(template["Conditions"][name]),
+    }
+
     def value(node: Any) -> Any:
-        if isinstance(node, dict):
-            ((function, args),) = node.items()
-            if function == "Ref":
-                default = template["Parameters"][args].get("Default")
-                return parameters.get(args, default)
-            if function == "Fn::Equals":
-                left, right = (value(a) for a in args)
-                return str(left) == str(right)
-            if function == "Fn::Not":
-                return not value(args[0])
-            if function == "Fn::And":
-                return all(value(a) for a in args)
-            if function == "Fn::Or":
-                return any(value(a) for a in args)
-            if function == "Condition":
-                return value(template["Conditions"][args])
+        if not isinstance(node, dict):
+            return node
+        ((function, args),) = node.items()
+        if function not in functions:
             raise AssertionError(f"unhandled {function}")
-        return node
+        return functions[function](args)
 
     return {name: bool(value(c)) for name, c in template["Conditions"].items()}
 

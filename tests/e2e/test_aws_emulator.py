@@ -120,6 +120,45 @@ async def _eventually(check: Any, within_s: float, what: str) -> Any:
         await asyncio.sleep(0.2)
 
 
+async def _history_in_two_pages(http: aiohttp.ClientSession, url: str) -> list[str]:
+    """The ids of the history, two per page (DynamoDB's by-time index, keyset cursor)."""
+    async with http.get(f"{url}/api/v1/classifications?limit=2") as response:
+        first = ClassificationPage.model_validate(await _json(response))
+    assert first.next_cursor
+    async with http.get(
+        f"{url}/api/v1/classifications", params={"limit": "2", "cursor": first.next_cursor}
+    ) as response:
+        second = ClassificationPage.model_validate(await _json(response))
+    return [item.id for item in first.items + second.items]
+
+
+async def _deploy_with_the_cli(
+    aws_flavour: Running, default_model_dir: Path, tmp_path: Path
+) -> int:
+    """A new version deployed with `kkot models deploy`, announced on the emulator's
+    EventBridge; its version number."""
+    registry = LocalRegistry(tmp_path / "registry")
+    version = registry.register(
+        "kkot-flowers",
+        relabelled_copy(default_model_dir, tmp_path / "candidate", "candidate"),
+        status=ApprovalStatus.APPROVED,
+        metrics={"accuracy": 0.5},
+        lineage=Lineage(),
+    ).version
+    deploy = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "models", "deploy", str(version),
+        "--registry", str(tmp_path / "registry"), "--endpoint-url", aws_flavour.model_url,
+        cwd=REPO,
+        env={**os.environ, **aws_flavour.stage.pipeline_environment()},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(deploy.communicate(), 120)
+    assert deploy.returncode == 0, err.decode()[-2000:]
+    assert json.loads(out)["live"] is True
+    return version
+
+
 async def test_the_aws_flavour_end_to_end(
     aws_flavour: Running,
     flower_photos: dict[str, list[Path]],
@@ -160,15 +199,7 @@ async def test_the_aws_flavour_end_to_end(
         assert background.status is ClassificationStatus.COMPLETED and background.label
         records.append(background)
 
-        # History, two pages (DynamoDB's by-time index, keyset cursor).
-        async with http.get(f"{url}/api/v1/classifications?limit=2") as response:
-            first = ClassificationPage.model_validate(await _json(response))
-        assert first.next_cursor
-        async with http.get(
-            f"{url}/api/v1/classifications", params={"limit": "2", "cursor": first.next_cursor}
-        ) as response:
-            second = ClassificationPage.model_validate(await _json(response))
-        paged = [item.id for item in first.items + second.items]
+        paged = await _history_in_two_pages(http, url)
         assert sorted(paged) == sorted(r.id for r in records)
 
         # Feedback with a label from the model's own list.
@@ -180,26 +211,7 @@ async def test_the_aws_flavour_end_to_end(
                 corrected
             )
 
-        # Deploy a new version with the CLI, announced on the emulator's EventBridge.
-        registry = LocalRegistry(tmp_path / "registry")
-        version = registry.register(
-            "kkot-flowers",
-            relabelled_copy(default_model_dir, tmp_path / "candidate", "candidate"),
-            status=ApprovalStatus.APPROVED,
-            metrics={"accuracy": 0.5},
-            lineage=Lineage(),
-        ).version
-        deploy = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.cli", "models", "deploy", str(version),
-            "--registry", str(tmp_path / "registry"), "--endpoint-url", aws_flavour.model_url,
-            cwd=REPO,
-            env={**os.environ, **aws_flavour.stage.pipeline_environment()},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(deploy.communicate(), 120)
-        assert deploy.returncode == 0, err.decode()[-2000:]
-        assert json.loads(out)["live"] is True
+        version = await _deploy_with_the_cli(aws_flavour, default_model_dir, tmp_path)
         deployed_at = time.monotonic()
 
         async def everyone_has_it() -> bool:

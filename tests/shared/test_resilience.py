@@ -41,7 +41,7 @@ async def test_retry_call_retries_only_retryable_errors_and_is_bounded() -> None
 
     calls = 0
     with pytest.raises(ConnectionError):
-        await retry_call(always_fails, policy, lambda e: False)
+        await retry_call(always_fails, policy, lambda _e: False)
     assert calls == 1
 
 
@@ -54,7 +54,7 @@ async def test_retry_call_returns_once_the_call_succeeds() -> None:
             raise outcome
         return outcome
 
-    result = await retry_call(call, RetryPolicy(max_attempts=3, base_delay=0.001), lambda e: True)
+    result = await retry_call(call, RetryPolicy(max_attempts=3, base_delay=0.001), lambda _e: True)
     assert result == "ok"
 
 
