@@ -66,9 +66,6 @@ class _Series:
     units: dict[str, str] = field(default_factory=dict)
     values: dict[str, float | list[float]] = field(default_factory=dict)
 
-    def full(self) -> bool:
-        return any(isinstance(v, list) and len(v) >= MAX_VALUES for v in self.values.values())
-
 
 class EmfBuffer:
     """Aggregates observations per series; `take()` returns and forgets the records."""
@@ -84,27 +81,33 @@ class EmfBuffer:
         cloudwatch = definition.cloudwatch
         if cloudwatch is None:
             return
+        # Records share a line when they share dimension sets and label values (the
+        # request count and latency of one route and status, say).
+        key = (cloudwatch.dimension_sets, tuple(sorted(labels.items())))
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = self._new_series(cloudwatch.dimension_sets, labels)
+        series.units[cloudwatch.name] = cloudwatch.unit
+        if definition.kind != "histogram":
+            summed = series.values.get(cloudwatch.name, 0.0)
+            assert not isinstance(summed, list)
+            series.values[cloudwatch.name] = summed + value
+            return
+        listed = series.values.setdefault(cloudwatch.name, [])
+        assert isinstance(listed, list)
+        listed.append(value)
+        if len(listed) >= MAX_VALUES:
+            del self._series[key]
+            self._emit(self._record(series))
+
+    def _new_series(
+        self, dimension_sets: tuple[tuple[str, ...], ...], labels: Mapping[str, str]
+    ) -> _Series:
         properties = {"Service": self.service}
         properties.update({DIMENSION_NAMES[k]: v for k, v in labels.items()})
         if "status" in labels:
             properties["StatusClass"] = labels["status"][:1] + "xx"
-        dimension_sets = [[DIMENSION_NAMES[n] for n in s] for s in cloudwatch.dimension_sets]
-        key = (repr(dimension_sets), tuple(sorted(properties.items())))
-        series = self._series.get(key)
-        if series is None:
-            series = self._series[key] = _Series(dimension_sets, properties)
-        series.units[cloudwatch.name] = cloudwatch.unit
-        if definition.kind == "histogram":
-            listed = series.values.setdefault(cloudwatch.name, [])
-            assert isinstance(listed, list)
-            listed.append(value)
-        else:
-            summed = series.values.get(cloudwatch.name, 0.0)
-            assert not isinstance(summed, list)
-            series.values[cloudwatch.name] = summed + value
-        if series.full():
-            del self._series[key]
-            self._emit(self._record(series))
+        return _Series([[DIMENSION_NAMES[n] for n in s] for s in dimension_sets], properties)
 
     def take(self) -> list[Record]:
         """Every pending series as one record each; the buffer starts empty again."""

@@ -10,6 +10,7 @@ and cheap (a dict lookup and a lock-free add on the event loop).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
@@ -33,20 +34,28 @@ class Metrics:
             d.name: _family(d, self.registry) for d in definitions
         }
         self._info: dict[str, tuple[str, ...]] = {}
+        # Children by (family, label values): prometheus_client's `labels()` validates
+        # and locks on every call, a cost paid here once per series instead.
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, definition: MetricDef, labels: Mapping[str, str]) -> Any:
+        key = (definition.name, *(labels[name] for name in definition.labels))
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self._families[definition.name].labels(**labels)
+        return child
 
     def count(self, definition: MetricDef, labels: Mapping[str, str], amount: float = 1.0) -> None:
         """Add `amount` to a counter."""
-        family = self._families[definition.name]
-        assert isinstance(family, Counter)
-        family.labels(**labels).inc(amount)
+        assert definition.kind == "counter"
+        self._child(definition, labels).inc(amount)
         if self.emf is not None:
             self.emf.add(definition, labels, amount)
 
     def observe(self, definition: MetricDef, labels: Mapping[str, str], value: float) -> None:
         """Add one observation to a histogram."""
-        family = self._families[definition.name]
-        assert isinstance(family, Histogram)
-        family.labels(**labels).observe(value)
+        assert definition.kind == "histogram"
+        self._child(definition, labels).observe(value)
         if self.emf is not None:
             self.emf.add(definition, labels, value)
 
@@ -58,6 +67,7 @@ class Metrics:
         previous = self._info.get(definition.name)
         if previous is not None and previous != values:
             family.remove(*previous)
+            self._children.pop((definition.name, *previous), None)
         family.labels(**labels).set(1)
         self._info[definition.name] = values
 
