@@ -36,7 +36,12 @@ import numpy.typing as npt
 from services.model.onnx_session import ServedModel
 from shared.errors import ServiceUnavailable
 from shared.logging import get_logger
-from shared.metrics.catalog import MODEL_BATCH_SIZE, MODEL_INFERENCE, MODEL_QUEUE_WAIT
+from shared.metrics.catalog import (
+    MODEL_BATCH_SIZE,
+    MODEL_INFERENCE,
+    MODEL_QUEUE_DEPTH,
+    MODEL_QUEUE_WAIT,
+)
 from shared.metrics.recorder import Metrics
 
 __all__ = ["BatchResult", "Batcher", "Slot"]
@@ -101,6 +106,8 @@ class Batcher:
         self._running = 0
         self._changed = asyncio.Event()
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="kkot-infer")
+        if metrics is not None:
+            metrics.watch(MODEL_QUEUE_DEPTH, lambda: self.depth)
         self._lone_executor = ThreadPoolExecutor(1, thread_name_prefix="kkot-lone")
         self._lone_busy = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -124,6 +131,11 @@ class Batcher:
                 item.future.set_exception(ServiceUnavailable("the model server is stopping"))
         self._executor.shutdown(wait=True)
         self._lone_executor.shutdown(wait=True)
+
+    @property
+    def depth(self) -> int:
+        """Requests announced or queued and not yet in a running batch."""
+        return self._decoding + len(self._queue)
 
     def idle(self) -> bool:
         """True when a lone request may take the `run_alone` fast path."""

@@ -30,6 +30,7 @@ __all__ = [
     "MODEL_INFERENCE",
     "MODEL_INFO",
     "MODEL_METRICS",
+    "MODEL_QUEUE_DEPTH",
     "MODEL_QUEUE_WAIT",
     "CloudWatchMetric",
     "MetricDef",
@@ -122,6 +123,12 @@ MODEL_INFERENCE = MetricDef(
     CloudWatchMetric("InferenceTime", "Seconds", (("service",), ("service", "model_version"))),
     (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+MODEL_QUEUE_DEPTH = MetricDef(
+    "kkot_model_queue_depth",
+    "gauge",
+    "Requests in the model server's batcher right now: decoding or waiting for a batch",
+    (),
+)
 MODEL_INFO = MetricDef(
     "kkot_model_info",
     "gauge",
@@ -152,7 +159,13 @@ BUS_DEAD_LETTERS = MetricDef(
 )
 
 HTTP_METRICS = (HTTP_REQUESTS, HTTP_DURATION)
-MODEL_METRICS = (MODEL_BATCH_SIZE, MODEL_QUEUE_WAIT, MODEL_INFERENCE, MODEL_INFO)
+MODEL_METRICS = (
+    MODEL_BATCH_SIZE,
+    MODEL_QUEUE_WAIT,
+    MODEL_INFERENCE,
+    MODEL_QUEUE_DEPTH,
+    MODEL_INFO,
+)
 BUS_METRICS = (BUS_LAG, BUS_EVENTS, BUS_DEAD_LETTERS)
 CATALOG = (*HTTP_METRICS, *MODEL_METRICS, *BUS_METRICS)
 

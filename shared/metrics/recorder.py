@@ -9,7 +9,7 @@ and cheap (a dict lookup and a lock-free add on the event loop).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -70,6 +70,12 @@ class Metrics:
             self._children.pop((definition.name, *previous), None)
         family.labels(**labels).set(1)
         self._info[definition.name] = values
+
+    def watch(self, definition: MetricDef, read: Callable[[], float]) -> None:
+        """Make an unlabelled gauge read its value from `read` at each scrape."""
+        family = self._families[definition.name]
+        assert isinstance(family, Gauge) and not definition.labels
+        family.set_function(read)
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""

@@ -38,7 +38,11 @@ async def test_batch_sizes_and_queue_waits_move_under_concurrent_predictions(
     labels = {"model_version": version}
     before = await _metrics(client)
     images = [make_image_bytes("JPEG", (320, 240), color=c) for c in range(0, 240, 10)]
-    predictions = await asyncio.gather(*(_classify(client, data) for data in images))
+    burst = asyncio.gather(*(_classify(client, data) for data in images))
+    depths = []
+    while not burst.done():  # scrapes interleave with the burst on the server's loop
+        depths.append(value(await _metrics(client), "kkot_model_queue_depth"))
+    predictions = await burst
     after = await _metrics(client)
 
     def delta(name: str, extra: dict[str, str] | None = None) -> float:
@@ -55,6 +59,9 @@ async def test_batch_sizes_and_queue_waits_move_under_concurrent_predictions(
     alone = sum(1 for p in predictions if p.timing.batch_size == 1)
     assert delta("kkot_model_batch_size_bucket", {"le": "1.0"}) == alone
     assert max(p.timing.batch_size for p in predictions) > 1
+    # The queue depth was seen above zero during the burst, and is back to zero.
+    assert max(depths) >= 1, depths
+    assert value(after, "kkot_model_queue_depth") == 0
     # Every request counted by its route template and status.
     invocations = {"route": "/invocations", "method": "POST", "status": "200"}
     assert value(after, "kkot_http_requests_total", invocations) == len(images) + 1
