@@ -11,23 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
-import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from shared.metrics.catalog import HTTP_DURATION, HTTP_METRICS, HTTP_REQUESTS, MetricDef
 from shared.metrics.emf import EmfBuffer
 from shared.metrics.recorder import Metrics
+from shared.middleware import Handler
 from shared.settings import ServiceSettings
 
 __all__ = [
     "METRICS",
     "ROUTE_LABEL",
     "emf_flusher",
-    "emit_to_log",
+    "emit_to_stdout",
     "install_metrics",
     "metrics_endpoint",
     "metrics_listener",
@@ -44,9 +46,6 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 # aiohttp's status when the client went away before the answer (nginx's convention).
 CLIENT_CLOSED = 499
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_emf_log = structlog.get_logger("kkot.metrics")
-
 
 def install_metrics(
     app: web.Application,
@@ -57,7 +56,7 @@ def install_metrics(
     """Give `app` its own `Metrics` (the HTTP families plus `definitions`), with an EMF
     buffer flushed to the log when `settings.metrics_emf` (on AWS)."""
     emf = (
-        EmfBuffer(service, settings.metrics_namespace, emit_to_log)
+        EmfBuffer(service, settings.metrics_namespace, emit_to_stdout)
         if settings.metrics_emf
         else None
     )
@@ -135,9 +134,14 @@ def emf_flusher(interval_s: float) -> Callable[[web.Application], AsyncIterator[
     return flusher
 
 
-def emit_to_log(record: dict[str, object]) -> None:
-    """Write one EMF record as a log line (JSON on AWS, where awslogs ships it)."""
-    _emf_log.info("metrics", **record)
+def emit_to_stdout(record: dict[str, object]) -> None:
+    """Write one EMF record as one JSON line on stdout (awslogs ships it to CloudWatch).
+
+    Not through structlog: CloudWatch extracts metrics only from lines that are whole
+    JSON objects, so the records must not depend on the log format (console or JSON)
+    nor disappear under a `warning` log level."""
+    sys.stdout.write(json.dumps(record, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
 
 
 @contextlib.asynccontextmanager

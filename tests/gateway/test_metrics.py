@@ -15,7 +15,6 @@ from aiohttp.test_utils import TestServer
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
-from shared.logging import configure_logging
 from tests.emf_spec import assert_valid_emf, emf_records
 from tests.prometheus_text import label_values, value
 from tests.security.rawhttp import raw_request
@@ -127,7 +126,6 @@ async def test_without_a_metrics_port_the_gateway_serves_no_metrics(upstream: st
 async def test_emf_lines_carry_the_counts_to_cloudwatch(
     upstream: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging("info", "json")
     server = await _gateway(
         upstream, metrics_emf=True, metrics_namespace="kkot/staging", metrics_emf_interval_s=0.2
     )
@@ -138,7 +136,7 @@ async def test_emf_lines_carry_the_counts_to_cloudwatch(
             await asyncio.sleep(0.6)  # at least one flush interval
     finally:
         await server.close()  # the last flush at shutdown adds nothing new
-    records = emf_records(capsys.readouterr().err)
+    records = emf_records(capsys.readouterr().out)
     for record in records:
         assert_valid_emf(record)
         assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "kkot/staging"

@@ -10,7 +10,6 @@ import pytest
 
 from shared.contracts.events import ClassificationRequested, Event, EventType
 from shared.events import MemoryEventBus
-from shared.logging import configure_logging
 from shared.metrics.bus import ObservedConsumer
 from shared.metrics.catalog import (
     BUS_METRICS,
@@ -23,7 +22,7 @@ from shared.metrics.catalog import (
     MODEL_METRICS,
 )
 from shared.metrics.emf import MAX_VALUES, EmfBuffer
-from shared.metrics.http import emit_to_log
+from shared.metrics.http import emit_to_stdout
 from shared.metrics.recorder import Metrics
 from shared.resilience import RetryPolicy
 from tests.emf_spec import assert_valid_emf, emf_records
@@ -100,15 +99,14 @@ def test_a_series_is_written_early_when_it_holds_the_most_values_emf_allows() ->
     assert sum(len(r["Latency"]) for r in records) == 2 * MAX_VALUES + 50
 
 
-def test_emf_records_are_json_log_lines(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging("info", "json")
-    emf = EmfBuffer("model", "kkot/production", emit_to_log)
+def test_emf_records_are_whole_json_lines_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    emf = EmfBuffer("model", "kkot/production", emit_to_stdout)
     metrics = Metrics("model", MODEL_METRICS, emf=emf)
     labels = {"model_version": "7"}
     for definition in MODEL_METRICS[:3]:
         metrics.observe(definition, labels, 2)
     assert metrics.emf is not None and metrics.emf.flush() == 1
-    (record,) = emf_records(capsys.readouterr().err)
+    (record,) = emf_records(capsys.readouterr().out)
     assert_valid_emf(record)
     assert (record["Service"], record["ModelVersion"]) == ("model", "7")
     assert record["BatchSize"] == [2] and record["QueueWait"] == [2]
