@@ -17,12 +17,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from shared.metrics.catalog import HTTP_DURATION, HTTP_METRICS, HTTP_REQUESTS, MetricDef
 from shared.metrics.emf import EmfBuffer
 from shared.metrics.recorder import Metrics
-from shared.middleware import Handler
 from shared.settings import ServiceSettings
 
 __all__ = [
