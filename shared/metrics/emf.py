@@ -39,6 +39,7 @@ def emf_record(
     units: Mapping[str, str],
     values: Mapping[str, float | list[float]],
     properties: Mapping[str, str],
+    *,
     timestamp_ms: int | None = None,
 ) -> Record:
     """One EMF log record: the `_aws` directive, the dimension values as properties and
