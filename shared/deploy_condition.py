@@ -79,6 +79,14 @@ _SYMBOLS = {
     Comparison.LESS_THAN_OR_EQUAL_TO: "<=",
 }
 
+_FAILURE_SYMBOLS = {
+    Comparison.GREATER_THAN_OR_EQUAL_TO: "<",
+    Comparison.GREATER_THAN: "<=",
+    Comparison.EQUALS: "!=",
+    Comparison.LESS_THAN: ">=",
+    Comparison.LESS_THAN_OR_EQUAL_TO: ">",
+}
+
 
 class Check(BaseModel):
     """One comparison: `figure <comparison> bound`."""
@@ -92,6 +100,11 @@ class Check(BaseModel):
     def passes(self, figure: float, bound: float) -> bool:
         """Does the check hold for these values?"""
         return _OPERATORS[self.comparison](figure, bound)
+
+    @property
+    def failure_symbol(self) -> str:
+        """The comparison that holds when the check fails, e.g. "<" for ">="."""
+        return _FAILURE_SYMBOLS[self.comparison]
 
     def describe(self) -> str:
         """The check as a person reads it, e.g. "accuracy >= AccuracyThreshold"."""

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.pipeline.registry.local import LocalRegistry
-from services.pipeline.registry.models import ApprovalStatus, Lineage
+from services.pipeline.registry.records import ApprovalStatus, Lineage
 from services.was.versions import read_versions
 from shared.contracts.model import ModelMetadata
 

@@ -74,7 +74,7 @@ from services.model.train.report import (
     model_card,
 )
 from services.model.train.settings import TrainSettings
-from services.model.train.smoke import write_smoke_set
+from services.model.train.smoke_set import write_smoke_set
 from services.model.train.thumbnails import write_thumbnails
 from services.model.train.timing import StepTimer, progress_logger
 from shared.catalog import flower_catalog, lookup_entry

@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from services.pipeline.registry.models import (
+from services.pipeline.registry.records import (
     ApprovalStatus,
     DeploymentRecord,
     DeploymentState,

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from services.model.artifact import copy_artifact, staged_artifact, write_record
 from services.pipeline.errors import RegistryError
-from services.pipeline.registry.models import (
+from services.pipeline.registry.records import (
     ApprovalStatus,
     DeploymentRecord,
     DeploymentState,

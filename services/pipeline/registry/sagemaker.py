@@ -32,7 +32,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from services.pipeline.errors import RegistryError
-from services.pipeline.registry.models import (
+from services.pipeline.registry.records import (
     ApprovalStatus,
     DeploymentRecord,
     DeploymentState,
