@@ -106,7 +106,7 @@ class Check(BaseModel):
         """The comparison that holds when the check fails, e.g. "<" for ">="."""
         return _FAILURE_SYMBOLS[self.comparison]
 
-    def describe(self) -> str:
+    def as_text(self) -> str:
         """The check as a person reads it, e.g. "accuracy >= AccuracyThreshold"."""
         return f"{self.figure.value} {_SYMBOLS[self.comparison]} {self.bound.value}"
 

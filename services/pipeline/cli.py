@@ -282,7 +282,7 @@ def _show_command(args: argparse.Namespace) -> int:
     def action() -> int:
         registry = _registry(args)
         settings = _settings(args)
-        model = registry.describe(settings.group, args.version)
+        model = registry.get_version(settings.group, args.version)
         document = model.model_dump(mode="json")
         document["artifact_dir"] = registry.artifact_location(model)
         _emit(document)

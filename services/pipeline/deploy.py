@@ -128,7 +128,7 @@ async def deploy_version(
     bus: EventBus | None = None,
 ) -> DeployOutcome:
     """Serve `group` `version` (must be Approved); smoke-test it; roll back on failure."""
-    model = registry.describe(group, version)
+    model = registry.get_version(group, version)
     if model.status != ApprovalStatus.APPROVED:
         raise RegistryError(
             f"{group} version {version} is {model.status.value}; only Approved versions "
@@ -188,7 +188,7 @@ async def rollback(
         raise RegistryError("no previous deployment to roll back to")
     target = state.history[-1]
     current_version = serving_version(state.current)
-    model = registry.describe(target.group, target.version)
+    model = registry.get_version(target.group, target.version)
     async with aiohttp.ClientSession() as session:
         admin = ModelServerAdmin(session, settings)
         serving = await admin.current()

@@ -15,7 +15,7 @@ from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from services.model.train.smoke_set import SmokeSet, load_smoke_set
+from services.model.train.api import SmokeSet, load_smoke_set
 from services.pipeline.settings import PipelineSettings
 from shared.contracts.prediction import JSON_CONTENT_TYPE, Prediction
 from shared.logging import get_logger

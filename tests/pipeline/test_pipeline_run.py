@@ -56,7 +56,7 @@ async def test_second_run_compares_with_the_deployed_model_and_merges_feedback(
     registry_root: Path, trained: dict[str, Any], flowers_dir: Path, tmp_path: Path
 ) -> None:
     registry = LocalRegistry(registry_root)
-    registry.record_deployment(registry.describe("kkot-flowers", 1))
+    registry.record_deployment(registry.get_version("kkot-flowers", 1))
     feedback = copy_subset(flowers_dir, tmp_path / "feedback", 2, skip=16)
     settings = PipelineSettings(
         registry_dir=registry_root, endpoint_url="http://127.0.0.1:9", min_accuracy=0.5
@@ -77,7 +77,7 @@ async def test_second_run_compares_with_the_deployed_model_and_merges_feedback(
     assert baseline.accuracy == trained["summary"].evaluation.accuracy
     assert baseline.new_accuracy == summary.evaluation.accuracy
     assert summary.validation.train == 36 + 6  # the feedback photos joined training
-    new = registry.describe("kkot-flowers", summary.version)
+    new = registry.get_version("kkot-flowers", summary.version)
     assert new.lineage.parent_version == 1
     expected = "registered" if summary.condition.passed else "rejected"
     assert summary.status == expected
@@ -110,7 +110,7 @@ async def test_without_eval_data_every_photo_is_held_out_once_by_cross_validatio
     assert first.validation.train == first.validation.evaluation == 30
     assert first.timings["cross-validate"] >= 0
     registry = LocalRegistry(settings.registry_dir)
-    model = registry.describe("kkot-flowers", 1)
+    model = registry.get_version("kkot-flowers", 1)
     artifact = registry.artifact_dir(model)
     trained_on = TrainingSet.model_validate_json((artifact / "training_set.json").read_bytes())
     assert len(trained_on.sha256) == 30
@@ -158,6 +158,6 @@ async def test_cv_folds_zero_holds_out_one_stratified_split(
     assert summary.validation.train == 24
     assert "cross-validate" not in summary.timings
     registry = LocalRegistry(settings.registry_dir)
-    artifact = registry.artifact_dir(registry.describe("kkot-flowers", 1))
+    artifact = registry.artifact_dir(registry.get_version("kkot-flowers", 1))
     trained_on = TrainingSet.model_validate_json((artifact / "training_set.json").read_bytes())
     assert len(trained_on.sha256) == 24

@@ -150,7 +150,7 @@ class LocalRegistry:
             return []
         return sorted(p.parent.name for p in self.root.glob(f"*/{INDEX_FILE}"))
 
-    def describe(self, group: str, version: int) -> ModelVersion:
+    def get_version(self, group: str, version: int) -> ModelVersion:
         return _find(self._read_index(group), version)
 
     def latest(self, group: str, status: ApprovalStatus | None = None) -> ModelVersion | None:

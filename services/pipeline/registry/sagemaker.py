@@ -173,7 +173,7 @@ class SageMakerRegistry:
         except (ClientError, BotoCoreError) as exc:
             raise _error(exc) from exc
 
-    def describe(self, group: str, version: int) -> ModelVersion:
+    def get_version(self, group: str, version: int) -> ModelVersion:
         try:
             return self._version_of(
                 self._sm.describe_model_package(ModelPackageName=self._arn(group, version))
