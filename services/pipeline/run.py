@@ -117,7 +117,11 @@ async def run_pipeline(
             model = _register(registry, settings, options, result, condition)
             _log.info("registered", group=model.group, version=model.version, status=model.status)
 
-    code, deploy = await _deploy(options, registry, settings, model, condition, timer, bus)
+    deploy: DeployReport | None = _not_deployed(options, model)
+    if deploy is None:
+        with timer.step("deploy"):
+            deploy = await _deploy(registry, settings, model, bus)
+    code = _exit_code(condition.passed, deploy, options)
     summary = RunSummary(
         status=_status(condition.passed, deploy),
         group=model.group,
@@ -164,26 +168,35 @@ async def _train(options: RunOptions, work: Path, timer: StepTimer) -> TrainResu
 
 
 async def _deploy(
-    options: RunOptions,
     registry: LocalRegistry,
     settings: PipelineSettings,
     model: ModelVersion,
-    condition: ConditionSummary,
-    timer: StepTimer,
     bus: EventBus | None,
-) -> tuple[int, DeployReport]:
-    """Deploy an Approved version unless told not to; (exit code, what happened)."""
-    code = 0 if condition.passed else EXIT_CONDITION_FAILED
+) -> Deployed | DeployFailed:
+    """Deploy the version; a failed deploy (rolled back) is reported, not raised."""
+    try:
+        outcome = await deploy_version(registry, settings, model.group, model.version, bus=bus)
+    except PipelineError as exc:
+        return DeployFailed(failed=str(exc))
+    return outcome.summary()
+
+
+def _not_deployed(options: RunOptions, model: ModelVersion) -> DeploySkipped | None:
+    """Why this version is not to be deployed; None when it is."""
     if not options.deploy:
-        return code, DeploySkipped(skipped="--no-deploy")
+        return DeploySkipped(skipped="--no-deploy")
     if model.status != ApprovalStatus.APPROVED:
-        return code or EXIT_NOT_DEPLOYED, DeploySkipped(skipped=f"version is {model.status.value}")
-    with timer.step("deploy"):
-        try:
-            outcome = await deploy_version(registry, settings, model.group, model.version, bus=bus)
-        except PipelineError as exc:
-            return EXIT_NOT_DEPLOYED, DeployFailed(failed=str(exc))
-    return code, outcome.summary()
+        return DeploySkipped(skipped=f"version is {model.status.value}")
+    return None
+
+
+def _exit_code(passed: bool, deploy: DeployReport, options: RunOptions) -> int:
+    if isinstance(deploy, DeployFailed):
+        return EXIT_NOT_DEPLOYED
+    code = 0 if passed else EXIT_CONDITION_FAILED
+    if options.deploy and not isinstance(deploy, Deployed):
+        return code or EXIT_NOT_DEPLOYED  # asked to deploy, but not Approved
+    return code
 
 
 def _evaluation_summary(evaluation: Evaluation) -> EvaluationSummary:

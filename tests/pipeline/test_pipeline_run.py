@@ -161,3 +161,18 @@ async def test_cv_folds_zero_holds_out_one_stratified_split(
     artifact = registry.artifact_dir(registry.get_version("kkot-flowers", 1))
     trained_on = TrainingSet.model_validate_json((artifact / "training_set.json").read_bytes())
     assert len(trained_on.sha256) == 24
+
+
+async def test_manual_approval_registers_pending_and_exits_not_deployed(
+    flowers_dir: Path, tmp_path: Path
+) -> None:
+    data, settings = _ten_per_class(flowers_dir, tmp_path)
+    hp = TEST_HP.model_copy(update={"cv_folds": 0})
+    options = RunOptions(data=data, min_accuracy=0.0, auto_approve=False, hyperparameters=hp)
+    code, summary = await run_pipeline(options, settings)
+    assert code == 4, summary
+    assert summary.condition.passed is True
+    assert summary.approval_status == ApprovalStatus.PENDING
+    assert summary.deploy == DeploySkipped(skipped="version is PendingManualApproval")
+    assert summary.status == "registered"
+    assert "deploy" not in summary.timings
