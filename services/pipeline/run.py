@@ -36,6 +36,7 @@ from pathlib import Path
 import aiohttp
 
 from services.model.train.api import (
+    ArtifactDescription,
     Hyperparameters,
     StepTimer,
     TrainResult,
@@ -290,7 +291,8 @@ async def _baseline(
     source, version = "model server", loaded.metadata.version
     if set(loaded.labels) != set(result.report.labels):
         return _no_baseline(source, version, "deployed model has other labels: threshold only")
-    recorded = _recorded_baseline(source, version, loaded.metadata, result, hp)
+    served = ArtifactDescription(loaded.labels, loaded.metadata, loaded.evaluation)
+    recorded = _recorded_baseline(source, version, served, result, hp)
     return recorded or _no_baseline(
         source,
         version,
@@ -336,7 +338,7 @@ async def _registry_baseline(
             images=len(unseen),
             note=f"same {len(unseen)} evaluation images, held out from both models",
         )
-    recorded = _recorded_baseline(source, version, description.metadata, result, hp)
+    recorded = _recorded_baseline(source, version, description, result, hp)
     if recorded is not None:
         return recorded
     if training_images is None:
@@ -351,14 +353,15 @@ async def _registry_baseline(
 def _recorded_baseline(
     source: str,
     version: str,
-    deployed: ModelMetadata | None,
+    deployed: ArtifactDescription,
     result: TrainResult,
     hp: Hyperparameters,
 ) -> BaselineSummary | None:
     """The deployed model's recorded accuracy, when it was evaluated on exactly these
     images held out the same way; else None."""
-    recorded = deployed.metrics.get("accuracy") if deployed else None
-    if deployed is None or recorded is None or not _same_evaluation(deployed, result, hp):
+    metadata = deployed.metadata
+    recorded = metadata.metrics.get("accuracy") if metadata else None
+    if metadata is None or recorded is None or not _same_evaluation(metadata, result, hp):
         return None
     return BaselineSummary(
         source=source,

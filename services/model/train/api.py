@@ -24,6 +24,7 @@ from services.model.train.settings import TrainSettings
 from services.model.train.smoke_set import SmokeSet, load_smoke_set
 from services.model.train.timing import StepTimer
 from shared.contracts.model import (
+    EVALUATION_FILE,
     LABELS_FILE,
     METADATA_FILE,
     MODEL_FILE,
@@ -60,10 +61,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ArtifactDescription:
-    """An artifact's labels and (when it has one) metadata."""
+    """An artifact's labels and (when it has them) metadata and held-out evaluation:
+    read from its folder, or from a model server's ModelDescription."""
 
     labels: list[str]
     metadata: ModelMetadata | None
+    evaluation: Evaluation | None = None
 
 
 def read_artifact_description(model_dir: Path) -> ArtifactDescription | None:
@@ -73,13 +76,18 @@ def read_artifact_description(model_dir: Path) -> ArtifactDescription | None:
     if not (model_dir / MODEL_FILE).exists() or not labels_path.exists():
         return None
     labels = LabelList.model_validate_json(labels_path.read_bytes()).labels
-    metadata_path = model_dir / METADATA_FILE
+    metadata_path, evaluation_path = model_dir / METADATA_FILE, model_dir / EVALUATION_FILE
     metadata = (
         ModelMetadata.model_validate_json(metadata_path.read_bytes())
         if metadata_path.exists()
         else None
     )
-    return ArtifactDescription(labels, metadata)
+    evaluation = (
+        Evaluation.model_validate_json(evaluation_path.read_bytes())
+        if evaluation_path.exists()
+        else None
+    )
+    return ArtifactDescription(labels, metadata, evaluation)
 
 
 def evaluate_artifact(
