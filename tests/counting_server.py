@@ -13,14 +13,16 @@ __all__ = ["Counting", "counting_server"]
 
 
 class Counting:
-    """How many requests the server got, and its base URL."""
+    """How many requests the server got (and each one's Content-Type), its base URL."""
 
     def __init__(self) -> None:
         self.calls = 0
+        self.content_types: list[str] = []
         self.url = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         self.calls += 1
+        self.content_types.append(request.content_type)
         await request.read()
         return web.Response(status=503, text='{"message": "busy"}')
 
