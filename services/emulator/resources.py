@@ -71,7 +71,7 @@ class EmulatedStage:
         """A boto3 client for this emulator, with the dummy credentials."""
         import boto3  # here: every `kkot` command imports this module
 
-        from shared.aws_config import botocore_config
+        from shared.aws_config import AwsClientConfig
 
         return boto3.client(
             service,  # type: ignore[call-overload]
@@ -81,7 +81,7 @@ class EmulatedStage:
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
             # The emulator is local: fail fast rather than retry for minutes.
-            config=botocore_config(connect_timeout_s=2, read_timeout_s=30),
+            config=AwsClientConfig(connect_timeout_s=2, read_timeout_s=30).for_boto3(),
         )
 
     def was_settings(self) -> dict[str, Any]:

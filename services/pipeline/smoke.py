@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from services.model.train.smoke import SmokeSet, load_smoke_set
 from services.pipeline.settings import PipelineSettings
-from shared.aws_config import botocore_config
+from shared.aws_config import AwsClientConfig
 from shared.contracts.prediction import JSON_CONTENT_TYPE, Prediction
 from shared.logging import get_logger
 
@@ -61,11 +61,11 @@ async def run_smoke_test(
     result.total = len(smoke.cases)
     result.required = smoke.min_correct
     # One call per image: `max_attempts=1` here used to mean one retry.
-    config = botocore_config(
+    config = AwsClientConfig(
         attempts=1,
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.request_timeout_s,
-    )
+    ).for_aioboto3()
     async with _session(settings).client(
         "sagemaker-runtime", endpoint_url=settings.endpoint_url, config=config
     ) as client:

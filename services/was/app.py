@@ -27,7 +27,7 @@ from services.was.settings import WasSettings
 from services.was.store import SqliteClassificationStore
 from services.was.store_dynamodb import DynamoDBClassificationStore
 from shared import server_header
-from shared.aws_config import botocore_config
+from shared.aws_config import AwsClientConfig
 from shared.contracts.events import EventType
 from shared.events import (
     AwsBusConfig,
@@ -93,7 +93,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         session = aioboto3.Session()
         region, endpoint_url = settings.region, settings.aws_endpoint_url
-        config = botocore_config()
+        config = AwsClientConfig().for_aioboto3()
         if settings.store_backend == "dynamodb" and settings.table_name:
             dynamodb = await stack.enter_async_context(
                 session.client(
@@ -134,11 +134,11 @@ async def _endpoint_ctx(app: web.Application) -> AsyncIterator[None]:
         region_name=settings.region,
         endpoint_url=local,
         # One attempt per call: EndpointClient retries by itself (endpoint_max_attempts).
-        config=botocore_config(
+        config=AwsClientConfig(
             attempts=1,
             connect_timeout_s=settings.connect_timeout_s,
             read_timeout_s=settings.read_timeout_s,
-        ),
+        ).for_aioboto3(),
     ) as client:
         app[keys.ENDPOINT] = EndpointClient(
             client,

@@ -30,7 +30,7 @@ from typing import Any
 import aioboto3
 import structlog
 
-from shared.aws_config import botocore_config
+from shared.aws_config import AwsClientConfig
 from shared.contracts.events import EventType
 
 __all__ = ["FanoutConfig", "fanout_prefix", "task_queue"]
@@ -70,7 +70,7 @@ async def task_queue(
     kwargs: dict[str, Any] = {
         "region_name": config.region,
         "endpoint_url": config.endpoint_url,
-        "config": botocore_config(),
+        "config": AwsClientConfig().for_aioboto3(),
     }
     session = session or aioboto3.Session()
     async with (

@@ -13,16 +13,19 @@ import aioboto3
 import boto3
 import botocore.session
 import pytest
-from botocore.config import Config
+from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
-from shared.aws_config import botocore_config, with_default_config
+from shared.aws_config import AwsClientConfig, with_default_config
 from tests.counting_server import Counting, counting_server
 
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 REGION = "us-east-1"
-# Standard mode backs off up to ~1 s then ~2 s: three calls stay well inside this.
-_QUICK = {"connect_timeout_s": 2.0, "read_timeout_s": 5.0}
+
+
+def _quick(attempts: int) -> AwsClientConfig:
+    # Short timeouts; standard mode backs off up to ~1 s then ~2 s between calls.
+    return AwsClientConfig(attempts=attempts, connect_timeout_s=2.0, read_timeout_s=5.0)
 
 
 @pytest.fixture
@@ -41,7 +44,7 @@ async def _boto3_calls(server: Counting, make_client: Callable[[], Any]) -> int:
     return server.calls
 
 
-async def _aioboto3_calls(server: Counting, config: Config) -> int:
+async def _aioboto3_calls(server: Counting, config: AioConfig) -> int:
     session = aioboto3.Session(**CREDENTIALS, region_name=REGION)
     async with session.client(
         "sagemaker-runtime", endpoint_url=server.url, config=config
@@ -55,7 +58,7 @@ async def _aioboto3_calls(server: Counting, config: Config) -> int:
 async def test_boto3_makes_exactly_the_configured_attempts(
     server: Counting, attempts: int, calls: int
 ) -> None:
-    config = botocore_config(attempts=attempts, **_QUICK)
+    config = _quick(attempts).for_boto3()
     made = await _boto3_calls(
         server,
         lambda: boto3.client(
@@ -73,17 +76,17 @@ async def test_boto3_makes_exactly_the_configured_attempts(
 async def test_aioboto3_makes_exactly_the_configured_attempts(
     server: Counting, attempts: int, calls: int
 ) -> None:
-    assert await _aioboto3_calls(server, botocore_config(attempts=attempts, **_QUICK)) == calls
+    assert await _aioboto3_calls(server, _quick(attempts).for_aioboto3()) == calls
 
 
 async def test_max_attempts_one_would_have_retried_once(server: Counting) -> None:
     # Why kkot writes only total_max_attempts: this key counts retries, not calls.
-    legacy = Config(retries={"mode": "standard", "max_attempts": 1}, **{"read_timeout": 5})
+    legacy = AioConfig(retries={"mode": "standard", "max_attempts": 1}, read_timeout=5)
     assert await _aioboto3_calls(server, legacy) == 2
 
 
 async def test_a_session_default_reaches_clients_without_their_own(server: Counting) -> None:
-    core = with_default_config(botocore.session.Session(), botocore_config(attempts=1, **_QUICK))
+    core = with_default_config(botocore.session.Session(), _quick(1))
     session = boto3.Session(botocore_session=core, region_name=REGION, **CREDENTIALS)
     made = await _boto3_calls(
         server, lambda: session.client("sagemaker-runtime", endpoint_url=server.url)
@@ -93,7 +96,7 @@ async def test_a_session_default_reaches_clients_without_their_own(server: Count
 
 def test_attempts_count_the_first_call() -> None:
     with pytest.raises(ValueError, match="at least 1"):
-        botocore_config(attempts=0)
+        AwsClientConfig(attempts=0)
 
 
 def test_no_other_module_builds_a_botocore_config() -> None:
@@ -106,7 +109,7 @@ def test_no_other_module_builds_a_botocore_config() -> None:
         if path.name != "aws_config.py"
         and any(
             marker in path.read_text(encoding="utf-8")
-            for marker in ("AioConfig(", "Config(retries", 'max_attempts":', "botocore.config")
+            for marker in ("AioConfig(", "retries=", "botocore.config", "aiobotocore.config")
         )
     ]
     assert offenders == []

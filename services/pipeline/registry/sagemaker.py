@@ -40,7 +40,7 @@ from services.pipeline.registry.models import (
     ModelVersion,
 )
 from services.pipeline.settings import PipelineSettings
-from shared.aws_config import botocore_config
+from shared.aws_config import AwsClientConfig
 from shared.contracts.model import MODEL_FILE
 from shared.contracts.prediction import JSON_CONTENT_TYPE
 from shared.image_formats import ACCEPTED_MIME_TYPES
@@ -266,7 +266,7 @@ def sagemaker_registry(settings: PipelineSettings) -> SageMakerRegistry:
     import boto3
 
     session = boto3.Session(region_name=settings.region)
-    endpoint, config = settings.aws_endpoint_url, botocore_config()
+    endpoint, config = settings.aws_endpoint_url, AwsClientConfig().for_boto3()
     return SageMakerRegistry(
         session.client("sagemaker", endpoint_url=endpoint, config=config),
         session.client("s3", endpoint_url=endpoint, config=config),
