@@ -20,7 +20,7 @@ from pathlib import Path
 from services.emulator.resources import DUMMY_CREDENTIALS
 from shared.ports import free_port
 
-__all__ = ["EmulatorFailed", "free_port", "moto_server"]
+__all__ = ["EmulatorFailed", "moto_server"]
 
 
 class EmulatorFailed(RuntimeError):
