@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -15,6 +14,9 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from http import HTTPStatus
 from pathlib import Path
+
+# Re-exported: the benchmarks take it from here with the other helpers.
+from shared.ports import free_port as free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Table cells: floats from here on print with one decimal (and thousands separators).
@@ -97,13 +99,6 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.1f}" if abs(value) >= _ONE_DECIMAL_FROM else f"{value:.2f}"
     return str(value)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @contextlib.contextmanager
