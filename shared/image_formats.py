@@ -109,30 +109,36 @@ _UNSUPPORTED_MAGIC: Final = (
     (b"II*\x00\x10\x00\x00\x00CR", "camera raw"),
 )
 _HEIF_BRANDS: Final = (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif")
+# Leading bytes -> format, checked in this order. Camera raw files are TIFF containers
+# too: they come before the plain TIFF magic.
+_MAGIC: Final = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    *_UNSUPPORTED_MAGIC,
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
 
 
 def sniff_format(data: bytes) -> str | None:
     """The image format the bytes really are ("JPEG", "PNG", "SVG", ...), or None."""
     head = data[:32]
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "WEBP"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "GIF"
-    if head.startswith(b"BM"):
-        return "BMP"
-    # Camera raw files are TIFF containers too: name them before the plain TIFF check.
-    for magic, name in _UNSUPPORTED_MAGIC:
+    for magic, name in _MAGIC:
         if head.startswith(magic):
             return name
-    if head.startswith((b"II*\x00", b"MM\x00*")):
-        return "TIFF"
+    # An ISO media file names its brand in its first box.
     if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
         return "HEIF/AVIF"
+    return "SVG" if _is_svg(data) else None
+
+
+def _is_svg(data: bytes) -> bool:
     text = data[:512].lstrip().lower()
-    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in data[:4096].lower()):
-        return "SVG"
-    return None
+    return text.startswith(b"<svg") or (
+        text.startswith(b"<?xml") and b"<svg" in data[:4096].lower()
+    )

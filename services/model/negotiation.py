@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from shared.contracts.prediction import JSON_CONTENT_TYPE
+from shared.contracts.prediction import JSON_CONTENT_TYPE, MAX_TOP_K
 from shared.custom_attributes import (
     CUSTOM_ATTRIBUTES_HEADER,
     MAX_CUSTOM_ATTRIBUTES_LENGTH,
@@ -93,13 +93,9 @@ def parse_custom_attributes(header: str | None) -> InvocationOptions:
         raise _bad(str(exc)) from exc
     for key, value in pairs:
         if key == "top_k":
-            if not value.isdigit() or not 1 <= int(value) <= 1000:
-                raise _bad(f"top_k must be a whole number from 1 to 1000, got {value[:20]!r}")
-            top_k = int(value)
+            top_k = _top_k(value)
         elif key == "probabilities":
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise _bad(f"probabilities must be true or false, got {value[:20]!r}")
-            probabilities = value.lower() in ("true", "1", "yes")
+            probabilities = _flag(value)
         elif key == REQUEST_ID_ATTRIBUTE:
             if not is_safe_request_id(value):
                 raise _bad(
@@ -108,6 +104,18 @@ def parse_custom_attributes(header: str | None) -> InvocationOptions:
         else:
             raise _bad(f"unknown attribute {key[:40]!r}; known: top_k, probabilities, request_id")
     return InvocationOptions(top_k=top_k, probabilities=probabilities)
+
+
+def _top_k(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_TOP_K:
+        raise _bad(f"top_k must be a whole number from 1 to {MAX_TOP_K}, got {value[:20]!r}")
+    return int(value)
+
+
+def _flag(value: str) -> bool:
+    if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise _bad(f"probabilities must be true or false, got {value[:20]!r}")
+    return value.lower() in ("true", "1", "yes")
 
 
 def _bad(problem: str) -> BadRequest:

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.contracts.prediction import (
+    MAX_TOP_K,
     SAGEMAKER_INVOCATION_TIMEOUT_S,
     SAGEMAKER_MAX_PAYLOAD_BYTES,
 )
@@ -67,7 +68,7 @@ class ModelServerSettings(ServiceSettings):
     intra_op_threads: int = Field(0, ge=0, le=64)
     # Decode/preprocess threads; ONNX Runtime has its own pool.
     decode_threads: int = Field(2, ge=1, le=64)
-    default_top_k: int = Field(5, ge=1, le=1000)
+    default_top_k: int = Field(5, ge=1, le=MAX_TOP_K)
     # The local deploy swaps models through /admin/model; turn it off where the
     # endpoint is reachable by others (SageMaker swaps by endpoint update instead).
     admin_enabled: bool = True

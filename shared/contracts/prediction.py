@@ -16,13 +16,15 @@ JSON_CONTENT_TYPE = "application/json"
 # sends more (it re-encodes a larger photo at the model's input scale).
 SAGEMAKER_MAX_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
 SAGEMAKER_INVOCATION_TIMEOUT_S: Final = 60.0
+# The most labels one answer may rank (the JSON body, the custom attribute, the setting).
+MAX_TOP_K: Final = 1000
 
 
 class ImageRequest(Contract):
     """`application/json` body carrying one base64-encoded image."""
 
     image: str = Field(min_length=1, description="base64 (standard or URL-safe) image bytes")
-    top_k: int | None = Field(None, ge=1, le=1000)
+    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K)
 
 
 class DescribeRequest(Contract):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 
 from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -58,33 +58,14 @@ async def read_file_part(
         reader = await request.multipart()
     except (AssertionError, ValueError, KeyError) as exc:
         raise BadRequest("malformed multipart body", code="invalid_multipart") from exc
-    found: FilePart | None = None
-    misnamed: str | None = None
     try:
-        for _ in range(max_parts + 1):
-            part = await reader.next()
-            if part is None:
-                break
-            if not isinstance(part, BodyPartReader):
-                raise BadRequest(
-                    "nested multipart bodies are not accepted", code="invalid_multipart"
-                )
-            if part.name == field:
-                if found is not None:
-                    raise BadRequest(
-                        f"send exactly one file in field {field!r}", code="too_many_files"
-                    )
-                data = await _read_limited(part, max_file_bytes, "the uploaded file")
-                content_type = part.headers.get("Content-Type", "application/octet-stream")
-                found = FilePart(data, part.filename, content_type)
-            else:
-                if part.filename and misnamed is None:
-                    misnamed = part.name or ""
-                await _read_limited(part, max_field_bytes, f"field {part.name!r}")
-        else:
-            raise BadRequest(
-                f"too many multipart fields (at most {max_parts})", code="invalid_multipart"
-            )
+        found, misnamed = await _scan_parts(
+            reader,
+            field,
+            max_file_bytes=max_file_bytes,
+            max_parts=max_parts,
+            max_field_bytes=max_field_bytes,
+        )
     except LineTooLong as exc:
         # A part header (e.g. a 20 kB filename) over aiohttp's line limit.
         raise BadRequest("a multipart header is too long", code="invalid_multipart") from exc
@@ -94,3 +75,34 @@ async def read_file_part(
         hint = f" (a file came in field {misnamed!r})" if misnamed is not None else ""
         raise BadRequest(f"missing multipart field {field!r}{hint}", code="missing_file")
     return found
+
+
+async def _scan_parts(
+    reader: MultipartReader,
+    field: str,
+    *,
+    max_file_bytes: int,
+    max_parts: int,
+    max_field_bytes: int,
+) -> tuple[FilePart | None, str | None]:
+    """Read every part (at most `max_parts`): the file of `field`, and the name of the
+    first other field that carried a file (for the error's hint)."""
+    found: FilePart | None = None
+    misnamed: str | None = None
+    for _ in range(max_parts + 1):
+        part = await reader.next()
+        if part is None:
+            return found, misnamed
+        if not isinstance(part, BodyPartReader):
+            raise BadRequest("nested multipart bodies are not accepted", code="invalid_multipart")
+        if part.name != field:
+            if part.filename and misnamed is None:
+                misnamed = part.name or ""
+            await _read_limited(part, max_field_bytes, f"field {part.name!r}")
+            continue
+        if found is not None:
+            raise BadRequest(f"send exactly one file in field {field!r}", code="too_many_files")
+        data = await _read_limited(part, max_file_bytes, "the uploaded file")
+        content_type = part.headers.get("Content-Type", "application/octet-stream")
+        found = FilePart(data, part.filename, content_type)
+    raise BadRequest(f"too many multipart fields (at most {max_parts})", code="invalid_multipart")

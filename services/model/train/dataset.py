@@ -42,6 +42,10 @@ __all__ = [
 
 VALIDATION_REPORT_FILE = "validation_report.json"
 TRAINING_SET_FILE = "training_set.json"
+# Cross-validation needs two folds at least (fewer means one hold-out split); a
+# classifier needs two classes at least.
+MIN_CV_FOLDS = 2
+MIN_CLASSES = 2
 
 
 class Example(BaseModel):
@@ -185,7 +189,7 @@ def split_dataset(
     stratified k-fold cross-validation over `examples`. Else one hold-out split of
     `fraction`.
     """
-    if evaluation is None and cv_folds >= 2:
+    if evaluation is None and cv_folds >= MIN_CV_FOLDS:
         ordered = sorted(examples, key=_order)
         fold_of = {
             ex.relpath: position % cv_folds
@@ -351,7 +355,7 @@ def _check_counts(
     ]
     if few:
         raise DatasetError(f"classes with fewer than {min_images} usable images: {', '.join(few)}")
-    if len(labels) < 2:
+    if len(labels) < MIN_CLASSES:
         raise DatasetError(
             f"dataset has a single class ({labels[0]}); a classifier needs at least two"
         )

@@ -198,7 +198,7 @@ class SageMakerRegistry:
     def deployment(self) -> DeploymentState:
         return DeploymentState()
 
-    def record_deployment(self, model: ModelVersion) -> DeploymentRecord:
+    def record_deployment(self, _model: ModelVersion) -> DeploymentRecord:
         raise RegistryError("on SageMaker a deploy is an endpoint update: `kkot release model`")
 
     def record_rollback(self) -> DeploymentRecord:
