@@ -73,7 +73,7 @@ def main() -> int:
             process.terminate()
             process.wait(timeout=20)
         log.seek(0)
-        exchanges = _exchanges(log.read().decode(errors="replace"), marks, args.photos)
+        exchanges = _exchanges(log.read().decode(errors="replace"), marks)
     print(f"\nflow: {flow}")
     print(
         table(
@@ -159,7 +159,7 @@ async def _wait_ready(http: Any, base: str) -> None:
     raise RuntimeError("the stack did not become ready")
 
 
-def _exchanges(text: str, marks: tuple[int, int], photos: int) -> collections.Counter[str]:
+def _exchanges(text: str, marks: tuple[int, int]) -> collections.Counter[str]:
     """Request log lines per service between the marks (byte offsets of the log)."""
     counts: collections.Counter[str] = collections.Counter()
     for line in text.encode()[marks[0] : marks[1]].decode(errors="replace").splitlines():

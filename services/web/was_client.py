@@ -4,6 +4,7 @@ and failures as `WasFailure` carrying WAS's error code for a friendly message.""
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import aiohttp
@@ -138,7 +139,7 @@ class WasClient:
         extra = {"If-None-Match": if_none_match} if if_none_match else {}
         headers = {**_headers(language, request_id), **extra}
         status, raw, etag = await self._send("GET", "/api/v1/models/current", headers)
-        if status == 304:
+        if status == HTTPStatus.NOT_MODIFIED:
             return None
         return etag, _parse(CurrentModel, raw)
 
