@@ -60,7 +60,11 @@ _KNOWN_ERRORS = frozenset(
     }
 )
 # Codes that mean the same to a person as one that has a message.
-_ALIASES = {"missing_file": "no_file", "invalid_multipart": "bad_request"}
+_ALIASES = {
+    "missing_file": "no_file",
+    "invalid_multipart": "bad_request",
+    "unsupported_image_format": "unsupported_media_type",
+}
 
 
 def failure_page(request: web.Request, code: str, status: int) -> web.Response:
