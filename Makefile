@@ -40,7 +40,7 @@ setup: $(STAMP)
 # After a change of the dependencies in pyproject.toml: re-resolve with uv, keeping every
 # pin that still fits (UPGRADE=1: the newest allowed versions), then reinstall.
 lock: $(STAMP)
-	$(BIN)/kkot ci lock $(if $(UPGRADE),--upgrade)
+	$(BIN)/python -m services.ci.lock $(if $(UPGRADE),--upgrade)
 	$(MAKE) setup
 
 $(MODEL_DIR)/model.onnx: | $(STAMP)

@@ -1,5 +1,8 @@
-"""`kkot ci lock` (`make lock`): the hashed requirement files in requirements/, made
-from pyproject.toml by `uv pip compile`.
+"""`make lock` (`python -m services.ci.lock`, also `kkot ci lock`): the hashed
+requirement files in requirements/, made from pyproject.toml by `uv pip compile`.
+
+Standard library only (and services.images): it must run in a virtualenv that still
+lacks the dependency just added to pyproject.toml, which `kkot` itself may import.
 
 One file per set of extras that something installs: `all` (every extra: the development
 virtualenv of `make setup`), one per image of `services.images.IMAGES` (its Dockerfile
@@ -38,6 +41,7 @@ __all__ = [
     "compile_command",
     "lock",
     "lock_file",
+    "main",
     "register",
 ]
 
@@ -117,6 +121,19 @@ def lock(root: Path, *, upgrade: bool = False) -> list[Path]:
 def register(subparsers: Any) -> None:
     """Add `ci lock` to the `kkot ci` parser's sub-commands."""
     parser = subparsers.add_parser("lock", help="regenerate the hashed requirements/*.txt")
+    _add_arguments(parser)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m services.ci.lock [--upgrade] [--root DIR]`."""
+    parser = argparse.ArgumentParser(prog="python -m services.ci.lock", description=__doc__)
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upgrade", action="store_true", help="newest allowed versions")
     parser.add_argument("--root", type=Path, default=Path(), help="the repository (default .)")
     parser.set_defaults(func=_lock)
@@ -130,3 +147,7 @@ def _lock(args: argparse.Namespace) -> int:
         return 1
     sys.stderr.write("".join(f"kkot ci lock: wrote {path}\n" for path in written))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """The lock files (requirements/*.txt, services/ci/lock.py): every package pinned with its
 hashes, in step with pyproject.toml, one version of a package everywhere, torch the CPU
 build and only where training needs it, each installed by what it is made for; and
-`kkot ci lock`, run for real on a copy of the repository, writes exactly the committed
+`make lock`'s command, run for real on a copy of the repository, writes exactly the committed
 files (so they cannot be edited by hand or left behind a change of pyproject.toml)."""
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def test_kkot_ci_lock_writes_exactly_the_committed_files(tmp_path: Path) -> None
     shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path)
     shutil.copytree(REPO_ROOT / "requirements", tmp_path / "requirements")
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "ci", "lock", "--root", str(tmp_path)],
+        [sys.executable, "-m", "services.ci.lock", "--root", str(tmp_path)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
