@@ -70,6 +70,8 @@ class RunOptions:
     feedback_api_key: str | None = None
     auto_approve: bool = True
     labels: list[str] | None = None
+    # A reviewed label-overrides file (shared.contracts.review.LabelOverrides).
+    overrides: Path | None = None
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
 
 
@@ -107,6 +109,7 @@ async def run_pipeline(
             eval_dir=options.eval_data,
             model_dir=work / "model",
             output_dir=work / "output",
+            overrides_file=options.overrides,
         )
         result: TrainResult = await asyncio.to_thread(
             run_training,
@@ -193,6 +196,7 @@ async def run_pipeline(
             + len(result.report.conflicts_dropped),
             "evaluation_duplicates_removed": len(result.report.evaluation_duplicates_removed),
             "dataset_digest": result.report.dataset_digest,
+            "overrides": _overrides_summary(result),
         },
         "deploy": deploy,
         "model_dir": str(registry.artifact_dir(model)),
@@ -203,6 +207,20 @@ async def run_pipeline(
         },
     }
     return code, summary
+
+
+def _overrides_summary(result: TrainResult) -> dict[str, Any] | None:
+    applied = result.report.overrides
+    if applied is None:
+        return None
+    return {
+        "digest": applied.digest,
+        "decisions": applied.decisions,
+        "relabelled": len(applied.relabelled),
+        "excluded": len(applied.excluded),
+        "kept": applied.kept,
+        "unmatched": applied.unmatched,
+    }
 
 
 def _misclassified(evaluation: Evaluation) -> int:
@@ -245,6 +263,7 @@ def _register(
         parent_version=current.version if current and current.group == group else None,
         code_version=result.metadata.code_version,
         training_run=result.metadata.version,
+        **_overrides_lineage(result),
     )
     return registry.register(
         group,
@@ -254,6 +273,18 @@ def _register(
         lineage=lineage,
         status_reason=reason,
     )
+
+
+def _overrides_lineage(result: TrainResult) -> dict[str, Any]:
+    """The label overrides a version was trained with, as lineage fields."""
+    applied = result.report.overrides
+    if applied is None:
+        return {}
+    return {
+        "overrides_digest": applied.digest,
+        "overrides_relabelled": len(applied.relabelled),
+        "overrides_excluded": len(applied.excluded),
+    }
 
 
 async def _baseline(

@@ -24,6 +24,7 @@ __all__ = [
     "feedback_submit",
     "health",
     "history_page",
+    "label_names",
     "model_page",
     "result_card",
     "result_page",
@@ -70,6 +71,11 @@ async def _labels(request: web.Request, language: Language) -> list[LabelInfo]:
         return (await request.app[WAS].labels(language, request_id_of(request))).labels
     except WasFailure:
         return []
+
+
+async def label_names(request: web.Request) -> dict[str, str]:
+    """The deployed model's display name per label, in the reader's language."""
+    return {info.label: info.display_name for info in await _labels(request, language_of(request))}
 
 
 async def _current_model(request: web.Request) -> CurrentModel | None:
@@ -221,7 +227,7 @@ async def model_page(request: web.Request) -> web.Response:
         versions = (await request.app[WAS].versions(language, request_id_of(request))).versions
     except WasFailure:
         versions = []
-    names = {info.label: info.display_name for info in await _labels(request, language)}
+    names = await label_names(request)
     return render(
         request,
         "model.html",

@@ -270,12 +270,16 @@ def _validate(
     expected_labels: list[str] | None,
     extra_data: Sequence[Path],
 ) -> tuple[ValidationReport, Split, list[str]]:
+    from services.model.train.overrides import read_overrides, summarise
+
+    read = read_overrides(settings.resolved_overrides_file())
     scan = scan_dataset(
         settings.data_dir,
         min_images=hp.min_images_per_class,
         expected_labels=expected_labels,
         target_short_side=preprocessing.resize_size,
         extra_roots=extra_data,
+        overrides=read.overrides.effective() if read else None,
     )
     eval_dir = settings.resolved_eval_dir()
     evaluation: list[Example] | None = None
@@ -313,7 +317,17 @@ def _validate(
         duplicates_dropped=scan.duplicates_dropped,
         conflicts_dropped=scan.conflicts_dropped,
         evaluation_duplicates_removed=split.leaked_removed,
-        dataset_digest=dataset_digest(scan.examples + (evaluation or [])),
+        dataset_digest=dataset_digest(
+            scan.examples + (evaluation or []), read.digest if read else None
+        ),
+        overrides=summarise(
+            read,
+            [f"{s.path}: {s.reason}" for s in scan.relabelled],
+            [s.path for s in scan.excluded],
+            scan.overrides_matched,
+        )
+        if read
+        else None,
     )
     _log.info(
         "dataset_validated",
