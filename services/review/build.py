@@ -42,6 +42,8 @@ _log = get_logger("kkot.review")
 THUMBNAILS_DIR = "thumbnails"
 # Cross-validation needs folds even when the hyperparameters ask for a hold-out split.
 _DEFAULT_FOLDS = 5
+# A class needs photos in two folds before a held-out head can know it at all.
+_MIN_IMAGES = 2
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ def build_review_set(options: ReviewOptions) -> ReviewSet:
     preprocessing = Preprocessing()
     scan = scan_dataset(
         options.data,
-        min_images=hp.min_images_per_class,
+        # Small classes are no reason to refuse a review (training refuses them later).
+        min_images=_MIN_IMAGES,
         target_short_side=preprocessing.resize_size,
         extra_roots=options.feedback,
     )

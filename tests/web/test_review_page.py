@@ -4,7 +4,6 @@ friendly 4xx pages."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,51 +19,18 @@ from shared.contracts.review import (
     REVIEW_SET_FILE,
     Decision,
     LabelOverrides,
-    ReviewEvidence,
-    ReviewItem,
-    ReviewReason,
     ReviewSet,
 )
 from shared.principal import PRINCIPAL_HEADER
-from tests.conftest import make_image_bytes
+from tests.review.helpers import write_review_set
 
 Client = TestClient[web.Request, web.Application]
-LABELS = ["astilbe", "bellflower", "black_eyed_susan"]
-
-
-def _item(index: int, label: str, score: float, thumbnail: str) -> ReviewItem:
-    return ReviewItem(
-        sha256=hashlib.sha256(f"photo {index}".encode()).hexdigest(),
-        path=f"{label}/{index:03d}.jpg",
-        label=label,
-        predicted="astilbe",
-        predicted_probability=0.9,
-        label_probability=round(1 - score, 3),
-        score=score,
-        reasons=[ReviewEvidence(reason=ReviewReason.MODEL_DOUBTS, score=score)],
-        thumbnail=thumbnail,
-    )
 
 
 @pytest.fixture
 def review_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "review"
-    (folder / "thumbnails").mkdir(parents=True)
-    items = []
-    for index, (label, score) in enumerate((("bellflower", 0.9), ("black_eyed_susan", 0.6))):
-        name = f"thumbnails/{index:024x}.jpg"
-        (folder / name).write_bytes(make_image_bytes(size=(64, 64)))
-        items.append(_item(index, label, score, name))
-    review = ReviewSet(
-        created_at=datetime.now(UTC),
-        data_dir="data",
-        dataset_digest="0" * 64,
-        labels=LABELS,
-        method="5-fold cross-validation",
-        examined=30,
-        items=items,
-    )
-    (folder / REVIEW_SET_FILE).write_text(review.model_dump_json())
+    write_review_set(folder)
     return folder
 
 
@@ -95,6 +61,7 @@ async def test_the_page_lists_the_doubtful_photos_most_doubtful_first(
     first, second = (text.index(item.path) for item in _review(review_dir).items)
     assert first < second
     assert "Relabel as astilbe" in text and "Keep bellflower" in text and "Exclude" in text
+    assert "Almost the same photo (93% alike) is labelled astilbe: astilbe/other.jpg" in text
     assert 'aria-current="page">Review</a>' in text
     thumbnail = _review(review_dir).items[0].thumbnail
     assert thumbnail is not None
