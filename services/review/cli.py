@@ -79,6 +79,7 @@ def _review_command(args: argparse.Namespace) -> int:
 def _review(args: argparse.Namespace) -> int:
     from services.model.train.hyperparameters import load_hyperparameters
     from services.review.build import ReviewOptions, build_review_set
+    from shared.contracts.review import OVERRIDES_FILE, REVIEW_SET_FILE
 
     if not 0 < args.similarity <= 1 or not 0 < args.min_probability <= 1 or args.limit < 1:
         raise ValueError("--similarity and --min-probability lie in (0, 1], --limit >= 1")
@@ -106,7 +107,7 @@ def _review(args: argparse.Namespace) -> int:
         )
     reasons = Counter(e.reason.value for item in review.items for e in item.reasons)
     summary = {
-        "review_set": str(args.out / "review_set.json"),
+        "review_set": str(args.out / REVIEW_SET_FILE),
         "examined": review.examined,
         "doubtful": len(review.items),
         "reasons": dict(sorted(reasons.items())),
@@ -122,7 +123,7 @@ def _review(args: argparse.Namespace) -> int:
             for item in review.items[:_SHOWN]
         ],
         "next": "open the Review page (/review) of `kkot run`, then "
-        "`kkot pipeline run --data DIR --overrides var/review/label_overrides.json`",
+        f"`kkot pipeline run --data {args.data} --overrides {args.out / OVERRIDES_FILE}`",
     }
     sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     return 0

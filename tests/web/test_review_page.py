@@ -92,6 +92,7 @@ async def test_one_click_records_the_decision_with_who_and_when(
     assert decision.decision == Decision.EXCLUDE and decision.decided_by == "anonymous"
     page = await (await client.get("/review", headers={"Accept-Language": "en"})).text()
     assert "Decided: leave this photo out of training." in page
+    assert 'value="exclude" aria-pressed="true"' in page
 
 
 async def test_bad_decisions_are_friendly_4xx_pages_and_change_nothing(
