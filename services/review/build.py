@@ -42,6 +42,7 @@ _log = get_logger("kkot.review")
 THUMBNAILS_DIR = "thumbnails"
 # Cross-validation needs folds even when the hyperparameters ask for a hold-out split.
 _DEFAULT_FOLDS = 5
+_PROGRESS_EVERY = 200  # images between progress lines on stderr
 # A class needs photos in two folds before a held-out head can know it at all.
 _MIN_IMAGES = 2
 
@@ -81,6 +82,7 @@ def build_review_set(options: ReviewOptions) -> ReviewSet:
     )
     examples = split.train
     labels = scan.labels
+    _log.info("review_scanned", photos=len(examples), conflicts=len(scan.conflicts_dropped))
     embeddings = _embed([ex.path for ex in examples], preprocessing, hp)
     targets = np.array([labels.index(ex.label) for ex in examples], dtype=np.int64)
     if hp.flip_augment:
@@ -128,12 +130,18 @@ def build_review_set(options: ReviewOptions) -> ReviewSet:
 def _embed(paths: Sequence[Path], preprocessing: Preprocessing, hp: Hyperparameters) -> np.ndarray:
     """The training job's embeddings of `paths` (flipped copies after, when it flips)."""
     from services.model.train.embed import backbone_module, embed_images, export_backbone
+    from services.model.train.timing import progress_logger
 
     with tempfile.TemporaryDirectory(prefix="kkot-review-") as work:
         onnx = Path(work) / "backbone.onnx"
         export_backbone(backbone_module(), onnx, preprocessing.image_size)
         return embed_images(
-            onnx, paths, preprocessing, batch_size=hp.embed_batch_size, flip=hp.flip_augment
+            onnx,
+            paths,
+            preprocessing,
+            batch_size=hp.embed_batch_size,
+            flip=hp.flip_augment,
+            progress=progress_logger("embed", _PROGRESS_EVERY),
         )
 
 

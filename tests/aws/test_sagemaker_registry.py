@@ -69,7 +69,13 @@ def test_register_approve_reject_and_list_in_sagemaker(
         _artifact(tmp_path / "two", "2"),
         status=ApprovalStatus.PENDING,
         metrics={"accuracy": 0.91},
-        lineage=Lineage(dataset_digest="sha256:def", parent_version=first.version),
+        lineage=Lineage(
+            dataset_digest="sha256:def",
+            parent_version=first.version,
+            overrides_digest="f" * 64,
+            overrides_relabelled=1,
+            overrides_excluded=0,
+        ),
     )
     assert (first.version, second.version) == (1, 2)  # SageMaker's ModelPackageVersion
     assert first.model_dir.startswith(f"s3://{models_bucket}/") and first.model_dir.endswith(
@@ -99,6 +105,10 @@ def test_register_approve_reject_and_list_in_sagemaker(
     assert shown["lineage"]["dataset_digest"] == "sha256:abc"
     assert shown["lineage"]["code_version"] == "deadbeef"
     assert registry.describe(GROUP, 2).lineage.parent_version == 1
+    # The label overrides a version was trained with survive as customer metadata.
+    overrides = registry.describe(GROUP, 2).lineage
+    assert (overrides.overrides_digest, overrides.overrides_relabelled) == ("f" * 64, 1)
+    assert overrides.overrides_excluded == 0
 
     with pytest.raises(RegistryError, match="no version 9"):
         registry.describe(GROUP, 9)
