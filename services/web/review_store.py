@@ -40,15 +40,23 @@ class ReviewStore:
         self.review_dir = review_dir
         self.overrides_file = overrides_file or review_dir / OVERRIDES_FILE
         self._lock = asyncio.Lock()
+        self._cached: tuple[tuple[int, int], ReviewSet] | None = None
 
     async def review_set(self) -> ReviewSet | None:
-        """The review set, or None when none was made (or it cannot be read)."""
+        """The review set, or None when none was made (or it cannot be read).
+
+        Parsed again only when the file changes: a page asks for it once per thumbnail.
+        """
         path = self.review_dir / REVIEW_SET_FILE
         try:
-            data = await asyncio.to_thread(path.read_bytes)
-            return ReviewSet.model_validate_json(data)
+            stat = await asyncio.to_thread(path.stat)
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if self._cached is None or self._cached[0] != stamp:
+                data = await asyncio.to_thread(path.read_bytes)
+                self._cached = (stamp, ReviewSet.model_validate_json(data))
         except (OSError, ValidationError):
             return None
+        return self._cached[1]
 
     async def overrides(self) -> LabelOverrides:
         """The decisions so far (none when the file does not exist yet)."""

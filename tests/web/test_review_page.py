@@ -123,3 +123,13 @@ async def test_without_a_review_set_the_page_says_how_to_make_one(
         text = await resp.text()
     assert resp.status == 200
     assert "No review set yet" in text and "kkot data review --data DIR" in text
+
+
+async def test_a_new_review_set_shows_without_a_restart(client: Client, review_dir: Path) -> None:
+    first = await (await client.get("/review")).text()
+    old = _review(review_dir)
+    assert all(item.path in first for item in old.items)
+    newer = old.model_copy(update={"items": old.items[1:]})
+    (review_dir / REVIEW_SET_FILE).write_text(newer.model_dump_json(indent=4))
+    page = await (await client.get("/review")).text()
+    assert old.items[0].path not in page and old.items[1].path in page
