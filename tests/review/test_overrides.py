@@ -3,6 +3,7 @@ content hash without touching the photo folder."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from services.model.train.__main__ import add_train_arguments, settings_from_args
 from services.model.train.dataset import dataset_digest, scan_dataset
 from services.model.train.errors import DatasetError
 from services.model.train.overrides import read_overrides, summarise
@@ -140,3 +142,10 @@ def test_the_training_job_finds_an_overrides_channel_beside_train(tmp_path: Path
     assert TrainSettings(data_dir=train, overrides_file=explicit).resolved_overrides_file() == (
         explicit
     )
+
+
+def test_kkot_train_takes_the_overrides_flag(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    args = parser.parse_args(["--data", str(tmp_path), "--overrides", str(tmp_path / "o.json")])
+    assert settings_from_args(args).resolved_overrides_file() == tmp_path / "o.json"
