@@ -36,6 +36,9 @@ from shared.events import (
     create_bus,
     task_queue,
 )
+from shared.metrics.bus import ObservedConsumer
+from shared.metrics.catalog import BUS_METRICS
+from shared.metrics.http import METRICS, install_metrics, metrics_middleware
 from shared.middleware import error_middleware, make_request_context_middleware
 from shared.resilience import CircuitBreaker, RetryPolicy
 from shared.storage import LocalBlobStore, S3BlobStore
@@ -180,15 +183,20 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.SERVICE] = service
     bus = app[keys.BUS]
+    metrics = app[METRICS]
     subscriptions = [
         await bus.subscribe(
             CLASSIFIER_CONSUMER,
             [EventType.CLASSIFICATION_REQUESTED],
-            IdempotentConsumer(service.on_requested),
+            ObservedConsumer(
+                metrics, CLASSIFIER_CONSUMER, IdempotentConsumer(service.on_requested)
+            ),
             concurrency=app[keys.SETTINGS].background_concurrency,
         ),
         await bus.subscribe(
-            MODEL_CONSUMER, FANOUT_EVENT_TYPES, IdempotentConsumer(service.on_model_event)
+            MODEL_CONSUMER,
+            FANOUT_EVENT_TYPES,
+            ObservedConsumer(metrics, MODEL_CONSUMER, IdempotentConsumer(service.on_model_event)),
         ),
     ]
     settings = app[keys.SETTINGS]
@@ -227,12 +235,17 @@ async def _endpoint_ready(app: web.Application) -> bool:
 def create_app(settings: WasSettings, *, bus: EventBus | None = None) -> web.Application:
     """Build WAS; `bus` is the process's shared bus when several services run together."""
     app = web.Application(
-        middlewares=[make_request_context_middleware("was"), error_middleware],
+        middlewares=[
+            make_request_context_middleware("was"),
+            metrics_middleware,
+            error_middleware,
+        ],
         # Multipart framing on top of the largest accepted image.
         client_max_size=settings.max_upload_bytes + 64 * 1024,
     )
     app[keys.SETTINGS] = settings
     app[keys.OPENAPI] = build_openapi(ROUTES)
+    install_metrics(app, "was", settings, BUS_METRICS)
     app.cleanup_ctx.append(_bus_ctx(bus))
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_endpoint_ctx)

@@ -19,6 +19,7 @@ from shared.contracts.classification import (
     ReadinessResponse,
     TutorialResponse,
 )
+from shared.metrics.http import metrics_endpoint
 
 __all__ = ["ROUTES", "Param", "Route", "setup_routes"]
 
@@ -83,6 +84,16 @@ ROUTES: tuple[Route, ...] = (
         "ready",
         "Readiness: the model endpoint and the store answer",
         {200: ReadinessResponse, 503: ReadinessResponse},
+        tags=("ops",),
+        documented=False,
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        metrics_endpoint,
+        "metrics",
+        "Prometheus metrics (internal: the gateway never forwards it)",
+        {200: "Prometheus text format"},
         tags=("ops",),
         documented=False,
     ),

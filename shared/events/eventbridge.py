@@ -40,7 +40,7 @@ from botocore.config import Config
 from pydantic import ValidationError
 
 from shared.contracts.events import Event, EventType
-from shared.events.bus import DeadLetter, EventHandler
+from shared.events.bus import DeadLetter, EventHandler, tell_dead_letter
 from shared.resilience import RetryPolicy
 
 if TYPE_CHECKING:
@@ -368,6 +368,12 @@ class EventBridgeBus:
                 attempts=receives,
                 error=repr(errors[0]),
             )
+            for route, result in zip(routes, results, strict=True):
+                if isinstance(result, BaseException):
+                    dead = DeadLetter(
+                        route.consumer, event, repr(result), receives, datetime.now(UTC)
+                    )
+                    tell_dead_letter(route.handler, dead)
             self._dead.append(
                 DeadLetter(consumers, event, repr(errors[0]), receives, datetime.now(UTC))
             )

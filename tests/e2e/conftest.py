@@ -26,7 +26,7 @@ def free_ports(count: int) -> list[int]:
 
 
 def stack_config(model_dir: Path, data_dir: Path, **overrides: Any) -> StackConfig:
-    gateway_port, web_port, was_port, model_port = free_ports(4)
+    gateway_port, web_port, was_port, model_port, metrics_port = free_ports(5)
     values: dict[str, Any] = {
         "model_dir": model_dir,
         "data_dir": data_dir,
@@ -34,6 +34,7 @@ def stack_config(model_dir: Path, data_dir: Path, **overrides: Any) -> StackConf
         "web_port": web_port,
         "was_port": was_port,
         "model_port": model_port,
+        "gateway_metrics_port": metrics_port,
         "ready_timeout_s": 120.0,
         # Generous limits: the tests that need tight ones build their own gateway.
         "gateway": {"rate_capacity": 10_000, "rate_refill_per_s": 10_000},
