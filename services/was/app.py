@@ -16,7 +16,7 @@ import structlog
 from aiohttp import web
 
 from services.was import keys
-from services.was.endpoint import EndpointClient, botocore_config
+from services.was.endpoint import EndpointClient
 from services.was.jobs import job_recovery
 from services.was.model_info import ModelInfo
 from services.was.openapi import build_openapi
@@ -27,6 +27,7 @@ from services.was.settings import WasSettings
 from services.was.store import SqliteClassificationStore
 from services.was.store_dynamodb import DynamoDBClassificationStore
 from shared import server_header
+from shared.aws_config import AwsClientConfig
 from shared.contracts.events import EventType
 from shared.events import (
     AwsBusConfig,
@@ -95,9 +96,12 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         session = aioboto3.Session()
         region, endpoint_url = settings.region, settings.aws_endpoint_url
+        config = AwsClientConfig().for_aioboto3()
         if settings.store_backend == "dynamodb" and settings.table_name:
             dynamodb = await stack.enter_async_context(
-                session.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+                session.client(
+                    "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
+                )
             )
             app[keys.STORE] = DynamoDBClassificationStore(dynamodb, settings.table_name)
         else:
@@ -106,7 +110,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
             app[keys.STORE] = sqlite
         if settings.blob_backend == "s3" and settings.images_bucket:
             s3 = await stack.enter_async_context(
-                session.client("s3", region_name=region, endpoint_url=endpoint_url)
+                session.client("s3", region_name=region, endpoint_url=endpoint_url, config=config)
             )
             app[keys.BLOBS] = S3BlobStore(
                 s3,
@@ -132,7 +136,12 @@ async def _endpoint_ctx(app: web.Application) -> AsyncIterator[None]:
         "sagemaker-runtime",
         region_name=settings.region,
         endpoint_url=local,
-        config=botocore_config(settings.connect_timeout_s, settings.read_timeout_s),
+        # One attempt per call: EndpointClient retries by itself (endpoint_max_attempts).
+        config=AwsClientConfig(
+            attempts=1,
+            connect_timeout_s=settings.connect_timeout_s,
+            read_timeout_s=settings.read_timeout_s,
+        ).for_aioboto3(),
     ) as client:
         app[keys.ENDPOINT] = EndpointClient(
             client,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 
 from services.was import api_docs, handlers, versions
@@ -49,7 +50,7 @@ class Route:
 
     method: str
     path: str
-    handler: handlers.Handler
+    handler: Handler
     name: str
     summary: str
     responses: dict[int, type[BaseModel] | str]

@@ -4,9 +4,7 @@ model server serving the default model, on free ports of 127.0.0.1."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +12,9 @@ import pytest
 import pytest_asyncio
 
 from services.runner import RunningStack, StackConfig, run_stack
+from shared.ports import free_ports
 
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct ports that were free a moment ago."""
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
+__all__ = ["free_ports", "stack_config"]  # free_ports: imported from here by other tests
 
 
 def stack_config(model_dir: Path, data_dir: Path, **overrides: Any) -> StackConfig:

@@ -40,7 +40,10 @@ from services.pipeline.registry.models import (
     ModelVersion,
 )
 from services.pipeline.settings import PipelineSettings
+from shared.aws_config import AwsClientConfig
 from shared.contracts.model import MODEL_FILE
+from shared.contracts.prediction import JSON_CONTENT_TYPE
+from shared.image_formats import ACCEPTED_MIME_TYPES
 
 __all__ = ["SageMakerRegistry", "sagemaker_registry"]
 
@@ -121,7 +124,7 @@ class SageMakerRegistry:
                             "ModelDataUrl": f"s3://{self._bucket}/{key}/model.tar.gz",
                         }
                     ],
-                    "SupportedContentTypes": ["image/jpeg", "image/png", "application/json"],
+                    "SupportedContentTypes": [*ACCEPTED_MIME_TYPES, JSON_CONTENT_TYPE],
                     "SupportedResponseMIMETypes": ["application/json"],
                 },
                 "ModelMetrics": {
@@ -263,10 +266,10 @@ def sagemaker_registry(settings: PipelineSettings) -> SageMakerRegistry:
     import boto3
 
     session = boto3.Session(region_name=settings.region)
-    endpoint = settings.aws_endpoint_url
+    endpoint, config = settings.aws_endpoint_url, AwsClientConfig().for_boto3()
     return SageMakerRegistry(
-        session.client("sagemaker", endpoint_url=endpoint),
-        session.client("s3", endpoint_url=endpoint),
+        session.client("sagemaker", endpoint_url=endpoint, config=config),
+        session.client("s3", endpoint_url=endpoint, config=config),
         bucket=settings.models_bucket,
     )
 
