@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.model.train.__main__ import add_train_arguments, settings_from_args
+from services.model.train.command import add_train_arguments, settings_from_args
 from services.model.train.dataset import dataset_digest, scan_dataset
 from services.model.train.errors import DatasetError
 from services.model.train.overrides import read_overrides, summarise
