@@ -8,8 +8,18 @@ import aiohttp
 from aiohttp import web
 
 from services.web.feeds import live_feed
-from services.web.keys import BROADCASTER, BUS, JINJA, REVIEW, SETTINGS, STATIC_VERSIONS, WAS
+from services.web.keys import (
+    BROADCASTER,
+    BUS,
+    JINJA,
+    MODEL_CACHE,
+    REVIEW,
+    SETTINGS,
+    STATIC_VERSIONS,
+    WAS,
+)
 from services.web.live import Broadcaster
+from services.web.model_cache import ModelCache
 from services.web.not_found import html_errors_middleware
 from services.web.rendering import create_environment, static_versions
 from services.web.review_store import ReviewStore
@@ -36,6 +46,7 @@ async def _was_client(app: web.Application) -> AsyncIterator[None]:
     connector = aiohttp.TCPConnector(limit=settings.was_pool_limit, keepalive_timeout=30)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         app[WAS] = WasClient(session, settings.was_url)
+        app[MODEL_CACHE] = ModelCache(app[WAS])
         yield
 
 

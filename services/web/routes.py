@@ -16,9 +16,15 @@ def setup_routes(app: web.Application) -> None:
     router = app.router
     router.add_get("/", views.classify_page, name="classify")
     router.add_post("/", views.classify_submit, name="classify_submit")
+    router.add_post("/results", views.classify_card, name="classify_card")
     router.add_get(f"/results/{_ID}", views.result_page, name="result")
     router.add_get(f"/results/{_ID}/card", views.result_card, name="result_card")
     router.add_post(f"/results/{_ID}/feedback", views.feedback_submit, name="feedback")
+    router.add_get(
+        "/labels/{version:[A-Za-z0-9._:+-]{1,100}}/options",
+        views.label_options,
+        name="label_options",
+    )
     router.add_get("/examples/{n:[0-9]{1,2}}", views.example_image, name="example_image")
     router.add_post("/examples", views.example_submit, name="example_submit")
     router.add_get("/history", views.history_page, name="history")
