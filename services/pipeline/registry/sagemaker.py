@@ -32,7 +32,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from services.pipeline.errors import RegistryError
-from services.pipeline.registry.models import (
+from services.pipeline.registry.records import (
     ApprovalStatus,
     DeploymentRecord,
     DeploymentState,
@@ -176,7 +176,7 @@ class SageMakerRegistry:
         except (ClientError, BotoCoreError) as exc:
             raise _error(exc) from exc
 
-    def describe(self, group: str, version: int) -> ModelVersion:
+    def get_version(self, group: str, version: int) -> ModelVersion:
         try:
             return self._version_of(
                 self._sm.describe_model_package(ModelPackageName=self._arn(group, version))

@@ -14,7 +14,7 @@ import aioboto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from services.model.train.smoke import SmokeSet, load_smoke_set
+from services.model.train.api import SmokeSet, load_smoke_set
 from services.pipeline.settings import PipelineSettings
 from shared.aws_config import AwsClientConfig
 from shared.contracts.prediction import JSON_CONTENT_TYPE, Prediction
