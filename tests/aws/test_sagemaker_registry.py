@@ -14,6 +14,7 @@ import pytest
 from services.cli import main
 from services.pipeline.errors import RegistryError
 from services.pipeline.registry import ApprovalStatus, Lineage, SageMakerRegistry
+from shared.image_formats import ACCEPTED_MIME_TYPES
 from tests.aws.conftest import REGION
 
 GROUP = "kkot-flowers"
@@ -114,3 +115,21 @@ def test_register_approve_reject_and_list_in_sagemaker(
         registry.get_version(GROUP, 9)
     assert main(["models", "deploy", "1", "--registry", "sagemaker"]) == 1
     assert "kkot release model" in capsys.readouterr().err
+
+
+def test_a_registered_package_declares_the_media_tables_types(
+    registry: SageMakerRegistry, tmp_path: Path, moto_url: str
+) -> None:
+    version = registry.register(
+        "kkot-media",
+        _artifact(tmp_path / "m", "1"),
+        status=ApprovalStatus.PENDING,
+        metrics={"accuracy": 0.9},
+        lineage=Lineage(dataset_digest="sha256:m"),
+    )
+    sagemaker = boto3.client("sagemaker", region_name=REGION, endpoint_url=moto_url)
+    packages = sagemaker.list_model_packages(ModelPackageGroupName="kkot-media")
+    arn = packages["ModelPackageSummaryList"][0]["ModelPackageArn"]
+    spec = sagemaker.describe_model_package(ModelPackageName=arn)["InferenceSpecification"]
+    assert version.version == 1
+    assert spec["SupportedContentTypes"] == [*ACCEPTED_MIME_TYPES, "application/json"]
