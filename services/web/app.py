@@ -13,6 +13,7 @@ from services.web.keys import (
     BUS,
     JINJA,
     MODEL_CACHE,
+    REVIEW,
     SETTINGS,
     STATIC_VERSIONS,
     WAS,
@@ -21,6 +22,7 @@ from services.web.live import Broadcaster
 from services.web.model_cache import ModelCache
 from services.web.not_found import html_errors_middleware
 from services.web.rendering import create_environment, static_versions
+from services.web.review_store import ReviewStore
 from services.web.routes import setup_routes
 from services.web.security import security_headers_middleware
 from services.web.settings import WebSettings
@@ -69,6 +71,7 @@ def create_app(settings: WebSettings, *, bus: EventBus | None = None) -> web.App
     app[JINJA] = create_environment()
     app[STATIC_VERSIONS] = static_versions()
     app[BROADCASTER] = Broadcaster(settings.sse_queue_size, settings.sse_max_clients)
+    app[REVIEW] = ReviewStore(settings.review_dir, settings.overrides_file)
     if bus is not None:
         app[BUS] = bus
     install_metrics(app, "web", settings, BUS_METRICS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.web import views
+from services.web import review, views
 from services.web.rendering import STATIC_DIR
 from services.web.sse import events
 from shared.metrics.http import metrics_endpoint
@@ -31,6 +31,13 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/events", events, name="events")
     router.add_get("/model", views.model_page, name="model")
     router.add_get("/status", views.status_page, name="status")
+    router.add_get("/review", review.review_page, name="review")
+    router.add_post("/review/{sha256:[0-9a-f]{64}}", review.review_decide, name="review_decide")
+    router.add_get(
+        "/review/thumbnails/{file:[0-9a-f]{24}\\.jpg}",
+        review.review_thumbnail,
+        name="review_thumbnail",
+    )
     router.add_get("/lang/{lang}", views.set_language, name="language")
     router.add_get("/health", views.health, name="health")
     # Internal: the gateway never forwards it (services/gateway/destinations.py).

@@ -34,6 +34,7 @@ __all__ = [
     "feedback_submit",
     "health",
     "history_page",
+    "label_names",
     "label_options",
     "model_page",
     "result_card",
@@ -88,6 +89,13 @@ async def _labels(request: web.Request, version: str | None) -> list[LabelInfo]:
         )
     except WasFailure:
         return []
+
+
+async def label_names(request: web.Request) -> dict[str, str]:
+    """The deployed model's display name per label, in the reader's language."""
+    model = await _current_model(request)
+    labels = await _labels(request, model.version) if model else []
+    return {info.label: info.display_name for info in labels}
 
 
 async def _current_model(request: web.Request) -> CurrentModel | None:
