@@ -20,7 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from services.model.train.dataset import ScanResult, dataset_digest, scan_dataset, split_dataset
+from services.model.train.dataset import (
+    MIN_CV_FOLDS,
+    ScanResult,
+    dataset_digest,
+    scan_dataset,
+    split_dataset,
+)
 from services.model.train.hyperparameters import Hyperparameters
 from services.review.ranking import (
     DEFAULT_MIN_PROBABILITY,
@@ -78,7 +84,7 @@ def build_review_set(options: ReviewOptions) -> ReviewSet:
         scan.examples,
         fraction=hp.validation_fraction,
         seed=hp.seed,
-        cv_folds=hp.cv_folds if hp.cv_folds >= 2 else _DEFAULT_FOLDS,
+        cv_folds=hp.cv_folds if hp.cv_folds >= MIN_CV_FOLDS else _DEFAULT_FOLDS,
     )
     examples = split.train
     labels = scan.labels

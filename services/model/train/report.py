@@ -79,9 +79,9 @@ def _overrides_section(report: ValidationReport) -> list[str]:
         f"{applied.unmatched} about photos not in the data.",
         "",
     ]
-    lines += [f"- relabelled {entry}" for entry in applied.relabelled[:_LISTED_OVERRIDES]]
-    lines += [f"- excluded {path}" for path in applied.excluded[:_LISTED_OVERRIDES]]
-    return [*lines, ""] if len(lines) > 4 else lines
+    listed = [f"- relabelled {entry}" for entry in applied.relabelled[:_LISTED_OVERRIDES]]
+    listed += [f"- excluded {path}" for path in applied.excluded[:_LISTED_OVERRIDES]]
+    return [*lines, *listed, ""] if listed else lines
 
 
 def model_card(metadata: ModelMetadata, evaluation: Evaluation, report: ValidationReport) -> str:
