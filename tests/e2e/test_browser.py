@@ -172,7 +172,11 @@ async def test_each_photo_is_one_request_and_labels_come_once(
         requests.clear()
         await page.set_input_files("#file", str(photo))
         await page.wait_for_selector("#preview:not([hidden])")
-        await page.click("#submit-button")
+        # Wait for this photo's own answer: the previous card already has its labels.
+        async with page.expect_response(
+            lambda r: r.request.method == "POST" and r.url.endswith("/results")
+        ):
+            await page.click("#submit-button")
         await page.wait_for_function(
             # every label filled in (the default model has 1,000)
             "(n) => document.querySelectorAll('#result select option').length > n",
