@@ -39,6 +39,7 @@ from services.pipeline.feedback import export_feedback
 from services.pipeline.registry import ApprovalStatus, Lineage, LocalRegistry, ModelVersion
 from services.pipeline.settings import PipelineSettings
 from shared.contracts.model import (
+    EVALUATION_FILE,
     LABELS_FILE,
     METADATA_FILE,
     MODEL_FILE,
@@ -319,7 +320,12 @@ async def _baseline(
             images=len(unseen),
         )
     recorded = deployed.metrics.get("accuracy") if deployed else None
-    if deployed is not None and recorded is not None and _same_evaluation(deployed, result, hp):
+    if (
+        deployed is not None
+        and recorded is not None
+        and _same_evaluation(deployed, result, hp)
+        and _same_method(model_dir, result)
+    ):
         return Baseline(
             source,
             version,
@@ -349,6 +355,15 @@ def _training_set(model_dir: Path) -> set[str] | None:
 
 # Hyperparameters that decide which images are held out, and how.
 _EVALUATION_KEYS = ("cv_folds", "seed", "validation_fraction")
+
+
+def _same_method(model_dir: Path, result: TrainResult) -> bool:
+    """Was the deployed model's figure made the same way (grouped folds or not)?"""
+    path = model_dir / EVALUATION_FILE
+    if not path.exists():
+        return False
+    deployed = Evaluation.model_validate_json(path.read_bytes())
+    return deployed.method == result.evaluation.method
 
 
 def _same_evaluation(deployed: ModelMetadata, result: TrainResult, hp: Hyperparameters) -> bool:

@@ -15,8 +15,10 @@ Artifact written to `settings.model_dir` (the shared.contracts.model files plus)
     misclassified/           small thumbnails of the first of them (for the model page)
     smoke_test.json, smoke/  a few labelled images the deploy smoke test sends
 
-Evaluation, by default (`cv_folds` >= 2): stratified k-fold cross-validation — every image
-is classified by a head trained without its fold — and the shipped head is trained on
+Evaluation, by default (`cv_folds` >= 2): grouped stratified k-fold cross-validation —
+every image is classified by a head trained without its fold, and near-duplicate photos
+(crops, mirror images, burst shots: services.model.train.groups) share a fold, so no
+photo is judged by a head that saw its twin — and the shipped head is trained on
 all images; the exported ONNX graph is then checked against that head on the smoke
 candidates, through the server's preprocessing. With an evaluation folder (the
 `validation` channel / --eval-data), or `cv_folds=0` (a hold-out split), the exported
@@ -167,6 +169,8 @@ def run_training(
 
         held_out = None
         if split.folds:
+            with timer.step("group"):
+                split = _group_near_duplicates(split, embeddings, hp)
             with timer.step("cross-validate"):
                 from services.model.train.crossval import out_of_fold_probabilities
 
@@ -203,7 +207,7 @@ def run_training(
             from services.model.train.thumbnails import write_thumbnails
 
             if held_out is not None:
-                method = f"{split.cv_folds}-fold cross-validation"
+                method = f"grouped {split.cv_folds}-fold cross-validation"
                 probabilities = held_out
                 # Cross-validation ran the head, not the exported graph: check the graph.
                 smoke_examples, smoke_probabilities = _check_export(
@@ -226,6 +230,10 @@ def run_training(
             evaluation = metrics(
                 [ex.label for ex in split.evaluation], predicted, labels, method=method
             )
+            if split.groups:
+                evaluation = evaluation.model_copy(
+                    update={"near_duplicate_groups": _shared_groups(split.groups)}
+                )
             metadata = metadata.model_copy(
                 update={"metrics": {**metadata.metrics, **_summary_metrics(evaluation)}}
             )
@@ -407,6 +415,28 @@ def _catalog(labels: list[str]) -> Catalog:
     """The project's catalog entries for `labels` (a label it lacks keeps its own name)."""
     catalog = flower_catalog()
     return Catalog(entries=[lookup_entry(label, catalog) for label in labels])
+
+
+def _group_near_duplicates(split: Split, embeddings: np.ndarray, hp: Hyperparameters) -> Split:
+    """The cross-validation folds redrawn with near-duplicate photos kept together."""
+    from services.model.train.groups import (
+        NEAR_DUPLICATE_SIMILARITY,
+        near_duplicate_groups,
+        perceptual_hashes,
+    )
+
+    n = len(split.train)
+    hashes = perceptual_hashes([ex.path for ex in split.train])
+    groups = near_duplicate_groups(embeddings, n, NEAR_DUPLICATE_SIMILARITY["lite0"], hashes=hashes)
+    _log.info("near_duplicates_grouped", images=n, groups_of_two_or_more=_shared_groups(groups))
+    return split.grouped(groups, hp.seed)
+
+
+def _shared_groups(groups: Sequence[int]) -> int:
+    """How many groups hold two or more images."""
+    from services.model.train.groups import group_sizes
+
+    return sum(count for size, count in group_sizes(groups).items() if size > 1)
 
 
 def _summary_metrics(evaluation: Evaluation) -> dict[str, float]:

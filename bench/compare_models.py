@@ -1,0 +1,668 @@
+"""Which model to ship: every candidate on the same grouped folds and seeds.
+
+    python bench/compare_models.py [--seeds N] [--fine-tune-epochs E] [--latency-seconds S]
+    python bench/compare_models.py --groups      # only the near-duplicate groups
+
+Candidates: EfficientNet-Lite0 and -Lite2 frozen (+ the linear head the pipeline trains),
+both together (concatenated embeddings), each with test-time augmentation (the mirror
+image's probabilities averaged in), and Lite0 with its last block fine-tuned. For each:
+grouped 5-fold cross-validated accuracy (seed 42, its 95 % Wilson interval, and the mean
+over `--seeds` seeds), the time to train on all photos (embedding + head, or the
+fine-tuning), and the serving latency: single-request p50 through the model server
+(`python -m services.model serve`) against decode + inference of one image in-process
+(the server's target: at most 3 ms more).
+
+Heavy work is done once and cached under var/cache/compare (not committed): the
+embeddings of every photo and its mirror image per backbone, and the activations that
+enter Lite0's last block. Reruns then take minutes. Whole-backbone fine-tuning is not
+run: one training step is timed and the cost of a run is extrapolated from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import REPO_ROOT, flowers_dir, table
+
+CACHE = REPO_ROOT / "var" / "cache" / "compare"
+FOLDS = 5
+
+
+@dataclass(frozen=True)
+class Features:
+    """Per backbone: [2n, d] embeddings (the n photos, then their mirror images)."""
+
+    embedding: npt.NDArray[np.float32]
+    seconds: float  # wall time of the embedding pass that made them (both views)
+
+
+def _examples(data: Path) -> tuple[list[Any], list[str]]:
+    from services.model.train.dataset import scan_dataset
+    from services.model.train.hyperparameters import Hyperparameters
+
+    scan = scan_dataset(data, min_images=Hyperparameters().min_images_per_class)
+    return scan.examples, scan.labels
+
+
+def features(name: str, examples: Sequence[Any], digest: str) -> Features:
+    """Embeddings of every photo and its mirror image by backbone `name`, cached."""
+    from services.model.train.backbones import backbone_spec, feature_module
+    from services.model.train.embed import embed_images, export_backbone
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"{name}-{digest[:16]}.npz"
+    if path.exists():
+        stored = np.load(path)
+        return Features(stored["embedding"], float(stored["seconds"]))
+    spec = backbone_spec(name)
+    print(f"embedding {len(examples)} photos and their mirror images with {name} ...", flush=True)
+    with tempfile.TemporaryDirectory() as work:
+        onnx_path = Path(work) / "backbone.onnx"
+        export_backbone(feature_module(name), onnx_path, spec.preprocessing.image_size)
+        started = time.perf_counter()
+        embedding = embed_images(
+            onnx_path, [ex.path for ex in examples], spec.preprocessing, flip=True
+        )
+        seconds = time.perf_counter() - started
+    np.savez(path, embedding=embedding, seconds=seconds)
+    return Features(embedding, seconds)
+
+
+def hashes(examples: Sequence[Any], digest: str) -> npt.NDArray[np.bool_]:
+    """The perceptual hashes of every photo (and mirror image), cached."""
+    from services.model.train.groups import perceptual_hashes
+
+    path = CACHE / f"hashes-{digest[:16]}.npy"
+    if path.exists():
+        return np.asarray(np.load(path), dtype=bool)
+    found = perceptual_hashes([ex.path for ex in examples])
+    np.save(path, found)
+    return found
+
+
+def show_groups(
+    examples: Sequence[Any], embedding: npt.NDArray[np.float32], bits: npt.NDArray[np.bool_]
+) -> list[int]:
+    """Print how many near-duplicate groups form at a few thresholds, and pairs around
+    the chosen one; return the groups the training job forms."""
+    from services.model.train.groups import (
+        HASH_DISTANCE,
+        NEAR_DUPLICATE_SIMILARITY,
+        group_sizes,
+        hash_pairs,
+        near_duplicate_groups,
+        similar_pairs,
+    )
+
+    n = len(examples)
+    chosen = NEAR_DUPLICATE_SIMILARITY["lite0"]
+    rows = []
+    for threshold, distance in (
+        (0.75, -1),
+        (0.8, -1),
+        (0.85, -1),
+        (0.88, -1),
+        (0.9, -1),
+        (0.95, -1),
+        (2.0, HASH_DISTANCE),
+        (chosen, HASH_DISTANCE),
+    ):
+        groups = near_duplicate_groups(embedding, n, threshold, bits, distance)
+        sizes = group_sizes(groups)
+        in_groups = sum(size * count for size, count in sizes.items() if size > 1)
+        mixed = _mixed_label_groups(examples, groups)
+        rows.append(
+            [
+                threshold if threshold <= 1 else "-",
+                distance if distance >= 0 else "-",
+                len(set(groups)),
+                in_groups,
+                max(sizes),
+                mixed,
+                " ".join(f"{s}:{c}" for s, c in sizes.items() if s > 1),
+            ]
+        )
+    print(
+        f"near-duplicate groups among {n} photos (centred Lite0 embeddings and perceptual "
+        "hashes, each photo against the others and their mirror images)"
+    )
+    print(
+        table(
+            [
+                "cosine >=",
+                "hash bits <=",
+                "groups",
+                "photos in groups",
+                "largest",
+                "mixed labels",
+                "size:count",
+            ],
+            rows,
+        )
+    )
+    pairs = similar_pairs(embedding, n, chosen - 0.03)
+    pairs.sort(key=lambda p: -p[2])
+    print(f"\npairs just above and below {chosen} (inspect them to check the threshold):")
+    near = [p for p in pairs if abs(p[2] - chosen) < 0.03][:16]
+    for i, j, s in near:
+        print(f"  {s:.3f}  {examples[i].relpath}  {examples[j].relpath}")
+    print(f"\npairs within {HASH_DISTANCE + 2} hash bits:")
+    for i, j, b in sorted(hash_pairs(bits, HASH_DISTANCE + 2), key=lambda p: p[2]):
+        print(f"  {b:2d}  {examples[i].relpath}  {examples[j].relpath}")
+    return near_duplicate_groups(embedding, n, chosen, bits)
+
+
+def _mixed_label_groups(examples: Sequence[Any], groups: Sequence[int]) -> int:
+    labels: dict[int, set[str]] = {}
+    for ex, group in zip(examples, groups, strict=True):
+        labels.setdefault(group, set()).add(ex.label)
+    return sum(1 for names in labels.values() if len(names) > 1)
+
+
+# --- cross-validation on cached features -------------------------------------------------
+
+
+def fold_probabilities(
+    embedding: npt.NDArray[np.float32],
+    targets: npt.NDArray[np.int64],
+    folds: Sequence[int],
+    classes: int,
+    seed: int,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Out-of-fold probabilities of the pipeline's head on [2n, d] features (photos, then
+    mirror images): plain, and with test-time augmentation (the head on the mean of a
+    photo's and its mirror image's embeddings, which is what the exported graph does)."""
+    from services.model.train.crossval import softmax
+    from services.model.train.head import train_head
+    from services.model.train.hyperparameters import Hyperparameters
+
+    hp = Hyperparameters(seed=seed)
+    fold = np.asarray(folds)
+    n = len(fold)
+    originals, mirrors = embedding[:n], embedding[n:]
+    plain = np.zeros((n, classes), dtype=np.float32)
+    tta = np.zeros((n, classes), dtype=np.float32)
+    for k in np.unique(fold):
+        train = np.flatnonzero(fold != k)
+        held = np.flatnonzero(fold == k)
+        head = train_head(
+            np.concatenate([originals[train], mirrors[train]]),
+            np.concatenate([targets[train], targets[train]]),
+            classes,
+            hp,
+        )
+        plain[held] = softmax(head.logits(originals[held]))
+        tta[held] = softmax(head.logits(np.float32(0.5) * (originals[held] + mirrors[held])))
+    return plain, tta
+
+
+def head_seconds(embedding: npt.NDArray[np.float32], targets: npt.NDArray[np.int64]) -> float:
+    """Wall time of fitting the shipped head on every photo and its mirror image."""
+    from services.model.train.head import train_head
+    from services.model.train.hyperparameters import Hyperparameters
+
+    started = time.perf_counter()
+    train_head(
+        embedding, np.concatenate([targets, targets]), int(targets.max()) + 1, Hyperparameters()
+    )
+    return time.perf_counter() - started
+
+
+# --- fine-tuning Lite0's last block on cached activations ----------------------------------
+
+
+def tail_inputs(examples: Sequence[Any], digest: str, start: int) -> tuple[Any, float]:
+    """The activations entering Lite0's block `start` for every photo and mirror image
+    ([2n, C, H, W], float16 on disk), cached, and the seconds the pass took."""
+    import torch
+
+    from services.model.train.backbones import backbone_spec, load_backbone
+    from services.model.train.embed import export_backbone, ort_session, run_batches
+
+    path = CACHE / f"lite0-block{start}-{digest[:16]}.npz"
+    if path.exists():
+        stored = np.load(path)
+        return stored["activations"], float(stored["seconds"])
+    net = load_backbone("lite0")
+
+    class Trunk(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: Any) -> Any:
+            x = self.net._swish(self.net._bn0(self.net._conv_stem(x)))
+            for block in self.net._blocks[:start]:
+                x = block(x)
+            return x
+
+    preprocessing = backbone_spec("lite0").preprocessing
+    print(f"caching the activations entering Lite0 block {start} ...", flush=True)
+    with tempfile.TemporaryDirectory() as work:
+        onnx_path = Path(work) / "trunk.onnx"
+        export_backbone(Trunk().eval(), onnx_path, preprocessing.image_size)
+        started = time.perf_counter()
+        activations = run_batches(
+            ort_session(onnx_path),
+            [ex.path for ex in examples],
+            preprocessing,
+            batch_size=8,
+            flip=True,
+        ).astype(np.float16)
+        seconds = time.perf_counter() - started
+    np.savez(path, activations=activations, seconds=seconds)
+    return activations, seconds
+
+
+def tail_model(start: int, weight: Any, bias: Any) -> Any:
+    """Lite0's blocks from `start`, its head convolution, pooling and a linear layer
+    initialised with the frozen-feature head (`weight`, `bias`)."""
+    import torch
+
+    from services.model.train.backbones import load_backbone
+
+    net = load_backbone("lite0")
+
+    class Tail(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = torch.nn.ModuleList(net._blocks[start:])
+            self.conv_head, self.bn1, self.act = net._conv_head, net._bn1, net._swish
+            self.fc = torch.nn.Linear(weight.shape[1], weight.shape[0])
+            with torch.no_grad():
+                self.fc.weight.copy_(torch.from_numpy(weight))
+                self.fc.bias.copy_(torch.from_numpy(bias))
+
+        def forward(self, x: Any) -> Any:
+            for block in self.blocks:
+                x = block(x)
+            x = self.act(self.bn1(self.conv_head(x)))
+            return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+    # Eval mode throughout: batch norm keeps its ImageNet statistics (small batches
+    # would only add noise), and there is no dropout to switch on.
+    return Tail().eval()
+
+
+def fine_tune_fold(
+    activations: Any,
+    targets: npt.NDArray[np.int64],
+    train: npt.NDArray[np.int64],
+    held: npt.NDArray[np.int64],
+    embedding: npt.NDArray[np.float32],
+    start: int,
+    epochs: int,
+    seed: int,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], float]:
+    """Train the tail on the photos `train` (and their mirror images), starting from the
+    frozen head; probabilities of the photos `held` (plain, mirror-averaged) and the
+    seconds per epoch."""
+    import torch
+
+    from services.model.train.head import train_head
+    from services.model.train.hyperparameters import Hyperparameters
+
+    n = len(targets)
+    classes = int(targets.max()) + 1
+    rows = np.concatenate([train, train + n])
+    head = train_head(embedding[rows], targets[rows % n], classes, Hyperparameters(seed=seed))
+    torch.manual_seed(seed)
+    model = tail_model(start, head.weight, head.bias)
+    fc = list(model.fc.parameters())
+    rest = [p for name, p in model.named_parameters() if not name.startswith("fc.")]
+    optimiser = torch.optim.AdamW(
+        [{"params": rest, "lr": 3e-4}, {"params": fc, "lr": 1e-3}], weight_decay=1e-4
+    )
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    generator = torch.Generator().manual_seed(seed)
+    batch = 64
+    steps = epochs * ((len(rows) + batch - 1) // batch)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
+    started = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.randperm(len(rows), generator=generator).numpy()
+        for at in range(0, len(rows), batch):
+            chosen = rows[order[at : at + batch]]
+            x = torch.from_numpy(activations[chosen].astype(np.float32))
+            y = torch.from_numpy(targets[chosen % n])
+            optimiser.zero_grad()
+            loss_fn(model(x), y).backward()  # type: ignore[no-untyped-call]
+            optimiser.step()
+            schedule.step()
+    per_epoch = (time.perf_counter() - started) / epochs
+    with torch.no_grad():
+        plain = torch.softmax(model(torch.from_numpy(activations[held].astype(np.float32))), 1)
+        mirrored = torch.softmax(
+            model(torch.from_numpy(activations[held + n].astype(np.float32))), 1
+        )
+    return plain.numpy(), ((plain + mirrored) / 2).numpy(), per_epoch
+
+
+def whole_backbone_step_seconds(batch: int = 16, steps: int = 3) -> float:
+    """Median wall time of one training step (forward + backward + AdamW) of the whole
+    Lite0 at 224 px on a batch of `batch`: the unit for extrapolating full fine-tuning."""
+    import torch
+
+    from services.model.train.backbones import load_backbone
+
+    net = load_backbone("lite0")
+    net.eval()
+    optimiser = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    x = torch.randn(batch, 3, 224, 224)
+    y = torch.zeros(batch, dtype=torch.int64)
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        optimiser.step()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+# --- serving latency -------------------------------------------------------------------
+
+
+def export_candidate(
+    out: Path,
+    backbones: Sequence[str],
+    head: Any,
+    labels: list[str],
+    *,
+    tta: bool,
+) -> Path:
+    """An artifact folder for one candidate: backbone(s) + head (+ mirror averaging)."""
+    from datetime import UTC, datetime
+
+    import torch
+
+    from services.model.prepare import export_onnx, write_artifact
+    from services.model.train.backbones import backbone_spec, feature_module
+    from shared.catalog import flower_catalog, lookup_entry
+    from shared.contracts.model import Catalog, LabelList, ModelMetadata
+
+    specs = [backbone_spec(name) for name in backbones]
+    largest = max(specs, key=lambda s: s.preprocessing.image_size)
+    modules = [feature_module(name) for name in backbones]
+    sizes = [s.preprocessing.image_size for s in specs]
+    size = largest.preprocessing.image_size
+
+    class Candidate(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbones = torch.nn.ModuleList(modules)
+            self.head = head.torch_module()
+
+        def features(self, x: Any) -> Any:
+            parts = []
+            for module, own in zip(self.backbones, sizes, strict=True):
+                scaled = x
+                if own != size:
+                    scaled = torch.nn.functional.interpolate(
+                        x, size=(own, own), mode="bilinear", align_corners=False
+                    )
+                parts.append(module(scaled))
+            return torch.cat(parts, dim=1)
+
+        def forward(self, x: Any) -> Any:
+            if not tta:
+                return self.head(self.features(x))
+            both = self.features(torch.cat([x, torch.flip(x, dims=[3])]))
+            half = x.shape[0]
+            return self.head((both[:half] + both[half:]) / 2)
+
+    catalog = flower_catalog()
+    write_artifact(
+        out,
+        write_model=lambda path: export_onnx(Candidate().eval(), path, size),
+        labels=LabelList(labels=labels),
+        catalog=Catalog(entries=[lookup_entry(label, catalog) for label in labels]),
+        metadata=ModelMetadata(
+            name="compare",
+            version=out.name,
+            num_classes=len(labels),
+            preprocessing=largest.preprocessing,
+            source="bench/compare_models.py",
+            created_at=datetime.now(UTC),
+        ),
+    )
+    return out
+
+
+def serving_latency(model_dir: Path, photos: list[bytes], seconds: float) -> dict[str, float]:
+    """Single-request p50 through the model server and batch-1 decode + inference p50
+    in this process, alternating (bench_model's measurement)."""
+    from _util import free_port, server_process
+    from bench_model import _lone_latencies
+
+    port = free_port()
+    args = ["services.model", "serve", "--model-dir", str(model_dir), "--port", str(port)]
+
+    async def measure(pid: int) -> dict[str, float]:
+        url = f"http://127.0.0.1:{port}/invocations"
+        return await _lone_latencies(url, model_dir, photos, 2, seconds, pid)
+
+    with server_process(args, port, timeout=120) as server:
+        return asyncio.run(measure(server.pid))
+
+
+# --- the comparison ------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    accuracy: float
+    interval: tuple[float, float]
+    seeds: list[float]
+    train_s: float
+    latency: dict[str, float]
+
+
+def _accuracy(probabilities: npt.NDArray[np.float32], targets: npt.NDArray[np.int64]) -> float:
+    return float((probabilities.argmax(1) == targets).mean())
+
+
+def compare(args: argparse.Namespace, data: Path) -> int:
+    from _util import flower_jpegs
+
+    from services.model.train.dataset import dataset_digest
+    from services.model.train.evaluate import wilson_interval
+    from services.model.train.groups import grouped_folds
+    from services.model.train.head import train_head
+    from services.model.train.hyperparameters import Hyperparameters
+
+    examples, labels = _examples(data)
+    digest = dataset_digest(examples)
+    n = len(examples)
+    targets = np.array([labels.index(ex.label) for ex in examples], dtype=np.int64)
+    lite0 = features("lite0", examples, digest)
+    groups = show_groups(examples, lite0.embedding, hashes(examples, digest))
+    if args.groups:
+        return 0
+    lite2 = features("lite2", examples, digest)
+    both = np.concatenate([lite0.embedding, lite2.embedding], axis=1)
+    seeds = [42, *range(1, args.seeds)]
+    folds = {
+        seed: grouped_folds([ex.label for ex in examples], groups, FOLDS, seed) for seed in seeds
+    }
+    candidates = {
+        "lite0": (["lite0"], lite0.embedding, lite0.seconds),
+        "lite2": (["lite2"], lite2.embedding, lite2.seconds),
+        "lite0+lite2": (["lite0", "lite2"], both, lite0.seconds + lite2.seconds),
+    }
+    rows: list[Row] = []
+    photos = [p.read_bytes() for p in flower_jpegs(data, 64)]
+    for name, (backbones, embedding, embed_s) in candidates.items():
+        print(f"cross-validating {name} ...", flush=True)
+        per_seed = {
+            seed: fold_probabilities(embedding, targets, folds[seed], len(labels), seed)
+            for seed in seeds
+        }
+        fit_s = head_seconds(embedding, targets)
+        head = train_head(
+            embedding, np.concatenate([targets, targets]), len(labels), Hyperparameters()
+        )
+        for tta in (False, True):
+            probabilities = per_seed[42][1 if tta else 0]
+            correct = int((probabilities.argmax(1) == targets).sum())
+            label = f"{name} + mirror TTA" if tta else name
+            latency: dict[str, float] = {}
+            if args.latency_seconds > 0:
+                print(f"serving latency of {label} ...", flush=True)
+                folder = CACHE / "models" / label.replace(" ", "").replace("+", "_")
+                export_candidate(folder, backbones, head, labels, tta=tta)
+                latency = serving_latency(folder, photos, args.latency_seconds)
+            rows.append(
+                Row(
+                    label,
+                    correct / n,
+                    wilson_interval(correct, n),
+                    [_accuracy(per_seed[s][1 if tta else 0], targets) for s in seeds],
+                    embed_s + fit_s,
+                    latency,
+                )
+            )
+    if args.fine_tune_epochs > 0:
+        rows += fine_tune_rows(args, examples, digest, targets, lite0, folds, rows[0].latency)
+    step = whole_backbone_step_seconds()
+    steps_per_epoch = (2 * n + 15) // 16
+    print_table(rows, n, groups)
+    print(
+        f"\nwhole-backbone fine-tuning (Lite0, batch 16, forward + backward + AdamW): "
+        f"{step:.2f} s per step, {step * steps_per_epoch / 60:.1f} min per epoch over the "
+        f"{2 * n} photos and mirror images; 3 epochs on all photos ~ "
+        f"{3 * step * steps_per_epoch / 60:.0f} min, and the grouped 5-fold estimate "
+        f"6x that (not run)"
+    )
+    results = CACHE / "results.json"
+    results.write_text(
+        json.dumps([row.__dict__ for row in rows], indent=2, default=float), encoding="utf-8"
+    )
+    print(f"(rows also in {results})")
+    return 0
+
+
+def fine_tune_rows(
+    args: argparse.Namespace,
+    examples: Sequence[Any],
+    digest: str,
+    targets: npt.NDArray[np.int64],
+    lite0: Features,
+    folds: dict[int, list[int]],
+    latency: dict[str, float],
+) -> list[Row]:
+    """Lite0 with its last block fine-tuned: grouped CV on seed 42 only (it is the
+    expensive one); the served graph is Lite0's, so its latency is Lite0's."""
+    from services.model.train.evaluate import wilson_interval
+
+    start = 15  # Lite0 has 16 blocks; the last one (192 -> 320 channels, 7x7) is trained
+    activations, cache_s = tail_inputs(examples, digest, start)
+    n = len(targets)
+    fold = np.asarray(folds[42])
+    plain = np.zeros((n, int(targets.max()) + 1), dtype=np.float32)
+    tta = np.zeros_like(plain)
+    epoch_s: list[float] = []
+    for k in range(FOLDS):
+        print(f"fine-tuning Lite0 block {start}+, fold {k + 1}/{FOLDS} ...", flush=True)
+        train, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        p, t, seconds = fine_tune_fold(
+            activations, targets, train, held, lite0.embedding, start, args.fine_tune_epochs, 42
+        )
+        plain[held], tta[held] = p, t
+        epoch_s.append(seconds)
+    # Training on every photo: the trunk pass, then the epochs over all n photos (a fold
+    # trains on 4/5 of them).
+    train_s = cache_s + args.fine_tune_epochs * statistics.mean(epoch_s) * FOLDS / (FOLDS - 1)
+    rows = []
+    for name, probabilities in (
+        ("lite0, last block fine-tuned", plain),
+        ("lite0, last block fine-tuned + mirror TTA", tta),
+    ):
+        correct = int((probabilities.argmax(1) == targets).sum())
+        rows.append(
+            Row(
+                name,
+                correct / n,
+                wilson_interval(correct, n),
+                [correct / n],
+                train_s,
+                latency if "TTA" not in name else {},
+            )
+        )
+    return rows
+
+
+def print_table(rows: Sequence[Row], n: int, groups: Sequence[int]) -> None:
+    print(
+        f"\ngrouped {FOLDS}-fold cross-validation on {n} photos ({len(set(groups))} groups); "
+        "accuracy and 95 % interval for seed 42, mean over the seeds; train = embedding "
+        "(or trunk pass) + head / fine-tuning on all photos; latency p50 in ms"
+    )
+    table_rows = []
+    for row in rows:
+        gap = row.latency.get("c1_p50", float("nan")) - row.latency.get("b1_p50", float("nan"))
+        table_rows.append(
+            [
+                row.name,
+                f"{row.accuracy:.2%}",
+                f"{row.interval[0]:.1%}-{row.interval[1]:.1%}",
+                f"{statistics.mean(row.seeds):.2%} ({len(row.seeds)})",
+                f"{row.train_s:.0f}",
+                f"{row.latency.get('b1_p50', float('nan')):.1f}",
+                f"{row.latency.get('c1_p50', float('nan')):.1f}",
+                f"{gap:+.1f}",
+            ]
+        )
+    print(
+        table(
+            [
+                "model",
+                "grouped CV",
+                "95 % interval",
+                "mean (seeds)",
+                "train s",
+                "decode+infer",
+                "server c=1",
+                "gap",
+            ],
+            table_rows,
+        )
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--groups", action="store_true", help="only the near-duplicate groups")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the folds (42, 1, 2, ...)")
+    parser.add_argument("--fine-tune-epochs", type=int, default=3, help="0 skips fine-tuning")
+    parser.add_argument(
+        "--latency-seconds", type=float, default=4.0, help="per candidate; 0 skips latency"
+    )
+    args = parser.parse_args()
+    data = flowers_dir()
+    if data is None:
+        print("skipped: the flowers dataset is not here (set KKOT_DATASET_DIR)")
+        return 0
+    import torch
+
+    torch.set_num_threads(2)
+    return compare(args, data)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
