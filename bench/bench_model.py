@@ -148,7 +148,7 @@ def _yes(ok: bool) -> str:
 def _session(model_dir: Path, threads: int) -> Any:
     import onnxruntime as ort
 
-    from services.model.runtime import session_options
+    from services.model.onnx_session import session_options
 
     return ort.InferenceSession(
         str(model_dir / "model.onnx"),

@@ -1,6 +1,7 @@
 """Simulate the endpoint's target-tracking autoscaling through a day of bursty traffic.
 
-    python bench/simulate_autoscaling.py [--seed N] [--peak-rps R] [--capacity FILE]
+    python bench/simulate_autoscaling.py [--seed N] [--peak-rps R] [--warmup S]
+        [--min-instances N] [--max-instances N] [--capacity FILE]
 
 A discrete-time simulation in one-second steps (a discrete-event simulation with a
 fixed clock) of the SageMaker endpoint as the model stack configures it:
@@ -179,6 +180,10 @@ def main() -> int:
     parser.add_argument("--peak-rps", type=float, default=80.0, help="diurnal peak, photos/s")
     parser.add_argument("--warmup", type=int, default=360, help="seconds to serve")
     parser.add_argument("--capacity", type=Path, default=None)
+    parser.add_argument(
+        "--min-instances", type=int, help="instead of the template's ProductionInstanceCount"
+    )
+    parser.add_argument("--max-instances", type=int, help="instead of MaxInstanceCount")
     args = parser.parse_args()
 
     capacity = load_capacity(args.capacity)
@@ -187,8 +192,8 @@ def main() -> int:
     arrivals = np.random.default_rng(args.seed + 1).poisson(rate).astype(float)
     base = Scaling(
         target_per_minute=sizing.target_per_minute,
-        min_count=sizing.production_min,
-        max_count=sizing.max_count,
+        min_count=args.min_instances or sizing.production_min,
+        max_count=max(args.max_instances or sizing.max_count, args.min_instances or 0),
         instance_rps=instance_rps(capacity, sizing.instance_type),
         service_ms=capacity.tiers.model.p50_ms_alone,
         warmup_s=args.warmup,

@@ -5,9 +5,10 @@ The training step runs the image with SageMaker's training-job contract (`<image
 train`: channels `train` and `validation` under /opt/ml/input/data, the artifact in
 /opt/ml/model). The evaluation step runs the serving image as a processing job
 (`<image> evaluate`), which publishes the artifact's held-out evaluation record as
-the property file the condition reads. The condition also requires the new model to be
-no worse than the deployed one (`BaselineAccuracy`). `${...}` placeholders are filled
-by Fn::Sub.
+the property file the condition reads. The condition — above `AccuracyThreshold` and no
+worse than the deployed model (`BaselineAccuracy`) — is generated from
+shared.deploy_condition, the rule `kkot pipeline run` decides with. `${...}`
+placeholders are filled by Fn::Sub.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["ACCURACY_PATH", "pipeline_definition"]
+from shared.deploy_condition import BOUND_DEFAULTS, CONDITION, Bound, sagemaker_conditions
 
-# Where the accuracy sits in evaluation.json (shared.contracts.model.Evaluation).
-ACCURACY_PATH = "accuracy"
+__all__ = ["pipeline_definition"]
+
 EVALUATION_FILE = "evaluation.json"
+EVALUATE_STEP = "Evaluate"
+EVALUATION_PROPERTY_FILE = "EvaluationReport"
 
 
 def _param(name: str) -> dict[str, str]:
@@ -41,10 +44,9 @@ def _parameters() -> list[dict[str, Any]]:
             "DefaultValue": "s3://${ModelsBucket}/datasets/flowers/validation/",
         },
         {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "ml.m5.xlarge"},
-        {"Name": "AccuracyThreshold", "Type": "Float", "DefaultValue": 0.85},
-        # The accuracy of the model deployed now (the latest approved package): a new
-        # model must not be worse. ci/buildspec-model.yml fills it in.
-        {"Name": "BaselineAccuracy", "Type": "Float", "DefaultValue": 0.0},
+        # The deploy condition's bounds. BaselineAccuracy is the accuracy of the model
+        # deployed now (the latest approved package); ci/buildspec-model.yml fills it in.
+        *({"Name": b.value, "Type": "Float", "DefaultValue": BOUND_DEFAULTS[b]} for b in Bound),
         {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": "PendingManualApproval"},
     ]
 
@@ -95,7 +97,7 @@ def _train_step() -> dict[str, Any]:
 
 def _evaluate_step() -> dict[str, Any]:
     return {
-        "Name": "Evaluate",
+        "Name": EVALUATE_STEP,
         "Type": "Processing",
         "Arguments": {
             "AppSpecification": {
@@ -150,7 +152,7 @@ def _evaluate_step() -> dict[str, Any]:
         },
         "PropertyFiles": [
             {
-                "PropertyFileName": "EvaluationReport",
+                "PropertyFileName": EVALUATION_PROPERTY_FILE,
                 "OutputName": "evaluation",
                 "FilePath": EVALUATION_FILE,
             }
@@ -198,33 +200,18 @@ def _register_step() -> dict[str, Any]:
 
 
 def _condition_step() -> dict[str, Any]:
-    accuracy = {
-        "Std:JsonGet": {
-            "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
-            "Path": ACCURACY_PATH,
-        }
-    }
+    checks = " and ".join(check.describe() for check in CONDITION)
     return {
         "Name": "AccuracyCheck",
         "Type": "Condition",
         "Arguments": {
-            # All conditions must hold: above the threshold and not worse than deployed.
-            "Conditions": [
-                {
-                    "Type": "GreaterThanOrEqualTo",
-                    "LeftValue": accuracy,
-                    "RightValue": _param(bound),
-                }
-                for bound in ("AccuracyThreshold", "BaselineAccuracy")
-            ],
+            "Conditions": sagemaker_conditions(EVALUATION_PROPERTY_FILE, EVALUATE_STEP),
             "IfSteps": [_register_step()],
             "ElseSteps": [
                 {
                     "Name": "AccuracyTooLow",
                     "Type": "Fail",
-                    "Arguments": {
-                        "ErrorMessage": "accuracy below AccuracyThreshold or BaselineAccuracy"
-                    },
+                    "Arguments": {"ErrorMessage": f"deploy condition failed: not {checks}"},
                 }
             ],
         },

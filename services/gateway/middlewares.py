@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from services.gateway.clients import client_identity
+from services.gateway.callers import client_identity
+from services.gateway.destinations import is_internal
 from services.gateway.keys import NORMAL_PATH, RATE_LIMITER, SETTINGS
 from services.gateway.paths import NormalPath, normalise_target
-from services.gateway.routing import is_internal
 from shared.errors import NotFound, TooManyRequests
 
 __all__ = [

@@ -18,14 +18,14 @@ from aiohttp import web
 from yarl import URL
 
 from services.gateway.access import PRINCIPAL
-from services.gateway.clients import client_identity
+from services.gateway.body_limit import LimitedBody, check_declared_length, too_large
+from services.gateway.callers import client_identity
+from services.gateway.destinations import STREAM_PATHS, upstream_for
 from services.gateway.error_pages import page_for_upstream
 from services.gateway.forwarding import upstream_request_headers
 from services.gateway.hop_by_hop import end_to_end
 from services.gateway.keys import SETTINGS, STREAMS, UPSTREAMS
-from services.gateway.limits import LimitedBody, check_declared_length, too_large
 from services.gateway.middlewares import normal_path_of
-from services.gateway.routing import STREAM_PATHS, upstream_for
 from services.gateway.upstreams import Upstream
 from shared.errors import UpstreamError, UpstreamTimeout
 from shared.middleware import REQUEST_ID_HEADER, request_id_of

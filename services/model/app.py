@@ -19,7 +19,7 @@ from services.model.holder import ModelHolder
 from services.model.keys import BATCHER, CLASSIFIER, DECODE_POOL, HOLDER, SETTINGS
 from services.model.predict import Classifier
 from services.model.routes import setup_routes
-from services.model.runtime_errors import runtime_error_middleware
+from services.model.runtime_api_errors import runtime_error_middleware
 from services.model.settings import ModelServerSettings
 from shared.custom_attributes import CUSTOM_ATTRIBUTES_HEADER, request_id_attribute
 from shared.errors import KkotError

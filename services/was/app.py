@@ -162,7 +162,7 @@ async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _model_info_ctx(app: web.Application) -> AsyncIterator[None]:
     # The endpoint describes its own model (through invoke_endpoint, as on AWS); until
     # it answers, a background task keeps asking, so start order does not matter.
-    info = ModelInfo(app[keys.ENDPOINT].describe)
+    info = ModelInfo(app[keys.ENDPOINT].fetch_description)
     app[keys.MODEL_INFO] = info
     info.start()
     yield

@@ -183,9 +183,9 @@ class EndpointClient:
             attributes[REQUEST_ID_ATTRIBUTE] = request_id
         return format_custom_attributes(attributes)
 
-    async def describe(self) -> ModelDescription:
+    async def fetch_description(self) -> ModelDescription:
         """The served model's description, asked of the endpoint itself (one attempt,
-        outside the breaker: the caller retries, and a describe must not open the
+        outside the breaker: the caller retries, and a description must not open the
         circuit that guards classifications)."""
         body = DescribeRequest(describe=True).model_dump_json().encode()
         try:

@@ -15,7 +15,7 @@ from services.was.language import negotiate_language
 from services.was.records import StoredClassification
 from services.was.store import InvalidCursor
 from services.was.uploads import read_upload
-from shared.catalog import describe
+from shared.catalog import label_text
 from shared.contracts.classification import (
     ClassificationPage,
     DependencyHealth,
@@ -185,7 +185,7 @@ async def classify_tutorial(request: web.Request) -> web.Response:
     best = stored.best
     if best is None:
         raise ServiceUnavailable("the model returned no label")
-    text = describe(best.label, language, *request.app[keys.SERVICE].catalogs())
+    text = label_text(best.label, language, *request.app[keys.SERVICE].catalogs())
     result = TutorialResult(
         no=best.index, name=text.name, acc=best.score, description=text.description
     )
@@ -314,7 +314,7 @@ async def labels(request: web.Request) -> web.Response:
     catalogs = service.catalogs()
     infos = []
     for label in names:
-        text = describe(label, language, *catalogs)
+        text = label_text(label, language, *catalogs)
         infos.append(LabelInfo(label=label, display_name=text.name, description=text.description))
     version = snapshot.version if snapshot else "unknown"
     return _localized(_json(LabelsResponse(model_version=version, labels=infos)), language)

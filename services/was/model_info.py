@@ -41,7 +41,7 @@ __all__ = ["ModelInfo", "ModelSnapshot", "snapshot_of"]
 
 _log = structlog.get_logger("kkot.was.model_info")
 
-Describe = Callable[[], Awaitable[ModelDescription]]
+FetchDescription = Callable[[], Awaitable[ModelDescription]]
 
 
 @dataclass(frozen=True)
@@ -102,13 +102,13 @@ class ModelInfo:
 
     def __init__(
         self,
-        describe: Describe,
+        fetch_description: FetchDescription,
         *,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 5.0,
         follow_deploy_s: float = 120.0,
     ) -> None:
-        self._describe = describe
+        self._fetch_description = fetch_description
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
         self._follow_deploy_s = follow_deploy_s
@@ -128,7 +128,7 @@ class ModelInfo:
 
     async def _fetch(self) -> ModelSnapshot | None:
         try:
-            snapshot = snapshot_of(await self._describe())
+            snapshot = snapshot_of(await self._fetch_description())
         except KkotError as exc:
             _log.warning("model_describe_failed", code=exc.code, error=exc.message)
             return None

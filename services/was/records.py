@@ -11,7 +11,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.catalog import describe
+from shared.catalog import label_text
 from shared.contracts.classification import (
     ClassificationRecord,
     ClassificationStatus,
@@ -67,7 +67,7 @@ def render_record(
 ) -> ClassificationRecord:
     """The public record in `language`, with display names from `catalogs`."""
     best = stored.best
-    text = describe(best.label, language, *catalogs) if best else None
+    text = label_text(best.label, language, *catalogs) if best else None
     return ClassificationRecord(
         id=stored.id,
         status=stored.status,
@@ -83,7 +83,7 @@ def render_record(
         top_k=[
             ScoredLabel(
                 label=entry.label,
-                display_name=describe(entry.label, language, *catalogs).name,
+                display_name=label_text(entry.label, language, *catalogs).name,
                 score=entry.score,
             )
             for entry in stored.top_k

@@ -2,7 +2,7 @@
 
 `flowers.json` covers the flower classes of the default dataset; it is validated by
 `shared.contracts.model.Catalog` and copied into every trained model artifact by the
-pipeline. `describe()` looks a label up in several catalogs in order and falls back to
+pipeline. `label_text()` looks a label up in several catalogs in order and falls back to
 the label itself, so a model with labels nobody wrote text for (the default ImageNet
 model's 1000 classes) still gets a readable name.
 """
@@ -14,7 +14,7 @@ from importlib.resources import files
 
 from shared.contracts.model import Catalog, CatalogEntry, Language, LocalizedText, fallback_entry
 
-__all__ = ["CATALOG_RESOURCE", "describe", "flower_catalog", "lookup_entry"]
+__all__ = ["CATALOG_RESOURCE", "flower_catalog", "label_text", "lookup_entry"]
 
 CATALOG_RESOURCE = "flowers.json"
 
@@ -35,6 +35,6 @@ def lookup_entry(label: str, *catalogs: Catalog) -> CatalogEntry:
     return fallback_entry(label)
 
 
-def describe(label: str, language: Language, *catalogs: Catalog) -> LocalizedText:
+def label_text(label: str, language: Language, *catalogs: Catalog) -> LocalizedText:
     """Display name and description of `label` in `language` (English when missing)."""
     return lookup_entry(label, *catalogs).text(language)

@@ -94,3 +94,17 @@ def test_the_command_refuses_bad_input(
     missing = str(small_capacity_file.with_name("missing.json"))
     assert kkot(["aws", "cost", "--rps", "5", "--capacity", missing]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_every_option_of_the_shipped_capacity_file_is_priced() -> None:
+    """The README's cost table has no 'unknown' cell: each endpoint type, Serverless,
+    the Fargate tiers and the ALB have a price with its source in cfn/capacity.json."""
+    capacity = load_capacity(None)
+    prices = capacity.prices
+    assert all(spec.usd_per_hour for spec in prices.instance_types.values())
+    lines = [endpoint_line(capacity, 100, name) for name in prices.instance_types]
+    lines += [serverless_line(capacity, 100), *fargate_lines(capacity, 100)]
+    lines.append(alb_line(capacity, 100))
+    assert all(line.usd_per_month is not None for line in lines), lines
+    # Serverless at 2 GB: GB-seconds x rate plus data processed; the README's 100/s cell.
+    assert serverless_line(capacity, 100).usd_per_month == pytest.approx(199.31, abs=0.01)

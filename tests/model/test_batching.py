@@ -11,7 +11,7 @@ import numpy as np
 from aiohttp.test_utils import TestClient
 
 from services.model.batching import Batcher
-from services.model.runtime import load_model
+from services.model.onnx_session import load_model
 from shared.contracts.prediction import Prediction
 from tests.model.conftest import MakeClient, flower_photos
 from tests.model.images import make_image_bytes

@@ -102,7 +102,7 @@ def test_serving_never_imports_torch(default_model_dir: Path) -> None:
         "from pathlib import Path\n"
         "from services.model.__main__ import main\n"
         "from services.model.app import create_app\n"
-        "from services.model.runtime import load_model\n"
+        "from services.model.onnx_session import load_model\n"
         "from services.model.settings import ModelServerSettings\n"
         f"create_app(ModelServerSettings(model_dir=Path({str(default_model_dir)!r})))\n"
         f"load_model(Path({str(default_model_dir)!r}))\n"

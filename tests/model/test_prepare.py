@@ -11,12 +11,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from services.model.prepare import (
-    DEFAULT_MODEL_NAME,
-    imagenet_labels,
-    prepare_default_model,
-    write_artifact,
-)
+from services.model.artifact import write_artifact
+from services.model.prepare import DEFAULT_MODEL_NAME, imagenet_labels, prepare_default_model
 from shared.contracts.model import Catalog, LabelList, ModelMetadata
 
 

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.gateway.app import create_app
+from services.gateway.destinations import is_internal, upstream_for
 from services.gateway.paths import normalise_target
-from services.gateway.routing import is_internal, upstream_for
 from services.gateway.settings import GatewaySettings
 from services.runner import RunningStack, run_stack
 from shared.errors import BadRequest

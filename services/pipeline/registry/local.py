@@ -12,10 +12,7 @@ the lock makes concurrent `kkot models ...` commands safe.
 from __future__ import annotations
 
 import fcntl
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,6 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from services.model.artifact import copy_artifact, staged_artifact, write_record
 from services.pipeline.errors import RegistryError
 from services.pipeline.registry.models import (
     ApprovalStatus,
@@ -89,17 +87,14 @@ class LocalRegistry:
         with self._locked():
             index = self._read_index(group, create=True)
             version = max((v.version for v in index.versions), default=0) + 1
-            target = self.root / group / str(version)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=self.root / group))
-            try:
-                shutil.copytree(artifact_dir, staging, dirs_exist_ok=True)
-                _stamp_metadata(staging, group, version)
-                os.chmod(staging, 0o755)
-                os.replace(staging, target)
-            finally:
-                if staging.exists():
-                    shutil.rmtree(staging, ignore_errors=True)
+            metadata = ModelMetadata.model_validate_json(
+                (artifact_dir / METADATA_FILE).read_bytes()
+            )
+            # The served metadata names the registry's group and version.
+            stamped = metadata.model_copy(update={"name": group, "version": str(version)})
+            with staged_artifact(self.root / group / str(version)) as staging:
+                copy_artifact(artifact_dir, staging, skip={METADATA_FILE})
+                write_record(staging, METADATA_FILE, stamped)
             model = ModelVersion(
                 group=group,
                 version=version,
@@ -254,11 +249,3 @@ def _check_group(group: str) -> None:
         raise RegistryError(
             f"invalid model group name {group!r}: letters, digits and hyphens, up to 63"
         )
-
-
-def _stamp_metadata(artifact: Path, group: str, version: int) -> None:
-    """The served metadata names the registry's group and version."""
-    path = artifact / METADATA_FILE
-    metadata = ModelMetadata.model_validate_json(path.read_bytes())
-    stamped = metadata.model_copy(update={"name": group, "version": str(version)})
-    path.write_text(stamped.model_dump_json(indent=2), encoding="utf-8")

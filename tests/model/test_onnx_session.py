@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.model.runtime import LoneRunChooser, load_model
+from services.model.onnx_session import LoneRunChooser, load_model
 
 
 def test_narrow_and_wide_sessions_give_the_same_probabilities(default_model_dir: Path) -> None:

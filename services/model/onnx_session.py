@@ -49,7 +49,7 @@ from shared.logging import get_logger
 
 __all__ = ["ArtifactError", "ServedModel", "load_model", "session_options"]
 
-_log = get_logger("kkot.model.runtime")
+_log = get_logger("kkot.model.onnx_session")
 _C = TypeVar("_C", ModelMetadata, LabelList, Catalog, Evaluation)
 
 
@@ -144,7 +144,7 @@ class ServedModel:
         result: npt.NDArray[np.float32] = outputs[0]
         return result
 
-    def describe(self) -> LoadedModel:
+    def loaded_description(self) -> LoadedModel:
         """What `GET /admin/model` (the local deploy) answers: the description plus the
         artifact folder."""
         return self._loaded
