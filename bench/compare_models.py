@@ -340,7 +340,7 @@ def fine_tune_fold(
             x = torch.from_numpy(activations[chosen].astype(np.float32))
             y = torch.from_numpy(targets[chosen % n])
             optimiser.zero_grad()
-            loss_fn(model(x), y).backward()  # type: ignore[no-untyped-call]
+            loss_fn(model(x), y).backward()
             optimiser.step()
             schedule.step()
     per_epoch = (time.perf_counter() - started) / epochs
@@ -368,7 +368,7 @@ def whole_backbone_step_seconds(batch: int = 16, steps: int = 3) -> float:
     for _ in range(steps):
         started = time.perf_counter()
         optimiser.zero_grad()
-        torch.nn.functional.cross_entropy(net(x), y).backward()
+        torch.nn.functional.cross_entropy(net(x), y).backward()  # type: ignore[no-untyped-call]
         optimiser.step()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
@@ -385,50 +385,45 @@ def export_candidate(
     *,
     tta: bool,
 ) -> Path:
-    """An artifact folder for one candidate: backbone(s) + head (+ mirror averaging)."""
+    """An artifact folder for one candidate: backbone(s) + head (+ mirror averaging),
+    exported as the training job exports (services.model.train.export). Two backbones
+    share the larger one's input; the other gets it resized inside the graph (for the
+    latency: its accuracy above was measured on its own preprocessing)."""
     from datetime import UTC, datetime
 
     import torch
 
-    from services.model.prepare import export_onnx, write_artifact
+    from services.model.artifact import write_artifact
     from services.model.train.backbones import backbone_spec, feature_module
+    from services.model.train.export import export_classifier
     from shared.catalog import flower_catalog, lookup_entry
     from shared.contracts.model import Catalog, LabelList, ModelMetadata
 
     specs = [backbone_spec(name) for name in backbones]
     largest = max(specs, key=lambda s: s.preprocessing.image_size)
-    modules = [feature_module(name) for name in backbones]
-    sizes = [s.preprocessing.image_size for s in specs]
     size = largest.preprocessing.image_size
+    sizes = [s.preprocessing.image_size for s in specs]
 
-    class Candidate(torch.nn.Module):
+    class Features(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.backbones = torch.nn.ModuleList(modules)
-            self.head = head.torch_module()
+            self.parts = torch.nn.ModuleList([feature_module(name) for name in backbones])
 
-        def features(self, x: Any) -> Any:
-            parts = []
-            for module, own in zip(self.backbones, sizes, strict=True):
+        def forward(self, x: Any) -> Any:
+            found = []
+            for module, own in zip(self.parts, sizes, strict=True):
                 scaled = x
                 if own != size:
                     scaled = torch.nn.functional.interpolate(
                         x, size=(own, own), mode="bilinear", align_corners=False
                     )
-                parts.append(module(scaled))
-            return torch.cat(parts, dim=1)
-
-        def forward(self, x: Any) -> Any:
-            if not tta:
-                return self.head(self.features(x))
-            both = self.features(torch.cat([x, torch.flip(x, dims=[3])]))
-            half = x.shape[0]
-            return self.head((both[:half] + both[half:]) / 2)
+                found.append(module(scaled))
+            return torch.cat(found, dim=1)
 
     catalog = flower_catalog()
     write_artifact(
         out,
-        write_model=lambda path: export_onnx(Candidate().eval(), path, size),
+        write_model=lambda path: export_classifier(Features().eval(), head, path, size, tta=tta),
         labels=LabelList(labels=labels),
         catalog=Catalog(entries=[lookup_entry(label, catalog) for label in labels]),
         metadata=ModelMetadata(

