@@ -353,8 +353,9 @@ def _training_set(model_dir: Path) -> set[str] | None:
     return set(TrainingSet.model_validate_json(path.read_bytes()).sha256)
 
 
-# Hyperparameters that decide which images are held out, and how.
-_EVALUATION_KEYS = ("cv_folds", "seed", "validation_fraction")
+# Hyperparameters that decide which images are held out, and how (the backbone's
+# embeddings decide which photos count as near-duplicates, so the grouped folds).
+_EVALUATION_KEYS = ("cv_folds", "seed", "validation_fraction", "backbone")
 
 
 def _same_method(model_dir: Path, result: TrainResult) -> bool:
