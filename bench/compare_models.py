@@ -1,6 +1,7 @@
 """Which model to ship: every candidate on the same grouped folds and seeds.
 
     python bench/compare_models.py [--seeds N] [--fine-tune-epochs E] [--latency-seconds S]
+    python bench/compare_models.py --part accuracy|latency|fine-tune|table
     python bench/compare_models.py --groups      # only the near-duplicate groups
 
 Candidates: EfficientNet-Lite0 and -Lite2 frozen (+ the linear head the pipeline trains),
@@ -14,8 +15,10 @@ fine-tuning), and the serving latency: single-request p50 through the model serv
 
 Heavy work is done once and cached under var/cache/compare (not committed): the
 embeddings of every photo and its mirror image per backbone, and the activations that
-enter Lite0's last block. Reruns then take minutes. Whole-backbone fine-tuning is not
-run: one training step is timed and the cost of a run is extrapolated from it.
+enter Lite0's last block. Each part stores its results there too, so on a shared machine
+the parts can run one at a time (or side by side) and `--part table` prints the table.
+Whole-backbone fine-tuning is not run: one training step is timed and the cost of a run
+is extrapolated from it.
 """
 
 from __future__ import annotations
@@ -468,137 +471,199 @@ class Row:
     latency: dict[str, float]
 
 
+# One candidate: the backbones whose embeddings are concatenated, and mirror averaging.
+CANDIDATES: dict[str, tuple[list[str], bool]] = {
+    "lite0": (["lite0"], False),
+    "lite0 + mirror TTA": (["lite0"], True),
+    "lite2": (["lite2"], False),
+    "lite2 + mirror TTA": (["lite2"], True),
+    "lite0+lite2": (["lite0", "lite2"], False),
+    "lite0+lite2 + mirror TTA": (["lite0", "lite2"], True),
+}
+
+
+@dataclass
+class Inputs:
+    """What every part works on: the photos, labels, targets, groups and features."""
+
+    examples: list[Any]
+    labels: list[str]
+    digest: str
+    targets: npt.NDArray[np.int64]
+    groups: list[int]
+    by_backbone: dict[str, Features]
+
+    def embedding(self, backbones: Sequence[str]) -> npt.NDArray[np.float32]:
+        found = [self.by_backbone[name].embedding for name in backbones]
+        return found[0] if len(found) == 1 else np.concatenate(found, axis=1)
+
+    def embed_seconds(self, backbones: Sequence[str]) -> float:
+        return sum(self.by_backbone[name].seconds for name in backbones)
+
+
 def _accuracy(probabilities: npt.NDArray[np.float32], targets: npt.NDArray[np.int64]) -> float:
     return float((probabilities.argmax(1) == targets).mean())
 
 
-def compare(args: argparse.Namespace, data: Path) -> int:
-    from _util import flower_jpegs
+def _load(name: str) -> Any:
+    path = CACHE / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
+
+def _store(name: str, value: Any) -> None:
+    (CACHE / f"{name}.json").write_text(json.dumps(value, indent=2, default=float), "utf-8")
+
+
+def prepare(data: Path, show: bool) -> Inputs:
+    """Scan the photos, embed them once per backbone (cached) and form the groups."""
     from services.model.train.dataset import dataset_digest
-    from services.model.train.evaluate import wilson_interval
-    from services.model.train.groups import grouped_folds
-    from services.model.train.head import train_head
-    from services.model.train.hyperparameters import Hyperparameters
 
     examples, labels = _examples(data)
     digest = dataset_digest(examples)
-    n = len(examples)
     targets = np.array([labels.index(ex.label) for ex in examples], dtype=np.int64)
     lite0 = features("lite0", examples, digest)
-    groups = show_groups(examples, lite0.embedding, hashes(examples, digest))
-    if args.groups:
-        return 0
-    lite2 = features("lite2", examples, digest)
-    both = np.concatenate([lite0.embedding, lite2.embedding], axis=1)
-    seeds = [42, *range(1, args.seeds)]
-    folds = {
-        seed: grouped_folds([ex.label for ex in examples], groups, FOLDS, seed) for seed in seeds
-    }
-    candidates = {
-        "lite0": (["lite0"], lite0.embedding, lite0.seconds),
-        "lite2": (["lite2"], lite2.embedding, lite2.seconds),
-        "lite0+lite2": (["lite0", "lite2"], both, lite0.seconds + lite2.seconds),
-    }
-    rows: list[Row] = []
-    photos = [p.read_bytes() for p in flower_jpegs(data, 64)]
-    for name, (backbones, embedding, embed_s) in candidates.items():
-        print(f"cross-validating {name} ...", flush=True)
-        per_seed = {
-            seed: fold_probabilities(embedding, targets, folds[seed], len(labels), seed)
-            for seed in seeds
-        }
-        fit_s = head_seconds(embedding, targets)
-        head = train_head(
-            embedding, np.concatenate([targets, targets]), len(labels), Hyperparameters()
+    bits = hashes(examples, digest)
+    if show:
+        groups = show_groups(examples, lite0.embedding, bits)
+    else:
+        from services.model.train.groups import NEAR_DUPLICATE_SIMILARITY, near_duplicate_groups
+
+        groups = near_duplicate_groups(
+            lite0.embedding, len(examples), NEAR_DUPLICATE_SIMILARITY["lite0"], bits
         )
-        for tta in (False, True):
-            probabilities = per_seed[42][1 if tta else 0]
-            correct = int((probabilities.argmax(1) == targets).sum())
-            label = f"{name} + mirror TTA" if tta else name
-            latency: dict[str, float] = {}
-            if args.latency_seconds > 0:
-                print(f"serving latency of {label} ...", flush=True)
-                folder = CACHE / "models" / label.replace(" ", "").replace("+", "_")
-                export_candidate(folder, backbones, head, labels, tta=tta)
-                latency = serving_latency(folder, photos, args.latency_seconds)
-            rows.append(
-                Row(
-                    label,
-                    correct / n,
-                    wilson_interval(correct, n),
-                    [_accuracy(per_seed[s][1 if tta else 0], targets) for s in seeds],
-                    embed_s + fit_s,
-                    latency,
+    by_backbone = {"lite0": lite0, "lite2": features("lite2", examples, digest)}
+    return Inputs(examples, labels, digest, targets, groups, by_backbone)
+
+
+def accuracy_part(inputs: Inputs, seeds: list[int]) -> None:
+    """Grouped cross-validated accuracy of every frozen candidate, for every seed."""
+    from services.model.train.evaluate import wilson_interval
+    from services.model.train.groups import grouped_folds
+
+    n, targets = len(inputs.examples), inputs.targets
+    labels = [ex.label for ex in inputs.examples]
+    rows = []
+    done: dict[tuple[str, ...], dict[int, Any]] = {}
+    for name, (backbones, tta) in CANDIDATES.items():
+        print(f"cross-validating {name} ...", flush=True)
+        embedding = inputs.embedding(backbones)
+        if tuple(backbones) not in done:
+            done[tuple(backbones)] = {
+                seed: fold_probabilities(
+                    embedding,
+                    targets,
+                    grouped_folds(labels, inputs.groups, FOLDS, seed),
+                    len(inputs.labels),
+                    seed,
                 )
-            )
-    if args.fine_tune_epochs > 0:
-        rows += fine_tune_rows(args, examples, digest, targets, lite0, folds, rows[0].latency)
+                for seed in seeds
+            }
+        per_seed = done[tuple(backbones)]
+        probabilities = per_seed[seeds[0]][1 if tta else 0]
+        correct = int((probabilities.argmax(1) == targets).sum())
+        train_s = inputs.embed_seconds(backbones) + head_seconds(embedding, targets)
+        rows.append(
+            Row(
+                name,
+                correct / n,
+                wilson_interval(correct, n),
+                [_accuracy(per_seed[s][1 if tta else 0], targets) for s in seeds],
+                train_s,
+                {},
+            ).__dict__
+        )
+    _store("accuracy", rows)
+
+
+def latency_part(inputs: Inputs, data: Path, seconds: float) -> None:
+    """Serving latency of every candidate's exported artifact (head on all photos)."""
+    from _util import flower_jpegs
+
+    from services.model.train.head import train_head
+    from services.model.train.hyperparameters import Hyperparameters
+
+    photos = [p.read_bytes() for p in flower_jpegs(data, 64)]
+    targets = np.concatenate([inputs.targets, inputs.targets])
+    found: dict[str, dict[str, float]] = _load("latency") or {}
+    for name, (backbones, tta) in CANDIDATES.items():
+        if name in found:
+            continue
+        print(f"serving latency of {name} ...", flush=True)
+        head = train_head(
+            inputs.embedding(backbones), targets, len(inputs.labels), Hyperparameters()
+        )
+        folder = CACHE / "models" / name.replace(" ", "").replace("+", "_")
+        export_candidate(folder, backbones, head, inputs.labels, tta=tta)
+        found[name] = serving_latency(folder, photos, seconds)
+        _store("latency", found)
+
+
+def fine_tune_part(inputs: Inputs, epochs: int) -> None:
+    """Lite0 with its last block fine-tuned (seed 42), and the whole-backbone step time."""
+    from services.model.train.groups import grouped_folds
+
+    folds = grouped_folds([ex.label for ex in inputs.examples], inputs.groups, FOLDS, 42)
+    rows = fine_tune_rows(epochs, inputs, folds)
     step = whole_backbone_step_seconds()
-    steps_per_epoch = (2 * n + 15) // 16
-    print_table(rows, n, groups)
-    print(
-        f"\nwhole-backbone fine-tuning (Lite0, batch 16, forward + backward + AdamW): "
-        f"{step:.2f} s per step, {step * steps_per_epoch / 60:.1f} min per epoch over the "
-        f"{2 * n} photos and mirror images; 3 epochs on all photos ~ "
-        f"{3 * step * steps_per_epoch / 60:.0f} min, and the grouped 5-fold estimate "
-        f"6x that (not run)"
-    )
-    results = CACHE / "results.json"
-    results.write_text(
-        json.dumps([row.__dict__ for row in rows], indent=2, default=float), encoding="utf-8"
-    )
-    print(f"(rows also in {results})")
-    return 0
+    _store("fine_tune", {"rows": [row.__dict__ for row in rows], "whole_step_s": step})
 
 
-def fine_tune_rows(
-    args: argparse.Namespace,
-    examples: Sequence[Any],
-    digest: str,
-    targets: npt.NDArray[np.int64],
-    lite0: Features,
-    folds: dict[int, list[int]],
-    latency: dict[str, float],
-) -> list[Row]:
+def table_part(inputs: Inputs) -> None:
+    """The comparison table from whatever parts have run."""
+    rows = [Row(**row) for row in _load("accuracy") or []]
+    fine = _load("fine_tune") or {}
+    rows += [Row(**row) for row in fine.get("rows", [])]
+    latency = _load("latency") or {}
+    for row in rows:
+        # A fine-tuned Lite0 serves the same graph as a frozen one.
+        key = row.name.replace(", last block fine-tuned", "")
+        row.latency = row.latency or latency.get(key, {})
+    print_table(rows, len(inputs.examples), inputs.groups)
+    if "whole_step_s" in fine:
+        n = len(inputs.examples)
+        step = float(fine["whole_step_s"])
+        steps_per_epoch = (2 * n + 15) // 16
+        print(
+            f"\nwhole-backbone fine-tuning (Lite0, 224 px, batch 16, forward + backward + "
+            f"AdamW): {step:.2f} s per step, {step * steps_per_epoch / 60:.1f} min per epoch "
+            f"over the {2 * n} photos and mirror images; 3 epochs on all photos "
+            f"~{3 * step * steps_per_epoch / 60:.0f} min, its grouped 5-fold estimate 6x "
+            "that (not run)"
+        )
+
+
+def fine_tune_rows(epochs: int, inputs: Inputs, folds: list[int]) -> list[Row]:
     """Lite0 with its last block fine-tuned: grouped CV on seed 42 only (it is the
     expensive one); the served graph is Lite0's, so its latency is Lite0's."""
     from services.model.train.evaluate import wilson_interval
 
     start = 15  # Lite0 has 16 blocks; the last one (192 -> 320 channels, 7x7) is trained
-    activations, cache_s = tail_inputs(examples, digest, start)
+    activations, cache_s = tail_inputs(inputs.examples, inputs.digest, start)
+    targets = inputs.targets
     n = len(targets)
-    fold = np.asarray(folds[42])
-    plain = np.zeros((n, int(targets.max()) + 1), dtype=np.float32)
+    fold = np.asarray(folds)
+    plain = np.zeros((n, len(inputs.labels)), dtype=np.float32)
     tta = np.zeros_like(plain)
     epoch_s: list[float] = []
+    embedding = inputs.by_backbone["lite0"].embedding
     for k in range(FOLDS):
         print(f"fine-tuning Lite0 block {start}+, fold {k + 1}/{FOLDS} ...", flush=True)
         train, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
         p, t, seconds = fine_tune_fold(
-            activations, targets, train, held, lite0.embedding, start, args.fine_tune_epochs, 42
+            activations, targets, train, held, embedding, start, epochs, 42
         )
         plain[held], tta[held] = p, t
         epoch_s.append(seconds)
     # Training on every photo: the trunk pass, then the epochs over all n photos (a fold
     # trains on 4/5 of them).
-    train_s = cache_s + args.fine_tune_epochs * statistics.mean(epoch_s) * FOLDS / (FOLDS - 1)
+    train_s = cache_s + epochs * statistics.mean(epoch_s) * FOLDS / (FOLDS - 1)
     rows = []
     for name, probabilities in (
         ("lite0, last block fine-tuned", plain),
         ("lite0, last block fine-tuned + mirror TTA", tta),
     ):
         correct = int((probabilities.argmax(1) == targets).sum())
-        rows.append(
-            Row(
-                name,
-                correct / n,
-                wilson_interval(correct, n),
-                [correct / n],
-                train_s,
-                latency if "TTA" not in name else {},
-            )
-        )
+        rows.append(Row(name, correct / n, wilson_interval(correct, n), [correct / n], train_s, {}))
     return rows
 
 
@@ -643,11 +708,15 @@ def print_table(rows: Sequence[Row], n: int, groups: Sequence[int]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--groups", action="store_true", help="only the near-duplicate groups")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds of the folds (42, 1, 2, ...)")
-    parser.add_argument("--fine-tune-epochs", type=int, default=3, help="0 skips fine-tuning")
     parser.add_argument(
-        "--latency-seconds", type=float, default=4.0, help="per candidate; 0 skips latency"
+        "--part",
+        choices=["all", "accuracy", "latency", "fine-tune", "table"],
+        default="all",
+        help="run one part (each stores its results under var/cache/compare); table prints",
     )
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the folds (42, 1, 2, ...)")
+    parser.add_argument("--fine-tune-epochs", type=int, default=3)
+    parser.add_argument("--latency-seconds", type=float, default=4.0, help="per candidate")
     args = parser.parse_args()
     data = flowers_dir()
     if data is None:
@@ -656,7 +725,17 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(2)
-    return compare(args, data)
+    inputs = prepare(data, show=args.groups or args.part == "all")
+    if args.groups:
+        return 0
+    if args.part in ("all", "accuracy"):
+        accuracy_part(inputs, [42, *range(1, args.seeds)])
+    if args.part in ("all", "latency"):
+        latency_part(inputs, data, args.latency_seconds)
+    if args.part in ("all", "fine-tune"):
+        fine_tune_part(inputs, args.fine_tune_epochs)
+    table_part(inputs)
+    return 0
 
 
 if __name__ == "__main__":
