@@ -43,8 +43,6 @@ def test_backbone_and_tta_are_hyperparameters_from_sagemaker_strings() -> None:
     assert hp.as_metadata()["backbone"] == "lite2"
     with pytest.raises(HyperparameterError, match="backbone"):
         parse_hyperparameters({"backbone": "lite9"})
-    with pytest.raises(HyperparameterError, match="tta needs flip_augment"):
-        parse_hyperparameters({"tta": "true", "flip_augment": "false"})
 
 
 @pytest.mark.dataset

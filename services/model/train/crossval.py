@@ -32,23 +32,24 @@ def out_of_fold_probabilities(
     num_classes: int,
     hp: Hyperparameters,
     *,
-    tta: bool = False,
+    mirrors: npt.NDArray[np.float32] | None = None,
 ) -> npt.NDArray[np.float32]:
     """Probabilities [len(folds), classes]: row i from a head trained without i's fold.
 
     `embeddings`/`targets` hold the images in `folds` order, possibly followed by extra
     copies in the same order (the flipped images); a copy is left out with its image.
-    With `tta` the held-out image is classified as the exported graph does it: the head
-    on the mean of its and its mirror image's embeddings (the second copy).
+    With `mirrors` (one row per image: test-time augmentation) the held-out image is
+    classified as the exported graph does it: the head on the mean of its and its mirror
+    image's embeddings.
     """
     fold = np.asarray(folds, dtype=np.int64)
     n = len(fold)
     if n == 0 or embeddings.shape[0] % n:
         raise ValueError("embeddings must hold whole copies of the folded images")
-    if tta and embeddings.shape[0] < 2 * n:
-        raise ValueError("test-time augmentation needs the mirror images' embeddings")
+    if mirrors is not None and len(mirrors) != n:
+        raise ValueError("one mirror image per folded image")
     row_fold = np.tile(fold, embeddings.shape[0] // n)
-    shown = mirror_mean(embeddings, n) if tta else embeddings[:n]
+    shown = embeddings[:n] if mirrors is None else mirror_mean(embeddings[:n], mirrors)
     held_out = np.zeros((n, num_classes), dtype=np.float32)
     for k in np.unique(fold):
         train_rows = row_fold != k
@@ -58,6 +59,8 @@ def out_of_fold_probabilities(
     return held_out
 
 
-def mirror_mean(embeddings: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.float32]:
-    """[n, d]: the mean of each image's embedding and its mirror image's (rows n..2n)."""
-    return np.asarray((embeddings[:n] + embeddings[n : 2 * n]) * np.float32(0.5), dtype=np.float32)
+def mirror_mean(
+    embeddings: npt.NDArray[np.float32], mirrors: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """The mean of each image's embedding and its mirror image's (what a tta graph uses)."""
+    return np.asarray((embeddings + mirrors) * np.float32(0.5), dtype=np.float32)

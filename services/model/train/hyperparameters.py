@@ -12,14 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from services.model.train.backbones import BackboneName
 from services.model.train.errors import HyperparameterError
@@ -28,7 +21,7 @@ __all__ = ["DEFAULT_BACKBONE", "DEFAULT_TTA", "Hyperparameters", "load_hyperpara
 
 # The measured defaults: bench/compare_models.py, the table in the README.
 DEFAULT_BACKBONE: BackboneName = "lite0"
-DEFAULT_TTA = False
+DEFAULT_TTA = True
 
 
 class Hyperparameters(BaseModel):
@@ -65,17 +58,11 @@ class Hyperparameters(BaseModel):
     tta: bool = Field(
         DEFAULT_TTA,
         description="test-time augmentation: the served graph averages the embeddings of the "
-        "image and its mirror image (twice the inference); needs flip_augment",
+        "image and its mirror image (twice the inference per request)",
     )
     embed_batch_size: int = Field(8, ge=1, le=256)
     smoke_images_per_class: int = Field(2, ge=0, le=20)
     model_name: str = Field("kkot-flowers", min_length=1, max_length=63)
-
-    @model_validator(mode="after")
-    def _tta_needs_mirrors(self) -> Hyperparameters:
-        if self.tta and not self.flip_augment:
-            raise ValueError("tta needs flip_augment (the mirror images' embeddings)")
-        return self
 
     @field_validator("cv_folds")
     @classmethod

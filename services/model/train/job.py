@@ -155,17 +155,33 @@ class Embedded:
     """The backbone and the training images' embeddings.
 
     Rows are `split.train` in order, then (with `flip_augment`) their mirror images in
-    the same order; `targets` are the class indices of the rows.
+    the same order; `targets` are the class indices of the rows. `mirrors` holds the
+    mirror images' embeddings (one row per image) whenever they were computed — for
+    `flip_augment` or for `tta` — and is None otherwise.
     """
 
     backbone: Any  # a torch module (torch is imported inside embed only)
     embeddings: npt.NDArray[np.float32]
     targets: npt.NDArray[np.int64]
     seconds: float
+    mirrors: npt.NDArray[np.float32] | None = None
+
+    @property
+    def views(self) -> npt.NDArray[np.float32]:
+        """The images' embeddings, then their mirror images' when known (for grouping)."""
+        if self.mirrors is None:
+            return self.embeddings
+        return np.concatenate([self.embeddings[: len(self.mirrors)], self.mirrors])
+
+    @property
+    def embedded_images(self) -> int:
+        """Images run through the backbone (mirror images count)."""
+        n = len(self.mirrors) if self.mirrors is not None else len(self.embeddings)
+        return n * (2 if self.mirrors is not None else 1)
 
     @property
     def images_per_s(self) -> float:
-        return round(len(self.embeddings) / self.seconds, 1) if self.seconds else 0.0
+        return round(self.embedded_images / self.seconds, 1) if self.seconds else 0.0
 
 
 @dataclass(frozen=True)
@@ -261,7 +277,7 @@ def run_training(
         split=data.split,
         predicted=evaluated.predicted,
         timings=dict(timer.timings),
-        embedded_images=len(embedded.embeddings),
+        embedded_images=embedded.embedded_images,
         embed_images_per_s=embedded.images_per_s,
     )
 
@@ -292,6 +308,8 @@ def embed(job: TrainingJob, data: Validated, work: Path) -> Embedded:
     paths = [ex.path for ex in data.split.train]
     progress = progress_logger("embed", job.progress_every)
     device = training_device()
+    # Mirror images: trained on with flip_augment, averaged in at serving time with tta.
+    flip = job.hp.flip_augment or job.hp.tta
     _log.info("embedding", backbone=job.hp.backbone, device=device, images=len(paths))
     started = time.perf_counter()
     if device == "cpu":
@@ -302,7 +320,7 @@ def embed(job: TrainingJob, data: Validated, work: Path) -> Embedded:
             paths,
             job.preprocessing,
             batch_size=job.hp.embed_batch_size,
-            flip=job.hp.flip_augment,
+            flip=flip,
             progress=progress,
         )
     else:
@@ -312,14 +330,18 @@ def embed(job: TrainingJob, data: Validated, work: Path) -> Embedded:
             job.preprocessing,
             device=device,
             batch_size=max(32, job.hp.embed_batch_size),
-            flip=job.hp.flip_augment,
+            flip=flip,
             progress=progress,
         )
     seconds = time.perf_counter() - started
+    n = len(paths)
+    mirrors = embeddings[n:] if flip else None
+    if not job.hp.flip_augment:
+        embeddings = embeddings[:n]
     targets = np.array([data.labels.index(ex.label) for ex in data.split.train], dtype=np.int64)
     if job.hp.flip_augment:
         targets = np.concatenate([targets, targets])
-    return Embedded(backbone, embeddings, targets, seconds)
+    return Embedded(backbone, embeddings, targets, seconds, mirrors)
 
 
 def group(job: TrainingJob, data: Validated, embedded: Embedded) -> Validated:
@@ -328,7 +350,7 @@ def group(job: TrainingJob, data: Validated, embedded: Embedded) -> Validated:
     n = len(split.train)
     hashes = perceptual_hashes([ex.path for ex in split.train])
     groups = near_duplicate_groups(
-        embedded.embeddings, n, NEAR_DUPLICATE_SIMILARITY[job.hp.backbone], hashes=hashes
+        embedded.views, n, NEAR_DUPLICATE_SIMILARITY[job.hp.backbone], hashes=hashes
     )
     _log.info("near_duplicates_grouped", images=n, groups_of_two_or_more=_shared_groups(groups))
     return Validated(data.report, split.grouped(groups, job.hp.seed))
@@ -344,7 +366,7 @@ def cross_validate(job: TrainingJob, data: Validated, embedded: Embedded) -> Pro
         split.folds,
         len(data.labels),
         job.hp,
-        tta=job.hp.tta,
+        mirrors=embedded.mirrors if job.hp.tta else None,
     )
     n = len(split.train)
     accuracy = float((held_out.argmax(axis=1) == embedded.targets[:n]).mean())
@@ -396,7 +418,9 @@ def evaluate(
         # What the graph computes from each image: its embedding, or with `tta` the mean
         # of its and its mirror image's.
         n = len(split.train)
-        shown = mirror_mean(embedded.embeddings, n) if job.hp.tta else embedded.embeddings[:n]
+        shown = embedded.embeddings[:n]
+        if job.hp.tta and embedded.mirrors is not None:
+            shown = mirror_mean(shown, embedded.mirrors)
         smoke_probabilities = check_export(
             staging / MODEL_FILE,
             head,
