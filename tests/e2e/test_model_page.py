@@ -34,7 +34,7 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
 ]
 
-HP = Hyperparameters(epochs=60, flip_augment=False, seed=5)
+HP = Hyperparameters(epochs=60, flip_augment=False, tta=False, seed=5)
 
 
 @pytest.fixture(scope="module")
