@@ -214,7 +214,7 @@ def _register_step() -> dict[str, Any]:
 
 
 def _condition_step() -> dict[str, Any]:
-    checks = " and ".join(check.describe() for check in CONDITION)
+    checks = " and ".join(check.as_text() for check in CONDITION)
     return {
         "Name": "AccuracyCheck",
         "Type": "Condition",

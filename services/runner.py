@@ -55,6 +55,8 @@ class StackConfig:
     web_port: int = 8000
     was_port: int = 8081
     model_port: int = 8082
+    # The gateway's own /metrics, apart from its public port (None: not served).
+    gateway_metrics_port: int | None = 9080
     gateway: dict[str, Any] = field(default_factory=dict)
     web: dict[str, Any] = field(default_factory=dict)
     was: dict[str, Any] = field(default_factory=dict)
@@ -112,6 +114,7 @@ def _apps(config: StackConfig, bus: MemoryEventBus) -> list[tuple[str, web.Appli
         port=config.gateway_port,
         was_url=config.url(config.was_port),
         web_url=config.url(config.web_port),
+        metrics_port=config.gateway_metrics_port,
         **config.gateway,
     )
     # Started in dependency order; stopped in the reverse one.
@@ -176,6 +179,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--was-port", type=int, default=8081)
     parser.add_argument("--model-port", type=int, default=8082)
     parser.add_argument(
+        "--gateway-metrics-port",
+        type=int,
+        default=9080,
+        help="the gateway's own /metrics (web, WAS and the model server serve theirs)",
+    )
+    parser.add_argument(
         "--aws-emulator",
         action="store_true",
         help="the AWS flavour: DynamoDB, S3, EventBridge + SQS in a moto server",
@@ -213,6 +222,7 @@ def run_command(args: argparse.Namespace) -> int:
         web_port=args.web_port,
         was_port=args.was_port,
         model_port=args.model_port,
+        gateway_metrics_port=args.gateway_metrics_port,
         # The registry whose deployed model is served above is the one the model page
         # charts the versions of.
         was={"registry_dir": _registry_dir()},

@@ -79,6 +79,14 @@ _SYMBOLS = {
     Comparison.LESS_THAN_OR_EQUAL_TO: "<=",
 }
 
+_FAILURE_SYMBOLS = {
+    Comparison.GREATER_THAN_OR_EQUAL_TO: "<",
+    Comparison.GREATER_THAN: "<=",
+    Comparison.EQUALS: "!=",
+    Comparison.LESS_THAN: ">=",
+    Comparison.LESS_THAN_OR_EQUAL_TO: ">",
+}
+
 
 class Check(BaseModel):
     """One comparison: `figure <comparison> bound`."""
@@ -93,7 +101,12 @@ class Check(BaseModel):
         """Does the check hold for these values?"""
         return _OPERATORS[self.comparison](figure, bound)
 
-    def describe(self) -> str:
+    @property
+    def failure_symbol(self) -> str:
+        """The comparison that holds when the check fails, e.g. "<" for ">="."""
+        return _FAILURE_SYMBOLS[self.comparison]
+
+    def as_text(self) -> str:
         """The check as a person reads it, e.g. "accuracy >= AccuracyThreshold"."""
         return f"{self.figure.value} {_SYMBOLS[self.comparison]} {self.bound.value}"
 

@@ -17,10 +17,11 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
-from shared.contracts.errors import ErrorBody, ErrorResponse
 from shared.errors import KkotError
+from shared.http.answers import error_answer
 
 __all__ = [
     "REQUEST_ID_HEADER",
@@ -37,7 +38,6 @@ _REQUEST_ID_KEY = web.RequestKey("kkot.request_id", str)
 # A caller-supplied id is logged and echoed, so keep it short and printable.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _log = structlog.get_logger("kkot.http")
 
 
@@ -58,16 +58,8 @@ def error_response(
     message: str,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    """Render the one error shape."""
-    body = ErrorResponse(
-        error=ErrorBody(code=code, message=message, request_id=request_id_of(request))
-    )
-    return web.Response(
-        status=status,
-        text=body.model_dump_json(),
-        content_type="application/json",
-        headers=headers,
-    )
+    """Render the one error shape for `request` (`shared.http.answers.error_answer`)."""
+    return error_answer(status, code, message, request_id_of(request), headers)
 
 
 def make_request_context_middleware(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogFormat = Literal["auto", "json", "console"]
@@ -25,3 +26,8 @@ class ServiceSettings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # "auto": readable console output on a terminal, JSON lines otherwise.
     log_format: LogFormat = "auto"
+    # CloudWatch embedded-metric-format lines in the log (on AWS, where awslogs ships the
+    # log to CloudWatch, which turns them into metrics); /metrics is served either way.
+    metrics_emf: bool = False
+    metrics_namespace: str = Field("kkot", min_length=1, max_length=255)
+    metrics_emf_interval_s: float = Field(60.0, gt=0, le=3600)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +13,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+
+from shared.ports import free_port as _free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,10 +44,7 @@ def flowers_dir() -> Path:
 @pytest.fixture
 def free_port() -> int:
     """A port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return _free_port()
 
 
 async def start_model_server(

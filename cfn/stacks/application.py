@@ -75,6 +75,7 @@ from troposphere.servicediscovery import HttpNamespace
 
 from cfn.capacity import Capacity, load_capacity, task_sizing
 from cfn.common import add_is_production, checkov_skips, new_template
+from cfn.monitoring import GATEWAY_METRICS_PORT, add_monitoring, metrics_environment
 from cfn.naming import add_export, import_value, scoped
 from cfn.policies import actions, allow, arn, assume_role_policy, document
 from cfn.stacks.model import ENDPOINT_NAME
@@ -196,6 +197,7 @@ def build_application(capacity: Capacity | None = None) -> Template:
         services[spec.name] = t.add_resource(service)
         add_autoscaling(t, spec, cluster, services[spec.name], params)
 
+    add_monitoring(t)
     add_export(t, STACK, "ClusterName", Ref(cluster), "The ECS cluster")
     add_export(t, STACK, "ClusterArn", GetAtt(cluster, "Arn"), "The ECS cluster (ARN)")
     for spec in SERVICES:
@@ -621,13 +623,21 @@ def fanout_statements(service: str) -> list[Statement]:
 def environment(spec: AppService) -> list[Environment]:
     """Container environment: each service's KKOT_<SERVICE>_ settings on AWS."""
     prefix = f"KKOT_{spec.name.upper()}_"
-    common = {"HOST": "0.0.0.0", "PORT": str(spec.port), "LOG_FORMAT": "json"}
+    common = {
+        "HOST": "0.0.0.0",
+        "PORT": str(spec.port),
+        "LOG_FORMAT": "json",
+        # Metrics reach CloudWatch as EMF lines in the log (cfn/monitoring.py).
+        **metrics_environment(),
+    }
     per_service: dict[str, dict[str, object]] = {
         "gateway": {
             # Service Connect names (see the module docstring).
             "WEB_URL": f"http://web:{WEB.port}",
             "WAS_URL": f"http://was:{WAS.port}",
             "TRUSTED_PROXY_HOPS": "1",  # the ALB appends to X-Forwarded-For
+            # Its own /metrics for a scraper inside the task; no rule opens this port.
+            "METRICS_PORT": str(GATEWAY_METRICS_PORT),
         },
         "web": {
             "WAS_URL": f"http://was:{WAS.port}",
@@ -653,7 +663,7 @@ def environment(spec: AppService) -> list[Environment]:
             "IMAGES_KMS_KEY_ID": import_value(DATA, "DataKeyArn"),
         },
     }
-    values = {**common, **per_service[spec.name]}
+    values: dict[str, object] = {**common, **per_service[spec.name]}
     return [Environment(Name=prefix + name, Value=values[name]) for name in sorted(values)]
 
 

@@ -48,6 +48,7 @@ from troposphere.sagemaker import (
 
 from cfn.capacity import Capacity, endpoint_sizing, load_capacity
 from cfn.common import add_is_production, new_template
+from cfn.monitoring import metrics_environment
 from cfn.naming import add_export, import_value, scoped
 from cfn.policies import actions, allow, arn, assume_role_policy, document
 
@@ -227,6 +228,12 @@ def build_model(capacity: Capacity | None = None) -> Template:
                 Image=Join(":", [import_value(DATA, "ModelRepositoryUri"), Ref(image_tag)]),
                 ModelDataUrl=Ref(model_data),
                 Mode="SingleModel",
+                # The server's metrics reach CloudWatch as EMF lines in the endpoint's
+                # log (cfn/monitoring.py has the alarms and the dashboard).
+                Environment={
+                    f"KKOT_MODEL_{name}": value
+                    for name, value in {**metrics_environment(), "LOG_FORMAT": "json"}.items()
+                },
             ),
         )
     )

@@ -154,8 +154,7 @@ def dataset_files(data_dir: Path) -> dict[str, Path]:
             for channel in CHANNELS
             for path in _files(data_dir / channel)
         }
-    from services.model.train.dataset import Example, split_dataset
-    from services.model.train.hyperparameters import Hyperparameters
+    from services.model.train.api import Example, Hyperparameters, split_dataset
 
     examples = [
         Example(

@@ -11,15 +11,19 @@ from __future__ import annotations
 import os
 
 import boto3
+import botocore.session
 
 from services.aws.errors import AwsCommandError
+from shared.aws_config import with_default_config
 
 __all__ = ["aws_session", "region_of"]
 
 
 def aws_session() -> boto3.Session:
-    """A session for the region in `AWS_REGION`, else boto3's own chain."""
-    return boto3.Session(region_name=os.environ.get("AWS_REGION") or None)
+    """A session for the region in `AWS_REGION`, else boto3's own chain; its clients
+    retry and time out as `shared.aws_config` says."""
+    core = with_default_config(botocore.session.Session())
+    return boto3.Session(botocore_session=core, region_name=os.environ.get("AWS_REGION") or None)
 
 
 def region_of(session: boto3.Session) -> str:

@@ -70,7 +70,8 @@ class EmulatedStage:
     def client(self, service: str) -> Any:
         """A boto3 client for this emulator, with the dummy credentials."""
         import boto3  # here: every `kkot` command imports this module
-        from botocore.config import Config
+
+        from shared.aws_config import AwsClientConfig
 
         return boto3.client(
             service,  # type: ignore[call-overload]
@@ -80,7 +81,7 @@ class EmulatedStage:
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
             # The emulator is local: fail fast rather than retry for minutes.
-            config=Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2}),
+            config=AwsClientConfig(connect_timeout_s=2, read_timeout_s=30).for_boto3(),
         )
 
     def was_settings(self) -> dict[str, Any]:

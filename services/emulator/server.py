@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,20 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from services.emulator.resources import DUMMY_CREDENTIALS
+from shared.ports import free_port
 
-__all__ = ["EmulatorFailed", "free_port", "moto_server"]
+__all__ = ["EmulatorFailed", "moto_server"]
 
 
 class EmulatorFailed(RuntimeError):
     """The moto server did not start, or the stack could not be created in it."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on at `host` right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @contextlib.contextmanager

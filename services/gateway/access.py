@@ -17,10 +17,10 @@ of the cookie's SameSite=Lax.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
 
 from services.gateway.auth import matching_key, presented_key
 from services.gateway.keys import NORMAL_PATH, SESSION_SECRET, SETTINGS
@@ -31,7 +31,6 @@ from shared.principal import ANONYMOUS
 
 __all__ = ["PRINCIPAL", "access_middleware", "key_principal"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PRINCIPAL = web.RequestKey("principal", str)
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

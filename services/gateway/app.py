@@ -22,6 +22,7 @@ from services.gateway.routes import setup_routes
 from services.gateway.settings import GatewaySettings
 from services.gateway.upstreams import open_upstreams
 from shared import server_header
+from shared.metrics.http import METRICS, install_metrics, metrics_listener, metrics_middleware
 from shared.middleware import error_middleware, make_request_context_middleware
 
 __all__ = ["create_app"]
@@ -34,12 +35,25 @@ async def _upstreams(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _metrics_listener(app: web.Application) -> AsyncIterator[None]:
+    """The gateway's own /metrics on a port of its own: the public listener never
+    answers it, and on AWS the load balancer and security groups reach only the public
+    port."""
+    settings = app[SETTINGS]
+    if settings.metrics_port is None:
+        yield
+        return
+    async with metrics_listener(app[METRICS], settings.host, settings.metrics_port):
+        yield
+
+
 def create_app(settings: GatewaySettings) -> web.Application:
     """Build the gateway."""
     app = web.Application(
         middlewares=[
             access_fields_middleware,
             make_request_context_middleware("gateway"),
+            metrics_middleware,
             html_error_pages_middleware,
             error_middleware,
             normal_path_middleware,
@@ -59,7 +73,9 @@ def create_app(settings: GatewaySettings) -> web.Application:
         settings.rate_capacity, settings.rate_refill_per_s, settings.rate_max_clients
     )
     app[STREAMS] = set()
+    install_metrics(app, "gateway", settings)
     app.cleanup_ctx.append(_upstreams)
+    app.cleanup_ctx.append(_metrics_listener)
     app.on_shutdown.append(close_streams)
     app.on_response_prepare.append(add_cors_headers)
     server_header.install(app)

@@ -11,16 +11,14 @@ cross-origin: other sites use API keys.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
 
 from services.gateway.keys import SETTINGS
 from shared.errors import Forbidden
 
 __all__ = ["add_cors_headers", "cors_preflight_middleware"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _METHODS = "GET, POST, DELETE"
 _HEADERS = (

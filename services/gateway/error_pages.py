@@ -12,10 +12,10 @@ Accept headers, the page script's `fetch`) keep the JSON shape.
 from __future__ import annotations
 
 import html
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
 from services.gateway.keys import SETTINGS
@@ -27,7 +27,6 @@ from shared.middleware import request_id_of
 
 __all__ = ["KNOWN_CODES", "html_error_pages_middleware", "page_for_upstream", "wants_html"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Headers of the JSON answer that still mean something on the page.
 _KEPT_HEADERS = ("Retry-After", "Allow", "WWW-Authenticate")
 # Error bodies are small; a bigger one is not the error shape and is passed on as it is.

@@ -3,10 +3,9 @@ middlewares: the one normal path and the edge rate limit."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from services.gateway.callers import client_identity
 from services.gateway.destinations import is_internal
@@ -21,7 +20,6 @@ __all__ = [
     "rate_limit_middleware",
 ]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The gateway's own health check is never limited: load balancers poll it.
 _EXEMPT = frozenset({"/health"})
 

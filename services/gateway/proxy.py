@@ -28,6 +28,7 @@ from services.gateway.keys import SETTINGS, STREAMS, UPSTREAMS
 from services.gateway.middlewares import normal_path_of
 from services.gateway.upstreams import Upstream
 from shared.errors import UpstreamError, UpstreamTimeout
+from shared.metrics.http import ROUTE_LABEL
 from shared.middleware import REQUEST_ID_HEADER, request_id_of
 
 __all__ = ["close_streams", "proxy"]
@@ -45,8 +46,11 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     upstreams = request.app[UPSTREAMS]
     normal = normal_path_of(request)
     name, base = upstream_for(normal.path, settings)
+    stream = normal.path in STREAM_PATHS and request.method == "GET"
+    # The metrics' route: the upstream (and live streams apart), never the raw path.
+    request[ROUTE_LABEL] = f"proxy:{name}:stream" if stream else f"proxy:{name}"
     check_declared_length(request, settings.max_body_bytes)
-    if normal.path in STREAM_PATHS and request.method == "GET":
+    if stream:
         client = client_identity(request, settings)
         with upstreams.stream_clients.hold(client):
             async with upstreams.streams.slot():

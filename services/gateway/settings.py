@@ -51,3 +51,6 @@ class GatewaySettings(ServiceSettings):
     # Live-history streams (`/events`): their own pool, a total and a per-client cap.
     max_streams: int = Field(256, ge=1)
     max_streams_per_client: int = Field(8, ge=1)
+    # The gateway's own /metrics is served on this port only (on `host`), never on the
+    # public one; unset: not served. `kkot run` and the ECS task use 9080.
+    metrics_port: int | None = Field(None, ge=1, le=65535)

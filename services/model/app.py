@@ -24,6 +24,8 @@ from services.model.settings import ModelServerSettings
 from shared.custom_attributes import CUSTOM_ATTRIBUTES_HEADER, request_id_attribute
 from shared.errors import KkotError
 from shared.logging import get_logger
+from shared.metrics.catalog import MODEL_METRICS
+from shared.metrics.http import METRICS, install_metrics, metrics_middleware
 from shared.middleware import error_middleware, make_request_context_middleware
 
 __all__ = ["SERVICE", "create_app"]
@@ -39,11 +41,13 @@ def create_app(settings: ModelServerSettings) -> web.Application:
         client_max_size=settings.max_body_bytes,
         middlewares=[
             make_request_context_middleware(SERVICE, request_id_from=_attribute_request_id),
+            metrics_middleware,
             runtime_error_middleware,
             error_middleware,
         ],
     )
     app[SETTINGS] = settings
+    install_metrics(app, SERVICE, settings, MODEL_METRICS)
     app.cleanup_ctx.append(_serving_resources)
     setup_routes(app, admin=settings.admin_enabled)
     return app
@@ -61,8 +65,9 @@ async def _serving_resources(app: web.Application) -> AsyncIterator[None]:
         settings.max_batch_size,
         settings.max_batch_wait_ms,
         workers=settings.resolved_inference_workers(),
+        metrics=app[METRICS],
     )
-    holder = ModelHolder(settings.intra_op_threads)
+    holder = ModelHolder(settings.intra_op_threads, metrics=app[METRICS])
     app[DECODE_POOL] = pool
     app[BATCHER] = batcher
     app[HOLDER] = holder

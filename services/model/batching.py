@@ -36,6 +36,13 @@ import numpy.typing as npt
 from services.model.onnx_session import ServedModel
 from shared.errors import ServiceUnavailable
 from shared.logging import get_logger
+from shared.metrics.catalog import (
+    MODEL_BATCH_SIZE,
+    MODEL_INFERENCE,
+    MODEL_QUEUE_DEPTH,
+    MODEL_QUEUE_WAIT,
+)
+from shared.metrics.recorder import Metrics
 
 __all__ = ["BatchResult", "Batcher", "Slot"]
 
@@ -82,8 +89,16 @@ class Slot:
 class Batcher:
     """Forms batches from queued requests and runs up to `workers` of them at once."""
 
-    def __init__(self, max_batch_size: int, max_wait_ms: float, workers: int = 1) -> None:
+    def __init__(
+        self,
+        max_batch_size: int,
+        max_wait_ms: float,
+        workers: int = 1,
+        *,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.max_batch_size = max_batch_size
+        self.metrics = metrics
         self.max_wait = max_wait_ms / 1000.0
         self.workers = workers
         self._queue: deque[_Item] = deque()
@@ -91,6 +106,8 @@ class Batcher:
         self._running = 0
         self._changed = asyncio.Event()
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="kkot-infer")
+        if metrics is not None:
+            metrics.watch(MODEL_QUEUE_DEPTH, lambda: self.depth)
         self._lone_executor = ThreadPoolExecutor(1, thread_name_prefix="kkot-lone")
         self._lone_busy = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -114,6 +131,11 @@ class Batcher:
                 item.future.set_exception(ServiceUnavailable("the model server is stopping"))
         self._executor.shutdown(wait=True)
         self._lone_executor.shutdown(wait=True)
+
+    @property
+    def depth(self) -> int:
+        """Requests announced or queued and not yet in a running batch."""
+        return self._decoding + len(self._queue)
 
     def idle(self) -> bool:
         """True when a lone request may take the `run_alone` fast path."""
@@ -144,6 +166,7 @@ class Batcher:
             self._lone_busy = False
             self._changed.set()
         result = BatchResult(probabilities[0], model, 0.0, inference_s * 1000, 1)
+        self._observe(model, inference_s, [0.0])
         return result, decode_ms
 
     @contextlib.asynccontextmanager
@@ -225,6 +248,7 @@ class Batcher:
                 if not item.future.done():
                     item.future.set_exception(exc)
             return
+        self._observe(model, inference_s, [started - item.enqueued for item in batch])
         for row, item in enumerate(batch):
             if not item.future.done():
                 item.future.set_result(
@@ -236,6 +260,16 @@ class Batcher:
                         batch_size=len(batch),
                     )
                 )
+
+    def _observe(self, model: ServedModel, inference_s: float, waits_s: list[float]) -> None:
+        """One ONNX Runtime call of len(waits_s) images, each having waited waits_s[i]."""
+        if self.metrics is None:
+            return
+        labels = {"model_version": model.metadata.version}
+        self.metrics.observe(MODEL_BATCH_SIZE, labels, len(waits_s))
+        self.metrics.observe(MODEL_INFERENCE, labels, inference_s)
+        for wait in waits_s:
+            self.metrics.observe(MODEL_QUEUE_WAIT, labels, wait)
 
 
 def _prepare_and_infer(

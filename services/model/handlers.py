@@ -18,6 +18,7 @@ from services.model.negotiation import (
 )
 from shared.contracts.model import SwapModelRequest
 from shared.errors import BadRequest, PayloadTooLarge
+from shared.http.answers import json_answer
 
 __all__ = ["get_model", "invocations", "ping", "swap_model"]
 
@@ -43,12 +44,12 @@ async def invocations(request: web.Request) -> web.Response:
         result: BaseModel = await classifier.image_bytes(model, body, options, started)
     else:
         result = await classifier.json_body(model, body, options, started)
-    return _json(result, {VARIANT_HEADER: request.app[SETTINGS].variant_name})
+    return json_answer(result, headers={VARIANT_HEADER: request.app[SETTINGS].variant_name})
 
 
 async def get_model(request: web.Request) -> web.Response:
     """The loaded model's metadata (and evaluation, when the artifact has one)."""
-    return _json(request.app[HOLDER].require().loaded_description())
+    return json_answer(request.app[HOLDER].require().loaded_description())
 
 
 async def swap_model(request: web.Request) -> web.Response:
@@ -58,7 +59,7 @@ async def swap_model(request: web.Request) -> web.Response:
     if not model_dir.is_absolute():
         raise BadRequest(f"model_dir must be an absolute path, got {swap.model_dir!r}")
     model = await request.app[HOLDER].load(model_dir)
-    return _json(model.loaded_description())
+    return json_answer(model.loaded_description())
 
 
 async def _read_body(request: web.Request) -> bytes:
@@ -70,9 +71,3 @@ async def _read_body(request: web.Request) -> bytes:
         return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise too_large from exc
-
-
-def _json(model: BaseModel, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        body=model.model_dump_json().encode(), content_type="application/json", headers=headers
-    )

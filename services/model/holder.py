@@ -15,6 +15,8 @@ from pathlib import Path
 from services.model.onnx_session import ServedModel, load_model
 from shared.errors import ServiceUnavailable
 from shared.logging import get_logger
+from shared.metrics.catalog import MODEL_INFO
+from shared.metrics.recorder import Metrics
 
 __all__ = ["ModelHolder"]
 
@@ -24,8 +26,9 @@ _log = get_logger("kkot.model.holder")
 class ModelHolder:
     """Owns the served model; `None` until the first load has warmed up."""
 
-    def __init__(self, intra_op_threads: int) -> None:
+    def __init__(self, intra_op_threads: int, *, metrics: Metrics | None = None) -> None:
         self._intra_op_threads = intra_op_threads
+        self._metrics = metrics
         self._current: ServedModel | None = None
         self._lock = asyncio.Lock()
         self.load_error: str | None = None
@@ -54,6 +57,11 @@ class ModelHolder:
             )
             previous, self._current = self._current, model
             self.load_error = None
+            if self._metrics is not None:
+                self._metrics.set_info(
+                    MODEL_INFO,
+                    {"model": model.metadata.name, "model_version": model.metadata.version},
+                )
             _log.info(
                 "model_loaded",
                 name=model.metadata.name,

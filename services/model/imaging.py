@@ -24,12 +24,11 @@ import numpy.typing as npt
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from shared.contracts.model import Preprocessing
-from shared.errors import InvalidImage, KkotError, PayloadTooLarge, UnsupportedMediaType
-from shared.image_formats import sniff_format
+from shared.errors import InvalidImage, KkotError, PayloadTooLarge
+from shared.image_formats import ACCEPTED_NAMES, accepted_format, sniff_format
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
-    "SUPPORTED_FORMATS",
     "decode_image",
     "image_to_array",
     "load_image_file",
@@ -39,9 +38,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_PIXELS: Final = 40_000_000
-# Raster formats Pillow may open for us; anything else is refused before decoding so a
-# crafted file cannot reach a rarely used (and rarely hardened) plugin.
-SUPPORTED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 
 # Magic numbers of formats people upload by mistake; named in the 415 message.
 _RESAMPLE: Final = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
@@ -62,12 +58,7 @@ def decode_image(
     """
     if not data:
         raise InvalidImage("the image is empty (0 bytes)", code="empty_image")
-    kind = sniff_format(data)
-    if kind is not None and kind not in SUPPORTED_FORMATS:
-        raise UnsupportedMediaType(
-            f"{kind} is not supported; send JPEG, PNG, WebP, GIF, BMP or TIFF",
-            code="unsupported_image_format",
-        )
+    accepted_format(data)
     try:
         image = _open(data, max_pixels)
         # Multi-picture JPEGs from phones open as "MPO" through the JPEG plugin.
@@ -145,7 +136,9 @@ def image_to_array(array: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.uint8
 
 
 def _open(data: bytes, max_pixels: int) -> ImageFile.ImageFile:
-    image = Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
+    # Only the table's accepted formats: a crafted file cannot reach a rarely used (and
+    # rarely hardened) Pillow plugin.
+    image = Image.open(io.BytesIO(data), formats=ACCEPTED_NAMES)
     width, height = image.size
     if width * height > max_pixels:
         raise _too_many_pixels((width, height), max_pixels)

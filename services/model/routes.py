@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.model import handlers
+from shared.metrics.http import metrics_endpoint
 
 __all__ = ["RUNTIME_ROUTE", "setup_routes"]
 
@@ -15,6 +16,8 @@ RUNTIME_ROUTE = "runtime_invocations"
 def setup_routes(app: web.Application, *, admin: bool) -> None:
     """Register the routes; the admin ones only when `admin`."""
     app.router.add_get("/ping", handlers.ping, name="ping")
+    # Reachable on the container's port only: SageMaker forwards /invocations and /ping.
+    app.router.add_get("/metrics", metrics_endpoint, name="metrics")
     app.router.add_post("/invocations", handlers.invocations, name="invocations")
     app.router.add_post(
         "/endpoints/{EndpointName}/invocations", handlers.invocations, name=RUNTIME_ROUTE

@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from services.model.keys import SETTINGS
 from services.model.routes import RUNTIME_ROUTE
 from shared.contracts.errors import ErrorBody, ErrorResponse
 from shared.contracts.prediction import RuntimeModelError
+from shared.http.answers import error_answer, json_answer
 from shared.middleware import request_id_of
 
 __all__ = ["runtime_error_middleware"]
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
@@ -48,14 +47,7 @@ async def runtime_error_middleware(request: web.Request, handler: Handler) -> we
             "Your invocation timed out while waiting for a response from container primary "
             f"(the {settings.runtime_timeout_s:g} s limit of a real-time endpoint)."
         )
-        inner = ErrorBody(
-            code="invocation_timeout", message=message, request_id=request_id_of(request)
-        )
-        response = web.Response(
-            status=504,
-            text=ErrorResponse(error=inner).model_dump_json(),
-            content_type="application/json",
-        )
+        response = error_answer(504, "invocation_timeout", message, request_id_of(request))
     if response.status < 400 or not isinstance(response, web.Response):
         return response
     original = response.text or ""
@@ -78,12 +70,7 @@ async def runtime_error_middleware(request: web.Request, handler: Handler) -> we
     )
     headers = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
     headers["x-amzn-ErrorType"] = "ModelError"
-    return web.Response(
-        status=424,
-        body=body.model_dump_json().encode(),
-        content_type="application/json",
-        headers=headers,
-    )
+    return json_answer(body, 424, headers=headers)
 
 
 def _payload_too_large(request: web.Request, limit: int) -> web.Response:
@@ -92,10 +79,10 @@ def _payload_too_large(request: web.Request, limit: int) -> web.Response:
         f"Request payload of {request.content_length:,} bytes is larger than the "
         f"{limit:,}-byte limit of a real-time endpoint"
     )
-    inner = ErrorBody(code="payload_too_large", message=message, request_id=request_id_of(request))
-    return web.Response(
-        status=413,
-        text=ErrorResponse(error=inner).model_dump_json(),
-        content_type="application/json",
-        headers={"x-amzn-ErrorType": "ValidationError"},
+    return error_answer(
+        413,
+        "payload_too_large",
+        message,
+        request_id_of(request),
+        {"x-amzn-ErrorType": "ValidationError"},
     )

@@ -18,9 +18,17 @@ from shared.contracts.prediction import (
 )
 from shared.settings import ServiceSettings
 
-__all__ = ["DEFAULT_MODEL_DIR", "ModelServerSettings"]
+__all__ = ["DEFAULT_MODEL_DIR", "ModelServerSettings", "usable_cpus"]
 
 DEFAULT_MODEL_DIR = Path("/opt/ml/model")
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity, which a container's cpuset narrows;
+    `os.cpu_count()` would count the host's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 class ModelServerSettings(ServiceSettings):
@@ -71,9 +79,4 @@ class ModelServerSettings(ServiceSettings):
         """`inference_workers`, with 0 meaning one per CPU this process may use."""
         if self.inference_workers:
             return self.inference_workers
-        return max(
-            1,
-            len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else (os.cpu_count() or 1),
-        )
+        return usable_cpus()

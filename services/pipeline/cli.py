@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from services.pipeline.errors import PipelineError
 from services.pipeline.settings import PipelineSettings
 from shared.logging import configure_logging, get_logger
@@ -53,7 +55,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _register_train(subparsers: Any) -> None:
-    from services.model.train.__main__ import add_train_arguments
+    from services.model.train.api import add_train_arguments
 
     train = subparsers.add_parser(
         "train", help="run one training job (SageMaker training-job contract)"
@@ -149,13 +151,15 @@ def _settings(args: argparse.Namespace, **extra: Any) -> PipelineSettings:
 
 
 def _emit(document: Any) -> None:
+    if isinstance(document, BaseModel):
+        document = document.model_dump(mode="json")
     sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
     sys.stdout.flush()
 
 
 def _guarded(action: Callable[[], int]) -> int:
     """Run a command; a PipelineError (or training error) is one clear line, exit 1."""
-    from services.model.train.errors import TrainingError
+    from services.model.train.api import TrainingError
 
     try:
         return action()
@@ -177,15 +181,14 @@ async def _with_bus(work: Callable[[Any], Awaitable[T]]) -> T:
 
 
 def _train_command(args: argparse.Namespace) -> int:
-    from services.model.train.__main__ import run_job
+    from services.model.train.api import run_job
 
     configure_logging()
     return run_job(args)
 
 
 def _run_command(args: argparse.Namespace) -> int:
-    from services.model.train.hyperparameters import load_hyperparameters
-    from services.model.train.job import read_label_file
+    from services.model.train.api import load_hyperparameters, read_label_file
     from services.pipeline.run import RunOptions, run_pipeline
 
     configure_logging()
@@ -279,7 +282,7 @@ def _show_command(args: argparse.Namespace) -> int:
     def action() -> int:
         registry = _registry(args)
         settings = _settings(args)
-        model = registry.describe(settings.group, args.version)
+        model = registry.get_version(settings.group, args.version)
         document = model.model_dump(mode="json")
         document["artifact_dir"] = registry.artifact_location(model)
         _emit(document)

@@ -27,7 +27,8 @@ from services.pipeline.registry import (
     ModelVersion,
 )
 from services.pipeline.settings import PipelineSettings
-from services.pipeline.smoke import SmokeResult, run_smoke_test
+from services.pipeline.smoke_check import SmokeResult, run_smoke_test
+from services.pipeline.summary import Deployed, SmokeTestSummary
 from shared.contracts.events import ModelDeployed
 from shared.contracts.model import LoadedModel, SwapModelRequest
 from shared.events import EventBus
@@ -49,21 +50,19 @@ class DeployOutcome:
     previous_version: str | None = None
     smoke: SmokeResult | None = None
 
-    def summary(self) -> dict[str, object]:
-        return {
-            "group": self.group,
-            "version": self.version,
-            "live": self.live,
-            "message": self.message,
-            "previous_version": self.previous_version,
-            "smoke_test": None
-            if self.smoke is None
-            else {
-                "correct": self.smoke.correct,
-                "total": self.smoke.total,
-                "passed": self.smoke.passed,
-            },
-        }
+    def summary(self) -> Deployed:
+        """What the deploy or rollback did, as the pipeline reports it."""
+        smoke = self.smoke
+        return Deployed(
+            group=self.group,
+            version=self.version,
+            live=self.live,
+            message=self.message,
+            previous_version=self.previous_version,
+            smoke_test=None
+            if smoke is None
+            else SmokeTestSummary(correct=smoke.correct, total=smoke.total, passed=smoke.passed),
+        )
 
 
 class ModelServerAdmin:
@@ -129,7 +128,7 @@ async def deploy_version(
     bus: EventBus | None = None,
 ) -> DeployOutcome:
     """Serve `group` `version` (must be Approved); smoke-test it; roll back on failure."""
-    model = registry.describe(group, version)
+    model = registry.get_version(group, version)
     if model.status != ApprovalStatus.APPROVED:
         raise RegistryError(
             f"{group} version {version} is {model.status.value}; only Approved versions "
@@ -189,7 +188,7 @@ async def rollback(
         raise RegistryError("no previous deployment to roll back to")
     target = state.history[-1]
     current_version = serving_version(state.current)
-    model = registry.describe(target.group, target.version)
+    model = registry.get_version(target.group, target.version)
     async with aiohttp.ClientSession() as session:
         admin = ModelServerAdmin(session, settings)
         serving = await admin.current()

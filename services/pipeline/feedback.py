@@ -16,12 +16,12 @@ import aiohttp
 
 from services.pipeline.errors import PipelineError
 from shared.contracts.classification import ClassificationPage
+from shared.image_formats import format_for_type
 from shared.logging import get_logger
 
 __all__ = ["FeedbackExport", "export_feedback"]
 
 _log = get_logger("kkot.pipeline.feedback")
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 # A label becomes a folder name: no separators, no control characters, no leading dot.
 _SAFE = re.compile(r"^(?!\.)[^/\\\x00-\x1f]{1,200}$")
 PAGE_SIZE = 100
@@ -64,7 +64,8 @@ async def export_feedback(
                 if not label or not _SAFE.match(label) or not _SAFE.match(record.id):
                     result.skipped.append(f"{record.id}: unusable label {label!r}")
                     continue
-                suffix = _EXTENSIONS.get(record.content_type, ".img")
+                known = format_for_type(record.content_type)
+                suffix = f".{known.extension}" if known else ".img"
                 target = out_dir / label / f"{record.id}{suffix}"
                 result.labels[label] = result.labels.get(label, 0) + 1
                 if _exists(target):

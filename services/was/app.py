@@ -16,7 +16,7 @@ import structlog
 from aiohttp import web
 
 from services.was import keys
-from services.was.endpoint import EndpointClient, botocore_config
+from services.was.endpoint import EndpointClient
 from services.was.jobs import job_recovery
 from services.was.model_info import ModelInfo
 from services.was.openapi import build_openapi
@@ -27,6 +27,7 @@ from services.was.settings import WasSettings
 from services.was.store import SqliteClassificationStore
 from services.was.store_dynamodb import DynamoDBClassificationStore
 from shared import server_header
+from shared.aws_config import AwsClientConfig
 from shared.contracts.events import EventType
 from shared.events import (
     AwsBusConfig,
@@ -36,6 +37,9 @@ from shared.events import (
     create_bus,
     task_queue,
 )
+from shared.metrics.bus import ObservedConsumer
+from shared.metrics.catalog import BUS_METRICS
+from shared.metrics.http import METRICS, install_metrics, metrics_middleware
 from shared.middleware import error_middleware, make_request_context_middleware
 from shared.resilience import CircuitBreaker, RetryPolicy
 from shared.storage import LocalBlobStore, S3BlobStore
@@ -92,9 +96,12 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         session = aioboto3.Session()
         region, endpoint_url = settings.region, settings.aws_endpoint_url
+        config = AwsClientConfig().for_aioboto3()
         if settings.store_backend == "dynamodb" and settings.table_name:
             dynamodb = await stack.enter_async_context(
-                session.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+                session.client(
+                    "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
+                )
             )
             app[keys.STORE] = DynamoDBClassificationStore(dynamodb, settings.table_name)
         else:
@@ -103,7 +110,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
             app[keys.STORE] = sqlite
         if settings.blob_backend == "s3" and settings.images_bucket:
             s3 = await stack.enter_async_context(
-                session.client("s3", region_name=region, endpoint_url=endpoint_url)
+                session.client("s3", region_name=region, endpoint_url=endpoint_url, config=config)
             )
             app[keys.BLOBS] = S3BlobStore(
                 s3,
@@ -129,7 +136,12 @@ async def _endpoint_ctx(app: web.Application) -> AsyncIterator[None]:
         "sagemaker-runtime",
         region_name=settings.region,
         endpoint_url=local,
-        config=botocore_config(settings.connect_timeout_s, settings.read_timeout_s),
+        # One attempt per call: EndpointClient retries by itself (endpoint_max_attempts).
+        config=AwsClientConfig(
+            attempts=1,
+            connect_timeout_s=settings.connect_timeout_s,
+            read_timeout_s=settings.read_timeout_s,
+        ).for_aioboto3(),
     ) as client:
         app[keys.ENDPOINT] = EndpointClient(
             client,
@@ -180,15 +192,20 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.SERVICE] = service
     bus = app[keys.BUS]
+    metrics = app[METRICS]
     subscriptions = [
         await bus.subscribe(
             CLASSIFIER_CONSUMER,
             [EventType.CLASSIFICATION_REQUESTED],
-            IdempotentConsumer(service.on_requested),
+            ObservedConsumer(
+                metrics, CLASSIFIER_CONSUMER, IdempotentConsumer(service.on_requested)
+            ),
             concurrency=app[keys.SETTINGS].background_concurrency,
         ),
         await bus.subscribe(
-            MODEL_CONSUMER, FANOUT_EVENT_TYPES, IdempotentConsumer(service.on_model_event)
+            MODEL_CONSUMER,
+            FANOUT_EVENT_TYPES,
+            ObservedConsumer(metrics, MODEL_CONSUMER, IdempotentConsumer(service.on_model_event)),
         ),
     ]
     settings = app[keys.SETTINGS]
@@ -227,12 +244,17 @@ async def _endpoint_ready(app: web.Application) -> bool:
 def create_app(settings: WasSettings, *, bus: EventBus | None = None) -> web.Application:
     """Build WAS; `bus` is the process's shared bus when several services run together."""
     app = web.Application(
-        middlewares=[make_request_context_middleware("was"), error_middleware],
+        middlewares=[
+            make_request_context_middleware("was"),
+            metrics_middleware,
+            error_middleware,
+        ],
         # Multipart framing on top of the largest accepted image.
         client_max_size=settings.max_upload_bytes + 64 * 1024,
     )
     app[keys.SETTINGS] = settings
     app[keys.OPENAPI] = build_openapi(ROUTES)
+    install_metrics(app, "was", settings, BUS_METRICS)
     app.cleanup_ctx.append(_bus_ctx(bus))
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_endpoint_ctx)

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiobotocore.config import AioConfig
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -57,7 +56,7 @@ from shared.errors import (
 from shared.middleware import is_safe_request_id
 from shared.resilience import CircuitBreaker, CircuitOpen, RetryPolicy, retry_call
 
-__all__ = ["EndpointClient", "EndpointResult", "botocore_config"]
+__all__ = ["EndpointClient", "EndpointResult"]
 
 _log = structlog.get_logger("kkot.was.endpoint")
 
@@ -90,15 +89,6 @@ class _Failure(Exception):
     def __init__(self, error: KkotError) -> None:
         super().__init__(error.message)
         self.error = error
-
-
-def botocore_config(connect_timeout: float, read_timeout: float) -> AioConfig:
-    """Timeouts from settings and botocore's own retries off (ours apply instead)."""
-    return AioConfig(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        retries={"total_max_attempts": 1, "mode": "standard"},
-    )
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
-from pydantic import BaseModel
 
 from services.was import keys
+from services.was.cursors import InvalidCursor
 from services.was.language import negotiate_language
 from services.was.records import StoredClassification
-from services.was.store import InvalidCursor
 from services.was.uploads import read_upload
 from shared.catalog import label_text
 from shared.contracts.classification import (
@@ -34,27 +32,15 @@ from shared.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
+from shared.http.answers import json_answer
 from shared.middleware import request_id_of
 from shared.params import parse_bounded_int
 from shared.principal import ANONYMOUS, PRINCIPAL_HEADER
 from shared.resilience import BreakerState
 from shared.storage import BlobNotFound
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 _DEFAULT_LIMIT = 20
 _MAX_LIMIT = 100
-
-
-def _json(
-    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        text=model.model_dump_json(),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
 
 
 def _language(request: web.Request) -> Language:
@@ -114,7 +100,7 @@ async def ready(request: web.Request) -> web.Response:
     """Readiness: the model endpoint is reachable and the store answers."""
     dependencies = await asyncio.gather(_check_endpoint(request), _check_store(request))
     body = ReadinessResponse(ready=all(d.ok for d in dependencies), dependencies=dependencies)
-    return _json(body, 200 if body.ready else 503)
+    return json_answer(body, 200 if body.ready else 503)
 
 
 async def _check_endpoint(request: web.Request) -> DependencyHealth:
@@ -190,7 +176,7 @@ async def classify_tutorial(request: web.Request) -> web.Response:
         no=best.index, name=text.name, acc=best.score, description=text.description
     )
     return _localized(
-        _json(TutorialResponse(result=result), headers=_model_headers(stored)), language
+        json_answer(TutorialResponse(result=result), headers=_model_headers(stored)), language
     )
 
 
@@ -204,7 +190,7 @@ async def create_classification(request: web.Request) -> web.Response:
     if background:
         headers["Preference-Applied"] = "respond-async"
         headers["Retry-After"] = "1"
-    return _localized(_json(record, 202 if background else 201, headers), language)
+    return _localized(json_answer(record, 202 if background else 201, headers=headers), language)
 
 
 async def get_classification(request: web.Request) -> web.Response:
@@ -212,7 +198,9 @@ async def get_classification(request: web.Request) -> web.Response:
     language = _language(request)
     service = request.app[keys.SERVICE]
     stored = await service.get(request.match_info["id"])
-    return _localized(_json(service.render(stored, language), headers=_etag(stored)), language)
+    return _localized(
+        json_answer(service.render(stored, language), headers=_etag(stored)), language
+    )
 
 
 def _limit(request: web.Request) -> int:
@@ -247,7 +235,7 @@ async def list_classifications(request: web.Request) -> web.Response:
     page = ClassificationPage(
         items=[service.render(item, language) for item in items], next_cursor=next_cursor
     )
-    return _localized(_json(page), language)
+    return _localized(json_answer(page), language)
 
 
 async def post_feedback(request: web.Request) -> web.Response:
@@ -266,7 +254,9 @@ async def post_feedback(request: web.Request) -> web.Response:
         principal=_principal(request),
         if_match=_if_match(request),
     )
-    return _localized(_json(service.render(stored, language), headers=_etag(stored)), language)
+    return _localized(
+        json_answer(service.render(stored, language), headers=_etag(stored)), language
+    )
 
 
 async def delete_classification(request: web.Request) -> web.Response:
@@ -302,7 +292,7 @@ async def current_model(request: web.Request) -> web.Response:
     snapshot = info.snapshot or await info.refresh()
     if snapshot is None:
         raise ServiceUnavailable("the deployed model is not known yet")
-    return _json(snapshot.public())
+    return json_answer(snapshot.public())
 
 
 async def labels(request: web.Request) -> web.Response:
@@ -317,7 +307,7 @@ async def labels(request: web.Request) -> web.Response:
         text = label_text(label, language, *catalogs)
         infos.append(LabelInfo(label=label, display_name=text.name, description=text.description))
     version = snapshot.version if snapshot else "unknown"
-    return _localized(_json(LabelsResponse(model_version=version, labels=infos)), language)
+    return _localized(json_answer(LabelsResponse(model_version=version, labels=infos)), language)
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -6,30 +6,9 @@ from aiohttp import web
 
 from shared.contracts.model import Language
 from shared.errors import BadRequest
+from shared.http.accept import preferred_languages
 
 __all__ = ["negotiate_language"]
-
-
-def _accept_language(header: str, allowed: tuple[Language, ...]) -> Language | None:
-    """The allowed language the header ranks highest (primary subtag match, q-values)."""
-    best: tuple[float, int, Language] | None = None
-    for position, item in enumerate(header.split(",")[:20]):
-        tag, _, params = item.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        quality = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            try:
-                quality = float(params[2:])
-            except ValueError:
-                continue
-        for language in allowed:
-            if primary == language and quality > 0:
-                # Higher q wins; on a tie, the earlier entry.
-                rank = (quality, -position, language)
-                if best is None or rank[:2] > best[:2]:
-                    best = rank
-    return best[2] if best else None
 
 
 def negotiate_language(
@@ -45,4 +24,5 @@ def negotiate_language(
             f"unsupported language; use one of: {', '.join(allowed)}", code="unsupported_language"
         )
     header = request.headers.get("Accept-Language", "")
-    return _accept_language(header, allowed) or default
+    preferred = preferred_languages(header, allowed, default)
+    return preferred[0] if preferred else default

@@ -20,6 +20,7 @@ from shared.contracts.classification import (
     ScoredLabel,
 )
 from shared.contracts.errors import ErrorResponse
+from shared.image_formats import ACCEPTED_MIME_TYPES
 from shared.open_paths import is_open
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["build_openapi"]
 
 _REF = "#/components/schemas/{model}"
-_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp")
 # What each error status means here; an operation lists the ones it can answer.
 _ERROR_STATUSES = {
     400: "Bad request: bad multipart, empty file, not an image, bad query or cursor",
@@ -136,7 +136,7 @@ def _image_body() -> dict[str, Any]:
             }
         }
     }
-    for media in _IMAGE_TYPES:
+    for media in ACCEPTED_MIME_TYPES:
         content[media] = {"schema": {"type": "string", "contentMediaType": media, "minLength": 1}}
     return {"required": True, "content": content}
 
@@ -152,7 +152,7 @@ def _response(status: int, spec: type[BaseModel] | str) -> dict[str, Any]:
             return {
                 "description": "The image bytes",
                 "headers": headers,
-                "content": {m: {"schema": {"type": "string"}} for m in _IMAGE_TYPES},
+                "content": {m: {"schema": {"type": "string"}} for m in ACCEPTED_MIME_TYPES},
             }
         return {
             "description": spec,

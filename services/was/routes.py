@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 
 from services.was import api_docs, handlers, versions
@@ -19,6 +20,7 @@ from shared.contracts.classification import (
     ReadinessResponse,
     TutorialResponse,
 )
+from shared.metrics.http import metrics_endpoint
 
 __all__ = ["ROUTES", "Param", "Route", "setup_routes"]
 
@@ -48,7 +50,7 @@ class Route:
 
     method: str
     path: str
-    handler: handlers.Handler
+    handler: Handler
     name: str
     summary: str
     responses: dict[int, type[BaseModel] | str]
@@ -83,6 +85,16 @@ ROUTES: tuple[Route, ...] = (
         "ready",
         "Readiness: the model endpoint and the store answer",
         {200: ReadinessResponse, 503: ReadinessResponse},
+        tags=("ops",),
+        documented=False,
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        metrics_endpoint,
+        "metrics",
+        "Prometheus metrics (internal: the gateway never forwards it)",
+        {200: "Prometheus text format"},
         tags=("ops",),
         documented=False,
     ),

@@ -17,17 +17,14 @@ on an existing, finished record.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import builtins
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from services.was.cursors import InvalidCursor, decode_cursor, encode_cursor
 from services.was.records import StoredClassification
-from services.was.store import MAX_CURSOR_CHARS, MAX_ID_CHARS, InvalidCursor
 from shared.contracts.classification import ClassificationStatus
 from shared.errors import Conflict
 
@@ -54,27 +51,10 @@ def created_key(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def encode_cursor(record_id: str, created_at: str) -> str:
-    """The opaque cursor after the item `(record_id, created_at)`."""
-    raw = json.dumps([created_at, record_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> dict[str, Any]:
+def _start_key(cursor: str) -> dict[str, Any]:
     """The `ExclusiveStartKey` a cursor names; `InvalidCursor` for anything else."""
-    if len(cursor) > MAX_CURSOR_CHARS:
-        raise InvalidCursor("invalid cursor")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, record_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError, RecursionError):
-        raise InvalidCursor("invalid cursor") from None
-    if (
-        not isinstance(created_at, str)
-        or not isinstance(record_id, str)
-        or not 0 < len(record_id) <= MAX_ID_CHARS
-        or not 0 < len(created_at) <= 40
-    ):
+    created_at, record_id = decode_cursor(cursor, str)
+    if not 0 < len(created_at) <= 40:
         raise InvalidCursor("invalid cursor")
     return {"pk": {"S": record_id}, "kind": {"S": KIND}, "created_at": {"S": created_at}}
 
@@ -191,7 +171,7 @@ class DynamoDBClassificationStore:
         if has_feedback is not None:
             query["FilterExpression"] = "has_feedback = :feedback"
             query["ExpressionAttributeValues"][":feedback"] = {"BOOL": has_feedback}
-        start = decode_cursor(cursor) if cursor is not None else None
+        start = _start_key(cursor) if cursor is not None else None
         items: list[dict[str, Any]] = []
         # One extra item says whether a next page exists.
         while len(items) <= limit:
@@ -207,7 +187,7 @@ class DynamoDBClassificationStore:
         next_cursor = None
         if len(items) > limit:
             last = page[-1]
-            next_cursor = encode_cursor(last["pk"]["S"], last["created_at"]["S"])
+            next_cursor = encode_cursor(last["created_at"]["S"], last["pk"]["S"])
         return [_record(item) for item in page], next_cursor
 
     async def list_pending(self, *, limit: int) -> builtins.list[StoredClassification]:

@@ -27,24 +27,14 @@ from shared.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from shared.image_formats import sniff_format
-from shared.multipart import read_file_part
+from shared.http.multipart import read_file_part
+from shared.image_formats import ACCEPTED_MIME_TYPES, accepted_format, is_image_body_type
 
 __all__ = ["FILE_FIELD", "Upload", "check_image", "read_upload", "sanitize_filename"]
 
 FILE_FIELD: Final = "file"
 MAX_FILENAME_CHARS: Final = 120
 _CHUNK: Final = 64 * 1024
-
-# Sniffed format -> (content type sent to the endpoint, file extension for the blob key).
-_ACCEPTED: Final = {
-    "JPEG": ("image/jpeg", "jpg"),
-    "PNG": ("image/png", "png"),
-    "WEBP": ("image/webp", "webp"),
-    "GIF": ("application/x-image", "gif"),
-    "BMP": ("application/x-image", "bmp"),
-}
-_RAW_IMAGE_TYPES: Final = ("application/x-image", "application/octet-stream")
 
 
 @dataclass(frozen=True)
@@ -89,13 +79,8 @@ def check_image(data: bytes, filename: str | None, max_pixels: int) -> Upload:
     """Check that `data` is an image the model can read; describe it."""
     if not data:
         raise BadRequest("the uploaded file is empty", code="empty_file")
-    fmt = sniff_format(data)
-    if fmt is None:
-        raise InvalidImage("the uploaded file is not an image")
-    if fmt not in _ACCEPTED:
-        raise UnsupportedMediaType(
-            f"{fmt} images are not supported; send JPEG, PNG, WebP, GIF or BMP"
-        )
+    image_format = accepted_format(data)
+    fmt = image_format.name
     try:
         # Image.open reads the header only; verify() walks the structure (PNG chunk
         # CRCs and the like) without decoding pixels, so this is cheap.
@@ -114,12 +99,11 @@ def check_image(data: bytes, filename: str | None, max_pixels: int) -> Upload:
         raise PayloadTooLarge(
             f"the image is {width}x{height}; at most {max_pixels} pixels are accepted"
         )
-    content_type, extension = _ACCEPTED[fmt]
     return Upload(
         data=data,
         image_format=fmt,
-        content_type=content_type,
-        extension=extension,
+        content_type=image_format.mime_type,
+        extension=image_format.extension,
         filename=filename,
         width=width,
         height=height,
@@ -143,11 +127,12 @@ async def read_upload(request: web.Request, *, max_bytes: int, max_pixels: int) 
     if content_type.startswith("multipart/"):
         part = await read_file_part(request, FILE_FIELD, max_file_bytes=max_bytes)
         data, filename = part.data, sanitize_filename(part.filename)
-    elif content_type.startswith("image/") or content_type in _RAW_IMAGE_TYPES:
+    elif is_image_body_type(content_type):
         data = await _read_raw(request, max_bytes)
         filename = None
     else:
         raise UnsupportedMediaType(
-            "send multipart/form-data with a 'file' field, or the image itself as image/*"
+            "send multipart/form-data with a 'file' field, or the image itself as one of "
+            + ", ".join(ACCEPTED_MIME_TYPES)
         )
     return check_image(data, filename, max_pixels)

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from services.was import keys
 from shared.contracts.classification import ModelVersions, RegisteredVersion
+from shared.http.answers import json_answer
 
 __all__ = ["model_versions", "read_versions"]
 
@@ -41,6 +42,4 @@ async def model_versions(request: web.Request) -> web.Response:
     """The handler: the versions as `ModelVersions`."""
     registry_dir = request.app[keys.SETTINGS].registry_dir
     versions = [] if registry_dir is None else await asyncio.to_thread(read_versions, registry_dir)
-    return web.Response(
-        text=ModelVersions(versions=versions).model_dump_json(), content_type="application/json"
-    )
+    return json_answer(ModelVersions(versions=versions))

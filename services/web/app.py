@@ -19,6 +19,8 @@ from services.web.was_client import WasClient
 from shared import server_header
 from shared.events import EventBus
 from shared.limits import ENVELOPE_BYTES
+from shared.metrics.catalog import BUS_METRICS
+from shared.metrics.http import install_metrics, metrics_middleware
 from shared.middleware import error_middleware, make_request_context_middleware
 
 __all__ = ["create_app"]
@@ -46,6 +48,7 @@ def create_app(settings: WebSettings, *, bus: EventBus | None = None) -> web.App
     app = web.Application(
         middlewares=[
             make_request_context_middleware("web"),
+            metrics_middleware,
             security_headers_middleware,
             error_middleware,
             html_errors_middleware,
@@ -58,6 +61,7 @@ def create_app(settings: WebSettings, *, bus: EventBus | None = None) -> web.App
     app[BROADCASTER] = Broadcaster(settings.sse_queue_size, settings.sse_max_clients)
     if bus is not None:
         app[BUS] = bus
+    install_metrics(app, "web", settings, BUS_METRICS)
     app.cleanup_ctx.append(_was_client)
     app.cleanup_ctx.append(live_feed)
     app.on_shutdown.append(_end_live_streams)

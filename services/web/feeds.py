@@ -36,6 +36,8 @@ from shared.contracts.events import (
     EventType,
 )
 from shared.events import AwsBusConfig, EventBus, FanoutConfig, create_bus, task_queue
+from shared.metrics.bus import ObservedConsumer
+from shared.metrics.http import METRICS
 
 __all__ = ["LIVE_EVENT_TYPES", "live_feed", "own_bus", "record_of"]
 
@@ -89,7 +91,8 @@ async def _bus_feed(app: web.Application) -> AsyncIterator[None]:
         if outcome is not None:
             broadcaster.publish(record_of(outcome))
 
-    subscription = await app[BUS].subscribe(_CONSUMER, LIVE_EVENT_TYPES, on_event)
+    observed = ObservedConsumer(app[METRICS], _CONSUMER, on_event)
+    subscription = await app[BUS].subscribe(_CONSUMER, LIVE_EVENT_TYPES, observed)
     try:
         yield
     finally:

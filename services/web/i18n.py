@@ -11,6 +11,7 @@ from typing import cast, get_args
 from aiohttp import web
 
 from shared.contracts.model import Language
+from shared.http.accept import preferred_languages
 
 __all__ = [
     "LANGUAGES",
@@ -18,7 +19,6 @@ __all__ = [
     "Messages",
     "messages",
     "negotiate",
-    "parse_accept_language",
 ]
 
 LANGUAGES: tuple[Language, ...] = cast(tuple[Language, ...], get_args(Language))
@@ -50,33 +50,10 @@ def messages(language: Language) -> Messages:
     return Messages(language, catalog)
 
 
-def parse_accept_language(header: str) -> list[Language]:
-    """Supported languages in the order of the header's q-values (`ko-KR` counts as `ko`)."""
-    ranked: list[tuple[float, int, Language]] = []
-    for position, part in enumerate(header.split(",")):
-        tag, _, params = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        quality = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if primary in LANGUAGES and quality > 0:
-            ranked.append((-quality, position, primary))
-    seen: list[Language] = []
-    for _, _, language in sorted(ranked):
-        if language not in seen:
-            seen.append(language)
-    return seen
-
-
 def negotiate(request: web.Request, default: Language) -> Language:
     """`?lang=` first, then the switch's cookie, then Accept-Language, then `default`."""
     for candidate in (request.query.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
         if candidate in LANGUAGES:
             return candidate
-    preferred = parse_accept_language(request.headers.get("Accept-Language", ""))
+    preferred = preferred_languages(request.headers.get("Accept-Language", ""), LANGUAGES, default)
     return preferred[0] if preferred else default

@@ -5,16 +5,15 @@ and anything else an aiohttp handler or our own errors raise."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from services.web.views import failure_page
 from shared.errors import KkotError
 
 __all__ = ["html_errors_middleware"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Paths a program reads: they keep the JSON error shape.
 _MACHINE_PATHS = ("/static/", "/health", "/events")
 

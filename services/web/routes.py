@@ -7,6 +7,7 @@ from aiohttp import web
 from services.web import views
 from services.web.rendering import STATIC_DIR
 from services.web.sse import events
+from shared.metrics.http import metrics_endpoint
 
 _ID = "{id:[A-Za-z0-9_-]{1,64}}"
 
@@ -26,4 +27,6 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/status", views.status_page, name="status")
     router.add_get("/lang/{lang}", views.set_language, name="language")
     router.add_get("/health", views.health, name="health")
+    # Internal: the gateway never forwards it (services/gateway/destinations.py).
+    router.add_get("/metrics", metrics_endpoint, name="metrics")
     router.add_static("/static", STATIC_DIR, name="static", append_version=False)

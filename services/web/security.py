@@ -4,9 +4,8 @@ long-lived caching for the versioned static files."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from services.web.keys import SETTINGS
 from shared.principal import PRINCIPAL_HEADER, current_principal
@@ -28,8 +27,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     )
 )
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware

@@ -1,5 +1,5 @@
 """Reading the photo from the no-JavaScript form post (`multipart/form-data`, field
-`file`) with the same bounded reader WAS uses (`shared.multipart`): parts, field and
+`file`) with the same bounded reader WAS uses (`shared.http.multipart`): parts, field and
 file sizes are limited while the body is read."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from shared.errors import KkotError, PayloadTooLarge
-from shared.multipart import read_file_part
+from shared.http.multipart import read_file_part
 
 __all__ = ["Upload", "UploadProblem", "read_upload"]
 

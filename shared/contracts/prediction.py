@@ -9,8 +9,6 @@ from pydantic import Field
 from shared.contracts.base import Contract
 from shared.contracts.errors import ErrorBody
 
-# Content types the endpoint accepts.
-IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp", "application/x-image")
 JSON_CONTENT_TYPE = "application/json"
 
 # Amazon SageMaker real-time endpoints refuse request payloads over 6 MB and

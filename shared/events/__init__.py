@@ -20,7 +20,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from shared.events.bus import DeadLetter, EventBus, EventHandler, Subscription
+from shared.events.bus import (
+    DeadLetter,
+    DeadLetterListener,
+    EventBus,
+    EventHandler,
+    Subscription,
+)
 from shared.events.factory import BusBackend, create_bus
 from shared.events.idempotency import IdempotentConsumer
 from shared.events.memory import MemoryEventBus
@@ -33,6 +39,7 @@ __all__ = [
     "AwsBusConfig",
     "BusBackend",
     "DeadLetter",
+    "DeadLetterListener",
     "EventBridgeBus",
     "EventBus",
     "EventHandler",

@@ -16,7 +16,14 @@ from typing import Protocol, runtime_checkable
 
 from shared.contracts.events import Event, EventType
 
-__all__ = ["DeadLetter", "EventBus", "EventHandler", "Subscription"]
+__all__ = [
+    "DeadLetter",
+    "DeadLetterListener",
+    "EventBus",
+    "EventHandler",
+    "Subscription",
+    "tell_dead_letter",
+]
 
 EventHandler = Callable[[Event], Awaitable[None]]
 
@@ -30,6 +37,21 @@ class DeadLetter:
     error: str
     attempts: int
     failed_at: datetime
+
+
+@runtime_checkable
+class DeadLetterListener(Protocol):
+    """A handler that wants to know when the bus gives up on one of its events (the
+    metrics wrapper counts them)."""
+
+    def dead_lettered(self, dead: DeadLetter) -> None:
+        """`dead.event` will not be delivered to this handler again."""
+
+
+def tell_dead_letter(handler: EventHandler, dead: DeadLetter) -> None:
+    """Let `handler` know about `dead` when it listens for that; every backend calls this."""
+    if isinstance(handler, DeadLetterListener):
+        handler.dead_lettered(dead)
 
 
 @runtime_checkable

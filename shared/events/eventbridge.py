@@ -36,11 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 import aioboto3
 import structlog
-from botocore.config import Config
 from pydantic import ValidationError
 
+from shared.aws_config import AwsClientConfig
 from shared.contracts.events import Event, EventType
-from shared.events.bus import DeadLetter, EventHandler
+from shared.events.bus import DeadLetter, EventHandler, tell_dead_letter
 from shared.resilience import RetryPolicy
 
 if TYPE_CHECKING:
@@ -200,14 +200,13 @@ class EventBridgeBus:
         if self._stack is None:
             stack = contextlib.AsyncExitStack()
             # Long polls hold the connection for wait_time_s: the read timeout must outlast it.
-            config = Config(
-                connect_timeout=5,
-                read_timeout=self.config.wait_time_s + 10,
-                retries={"mode": "standard", "max_attempts": 3},
+            config = AwsClientConfig(
+                connect_timeout_s=5,
+                read_timeout_s=self.config.wait_time_s + 10,
                 # Every worker's long poll holds a connection; deletes and visibility
                 # changes must not queue behind them (consumers subscribe after start).
                 max_pool_connections=self.config.max_connections,
-            )
+            ).for_aioboto3()
             kwargs: dict[str, Any] = {
                 "region_name": self.config.region,
                 "endpoint_url": self.config.endpoint_url,
@@ -368,6 +367,12 @@ class EventBridgeBus:
                 attempts=receives,
                 error=repr(errors[0]),
             )
+            for route, result in zip(routes, results, strict=True):
+                if isinstance(result, BaseException):
+                    dead = DeadLetter(
+                        route.consumer, event, repr(result), receives, datetime.now(UTC)
+                    )
+                    tell_dead_letter(route.handler, dead)
             self._dead.append(
                 DeadLetter(consumers, event, repr(errors[0]), receives, datetime.now(UTC))
             )

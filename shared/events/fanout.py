@@ -30,6 +30,7 @@ from typing import Any
 import aioboto3
 import structlog
 
+from shared.aws_config import AwsClientConfig
 from shared.contracts.events import EventType
 
 __all__ = ["FanoutConfig", "fanout_prefix", "task_queue"]
@@ -66,7 +67,11 @@ async def task_queue(
     """Create this task's queue and rule for `event_types`; yield the queue URL;
     delete both on exit."""
     name = f"{fanout_prefix(config.event_bus_name)}{consumer}-{uuid.uuid4().hex[:12]}"
-    kwargs: dict[str, Any] = {"region_name": config.region, "endpoint_url": config.endpoint_url}
+    kwargs: dict[str, Any] = {
+        "region_name": config.region,
+        "endpoint_url": config.endpoint_url,
+        "config": AwsClientConfig().for_aioboto3(),
+    }
     session = session or aioboto3.Session()
     async with (
         session.client("events", **kwargs) as events,

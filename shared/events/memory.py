@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import structlog
 
 from shared.contracts.events import Event, EventType
-from shared.events.bus import DeadLetter, EventHandler
+from shared.events.bus import DeadLetter, EventHandler, tell_dead_letter
 from shared.resilience import RetryPolicy
 
 __all__ = ["MemoryEventBus", "MemorySubscription"]
@@ -43,7 +43,7 @@ class MemorySubscription:
         self.event_types = event_types
         self.concurrency = concurrency
         self._bus = bus
-        self._handler = handler
+        self.handler = handler
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=queue_size)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -76,11 +76,11 @@ class MemorySubscription:
         policy = self._bus.retry_policy
         for attempt in range(1, policy.max_attempts + 1):
             try:
-                await self._handler(event)
+                await self.handler(event)
                 return
             except Exception as exc:
                 if attempt >= policy.max_attempts:
-                    self._bus._dead_letter(self.consumer, event, repr(exc), attempt)
+                    self._bus._dead_letter(self, event, repr(exc), attempt)
                     return
                 pause = policy.delay(attempt)
                 _log.warning(
@@ -161,7 +161,7 @@ class MemoryEventBus:
             try:
                 subscription.queue.put_nowait(event)
             except asyncio.QueueFull:
-                self._dead_letter(subscription.consumer, event, "consumer queue full", 0)
+                self._dead_letter(subscription, event, "consumer queue full", 0)
 
     async def drain(self) -> None:
         """Wait until every queued event has been handled (or dead-lettered); callers
@@ -173,7 +173,10 @@ class MemoryEventBus:
         if self._subscriptions.get(subscription.consumer) is subscription:
             del self._subscriptions[subscription.consumer]
 
-    def _dead_letter(self, consumer: str, event: Event, error: str, attempts: int) -> None:
+    def _dead_letter(
+        self, subscription: MemorySubscription, event: Event, error: str, attempts: int
+    ) -> None:
+        consumer = subscription.consumer
         _log.error(
             "event_dead_lettered",
             consumer=consumer,
@@ -182,12 +185,12 @@ class MemoryEventBus:
             attempts=attempts,
             error=error,
         )
-        self._dead.append(
-            DeadLetter(
-                consumer=consumer,
-                event=event,
-                error=error,
-                attempts=attempts,
-                failed_at=datetime.now(UTC),
-            )
+        dead = DeadLetter(
+            consumer=consumer,
+            event=event,
+            error=error,
+            attempts=attempts,
+            failed_at=datetime.now(UTC),
         )
+        self._dead.append(dead)
+        tell_dead_letter(subscription.handler, dead)

@@ -10,8 +10,8 @@ import aioboto3
 import pytest
 from types_aiobotocore_dynamodb import DynamoDBClient
 
+from services.was.cursors import InvalidCursor
 from services.was.records import StoredClassification
-from services.was.store import InvalidCursor
 from services.was.store_dynamodb import DynamoDBClassificationStore, RecordConflict
 from shared.contracts.classification import ClassificationStatus, ClassificationTiming
 from shared.contracts.prediction import LabelScore

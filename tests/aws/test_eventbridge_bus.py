@@ -28,8 +28,12 @@ from shared.contracts.events import (
 )
 from shared.events import AwsBusConfig, EventBridgeBus, IdempotentConsumer, create_bus
 from shared.events.eventbridge import EventPublishError
+from shared.metrics.bus import ObservedConsumer
+from shared.metrics.catalog import BUS_METRICS
+from shared.metrics.recorder import Metrics
 from shared.resilience import RetryPolicy
 from tests.aws.conftest import MAX_RECEIVE_COUNT, REGION, BusResources
+from tests.prometheus_text import value
 
 BusFactory = Callable[..., Awaitable[EventBridgeBus]]
 
@@ -252,6 +256,28 @@ async def test_a_handler_that_keeps_failing_sends_the_event_to_the_dlq(
     assert dead.event == event
     assert dead.attempts == MAX_RECEIVE_COUNT
     assert "handler broken" in dead.error
+
+
+async def test_a_consumers_metrics_count_its_tries_and_its_dead_letter(
+    make_bus: BusFactory,
+) -> None:
+    bus = await make_bus()
+    metrics = Metrics("web", BUS_METRICS)
+
+    async def broken(event: Event) -> None:
+        raise RuntimeError("handler broken")
+
+    await bus.subscribe(
+        "web", [EventType.CLASSIFICATION_REQUESTED], ObservedConsumer(metrics, "web", broken)
+    )
+    await bus.publish(requested())
+    await wait_for(lambda: bool(bus.dead_letters), within=15)
+    text = metrics.exposition().decode()
+    kind = {"consumer": "web", "event_type": "classification.requested"}
+    assert value(text, "kkot_bus_dead_letters_total", kind) == 1
+    tries = {**kind, "outcome": "error"}
+    assert value(text, "kkot_bus_events_total", tries) == MAX_RECEIVE_COUNT
+    assert value(text, "kkot_bus_delivery_lag_seconds_count", kind) == MAX_RECEIVE_COUNT
 
 
 async def test_an_unreadable_message_is_left_for_the_dlq(

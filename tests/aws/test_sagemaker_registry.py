@@ -98,9 +98,9 @@ def test_register_approve_reject_and_list_in_sagemaker(
     assert shown["metrics"] == {"accuracy": 0.97, "macro_f1": 0.96}
     assert shown["lineage"]["dataset_digest"] == "sha256:abc"
     assert shown["lineage"]["code_version"] == "deadbeef"
-    assert registry.describe(GROUP, 2).lineage.parent_version == 1
+    assert registry.get_version(GROUP, 2).lineage.parent_version == 1
 
     with pytest.raises(RegistryError, match="no version 9"):
-        registry.describe(GROUP, 9)
+        registry.get_version(GROUP, 9)
     assert main(["models", "deploy", "1", "--registry", "sagemaker"]) == 1
     assert "kkot release model" in capsys.readouterr().err

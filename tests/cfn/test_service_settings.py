@@ -33,6 +33,7 @@ RESOLVED = {
     "KKOT_WAS_IMAGES_KMS_KEY_ID": "arn:aws:kms:ap-northeast-2:123456789012:key/1a2b3c",
     "KKOT_WEB_EVENT_BUS_NAME": "kkot-production-events",
     "KKOT_WEB_REGION": "ap-northeast-2",
+    **{f"KKOT_{s}_METRICS_NAMESPACE": "kkot/production" for s in ("GATEWAY", "WEB", "WAS")},
 }
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
+from shared.ports import free_port
 from tests.containers.engine import docker
 
 __all__ = ["free_port", "inspect", "run", "wait_http"]
@@ -32,14 +32,6 @@ def inspect(tag: str) -> dict[str, Any]:
     """`docker image inspect` of one image."""
     found: list[dict[str, Any]] = json.loads(run("image", "inspect", tag).stdout)
     return found[0]
-
-
-def free_port() -> int:
-    """A port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def wait_http(url: str, timeout_s: float) -> None:

@@ -4,9 +4,7 @@ model server serving the default model, on free ports of 127.0.0.1."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +12,13 @@ import pytest
 import pytest_asyncio
 
 from services.runner import RunningStack, StackConfig, run_stack
+from shared.ports import free_ports
 
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct ports that were free a moment ago."""
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
+__all__ = ["free_ports", "stack_config"]  # free_ports: imported from here by other tests
 
 
 def stack_config(model_dir: Path, data_dir: Path, **overrides: Any) -> StackConfig:
-    gateway_port, web_port, was_port, model_port = free_ports(4)
+    gateway_port, web_port, was_port, model_port, metrics_port = free_ports(5)
     values: dict[str, Any] = {
         "model_dir": model_dir,
         "data_dir": data_dir,
@@ -34,6 +26,7 @@ def stack_config(model_dir: Path, data_dir: Path, **overrides: Any) -> StackConf
         "web_port": web_port,
         "was_port": was_port,
         "model_port": model_port,
+        "gateway_metrics_port": metrics_port,
         "ready_timeout_s": 120.0,
         # Generous limits: the tests that need tight ones build their own gateway.
         "gateway": {"rate_capacity": 10_000, "rate_refill_per_s": 10_000},

@@ -63,7 +63,7 @@ async def trained_stack(
             options = RunOptions(data=data, min_accuracy=0.5, deploy=deploy, hyperparameters=HP)
             code, summary = await run_pipeline(options, settings, bus=stack.bus)
             assert code == 0, summary
-        assert summary["status"] == "deployed", summary
+        assert summary.status == "deployed", summary
         yield stack
 
 

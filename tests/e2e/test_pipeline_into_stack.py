@@ -11,6 +11,7 @@ import pytest
 from services.model.train.hyperparameters import Hyperparameters
 from services.pipeline.run import RunOptions, run_pipeline
 from services.pipeline.settings import PipelineSettings
+from services.pipeline.summary import Deployed
 from services.runner import RunningStack
 from shared.contracts.classification import ClassificationRecord
 from tests.train.helpers import LABELS, copy_subset
@@ -33,9 +34,11 @@ async def test_pipeline_deploys_into_the_running_app(
     )
     code, summary = await run_pipeline(options, settings, bus=stack.bus)
     assert code == 0, summary
-    assert summary["status"] == "deployed"
-    assert summary["deploy"]["live"] is True and summary["deploy"]["smoke_test"]["passed"]
-    version = str(summary["version"])
+    assert summary.status == "deployed"
+    assert isinstance(summary.deploy, Deployed), summary.deploy
+    assert summary.deploy.live is True
+    assert summary.deploy.smoke_test is not None and summary.deploy.smoke_test.passed
+    version = str(summary.version)
 
     photo = sorted((flowers_dir / "black_eyed_susan").glob("*.jpg"))[20]
     form = aiohttp.FormData()
@@ -52,10 +55,11 @@ async def test_pipeline_deploys_into_the_running_app(
         async with http.get(f"{stack.url}/model", headers={"Accept-Language": "en"}) as resp:
             page = await resp.text()
     assert resp.status == 200
-    accuracy = summary["metrics"]["accuracy"]
+    accuracy = summary.metrics["accuracy"]
     assert "kkot-flowers" in page and f"<dd><code>{version}</code></dd>" in page
     assert "Held-out accuracy" in page and f"{accuracy * 100:.1f}%" in page
     # The interval sits beside the accuracy rather than as rows of its own.
-    low, high = summary["evaluation"]["accuracy_ci95"]
+    assert summary.evaluation.accuracy_ci95 is not None
+    low, high = summary.evaluation.accuracy_ci95
     assert f"95% interval {low * 100:.1f}–{high * 100:.1f}%" in page
     assert "accuracy_ci95" not in page

@@ -55,7 +55,7 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float) 
 def test_kkot_run_starts_and_stops_cleanly(
     default_model_dir: Path, tmp_path: Path, sig: signal.Signals
 ) -> None:
-    gateway, web, was, model = free_ports(4)
+    gateway, web, was, model, metrics = free_ports(5)
     process = _start(
         [
             "services.runner",
@@ -71,6 +71,8 @@ def test_kkot_run_starts_and_stops_cleanly(
             str(was),
             "--model-port",
             str(model),
+            "--gateway-metrics-port",
+            str(metrics),
         ]
     )
     try:
@@ -79,6 +81,9 @@ def test_kkot_run_starts_and_stops_cleanly(
         assert status == 200 and b'"version"' in body
         status, _ = _get(f"http://127.0.0.1:{gateway}/")
         assert status == 200
+        # The gateway's own metrics answer on their port, and count what came before.
+        status, body = _get(f"http://127.0.0.1:{metrics}/metrics")
+        assert status == 200 and b'route="proxy:was"' in body
         with socket.create_connection(("127.0.0.1", gateway), timeout=10) as live:
             # A History page's live stream is open through the gateway while we stop.
             live.sendall(b"GET /events HTTP/1.1\r\nHost: kkot\r\n\r\n")

@@ -36,16 +36,15 @@ def test_ls_show_reject_approve(registry_root: Path, capsys: pytest.CaptureFixtu
 
     assert main(["models", "reject", "1", "--reason", "blurry", "--registry", root]) == 0
     assert _json(capsys)["status"] == "Rejected"  # type: ignore[index]
-    assert LocalRegistry(registry_root).describe("kkot-flowers", 1).status_reason == "blurry"
+    assert LocalRegistry(registry_root).get_version("kkot-flowers", 1).status_reason == "blurry"
 
     assert main(["models", "show", "1", "--registry", root]) == 0
     shown = _json(capsys)
     assert shown["status"] == "Rejected" and shown["lineage"]["dataset_digest"]  # type: ignore[index]
 
     assert main(["models", "approve", "1", "--registry", root]) == 0
-    assert (
-        LocalRegistry(registry_root).describe("kkot-flowers", 1).status == ApprovalStatus.APPROVED
-    )
+    approved = LocalRegistry(registry_root).get_version("kkot-flowers", 1)
+    assert approved.status == ApprovalStatus.APPROVED
 
 
 def test_deploy_without_server_records_it_and_rollback_needs_history(

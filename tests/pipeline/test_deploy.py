@@ -30,7 +30,7 @@ def _settings(root: Path, url: str) -> PipelineSettings:
 
 def _add_version(registry: LocalRegistry, *, broken_smoke: bool = False) -> int:
     """Register another Approved copy of version 1 (optionally with a lying smoke set)."""
-    source = registry.artifact_dir(registry.describe(GROUP, 1))
+    source = registry.artifact_dir(registry.get_version(GROUP, 1))
     if not broken_smoke:
         model = registry.register(
             GROUP, source, status=ApprovalStatus.APPROVED, metrics={}, lineage=Lineage()
@@ -72,7 +72,7 @@ async def test_deploy_swaps_the_served_model_and_smoke_test_passes(
         assert outcome.previous_version == "imagenet-1"
         assert await served_version(model_server) == "1"
         assert deployed_model_dir(registry_root) == registry.artifact_dir(
-            registry.describe(GROUP, 1)
+            registry.get_version(GROUP, 1)
         )
         await bus.drain()
     finally:
@@ -122,7 +122,8 @@ async def test_without_a_server_the_deploy_is_recorded(registry_root: Path) -> N
     )
     assert not outcome.live
     assert "next `kkot run` serves it" in outcome.message
-    assert deployed_model_dir(registry_root) == registry.artifact_dir(registry.describe(GROUP, 1))
+    deployed = registry.get_version(GROUP, 1)
+    assert deployed_model_dir(registry_root) == registry.artifact_dir(deployed)
 
 
 async def test_no_request_fails_while_deploying_under_load(

@@ -45,7 +45,7 @@ def test_versions_count_up_and_keep_status_metrics_lineage(tmp_path: Path, artif
         "roses", artifact, status=ApprovalStatus.APPROVED, metrics={}, lineage=Lineage()
     )
     assert (first.version, second.version) == (1, 2)
-    again = LocalRegistry(tmp_path / "reg").describe("roses", 1)
+    again = LocalRegistry(tmp_path / "reg").get_version("roses", 1)
     assert again.status == ApprovalStatus.PENDING
     assert again.metrics == {"accuracy": 0.91}
     assert again.lineage.dataset_digest == "abc"
@@ -60,9 +60,9 @@ def test_approve_and_reject(tmp_path: Path, artifact: Path) -> None:
     )
     approved = registry.set_status("roses", 1, ApprovalStatus.APPROVED, "looks good")
     assert (approved.status, approved.status_reason) == (ApprovalStatus.APPROVED, "looks good")
-    assert registry.describe("roses", 1).status == ApprovalStatus.APPROVED
+    assert registry.get_version("roses", 1).status == ApprovalStatus.APPROVED
     registry.set_status("roses", 1, ApprovalStatus.REJECTED)
-    assert registry.describe("roses", 1).status == ApprovalStatus.REJECTED
+    assert registry.get_version("roses", 1).status == ApprovalStatus.REJECTED
     with pytest.raises(RegistryError, match="no version 7"):
         registry.set_status("roses", 7, ApprovalStatus.APPROVED)
 

@@ -22,7 +22,7 @@ from services.model.train.errors import HyperparameterError
 from services.model.train.hyperparameters import Hyperparameters, parse_hyperparameters
 from services.model.train.job import run_training
 from services.model.train.settings import TrainSettings
-from services.model.train.smoke import load_smoke_set
+from services.model.train.smoke_set import load_smoke_set
 from shared.contracts.model import LabelList, ModelMetadata
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from services.model.imaging import load_image_file, preprocess
 from services.model.train.dataset import ValidationReport
-from services.model.train.smoke import load_smoke_set
+from services.model.train.smoke_set import load_smoke_set
 from shared.contracts.model import Evaluation, LabelList, ModelMetadata, Preprocessing
 from tests.train.helpers import LABELS, generated_dataset
 

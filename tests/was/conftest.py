@@ -4,7 +4,6 @@ WAS apps built by `create_app` against it."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 import urllib.request
@@ -21,13 +20,7 @@ from services.model.settings import ModelServerSettings
 from services.was.app import create_app
 from services.was.settings import WasSettings
 from shared.events import EventBus, MemoryEventBus
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+from shared.ports import free_port
 
 
 class _ServerThread(threading.Thread):
@@ -64,7 +57,7 @@ class _ServerThread(threading.Thread):
 @pytest.fixture(scope="session")
 def model_server_url(default_model_dir: Path) -> Iterator[str]:
     """URL of a running model server with the default model, ready (`/ping` 200)."""
-    port = _free_port()
+    port = free_port()
     app = create_model_app(ModelServerSettings(model_dir=default_model_dir, port=port))
     server = _ServerThread(app, port)
     server.start()

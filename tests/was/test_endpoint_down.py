@@ -4,7 +4,6 @@ circuit breaker, and later calls fail fast without touching the endpoint."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from typing import Any
 
@@ -14,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from services.was import keys
 from shared.contracts.events import Event, EventType
 from shared.events import MemoryEventBus
+from shared.ports import free_port
 from shared.resilience import BreakerState
 from tests.conftest import make_image_bytes
 
@@ -21,10 +21,7 @@ Client = TestClient[Any, Any]
 
 
 def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port  # nothing listens once the socket is closed
+    return free_port()  # nothing listens once the socket is closed
 
 
 def _form() -> FormData:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from aiohttp.test_utils import TestClient
 from shared.contracts.classification import CurrentModel, LabelsResponse
 from shared.contracts.events import Event, EventType, ModelDeployed
 from shared.events import MemoryEventBus
+from shared.ports import free_port
 from tests.conftest import make_image_bytes, start_model_server
 from tests.was.conftest import WasClientFactory
 
@@ -97,9 +97,7 @@ async def test_labels_and_catalog_come_through_invoke_endpoint_without_the_admin
 async def test_was_started_before_the_endpoint_learns_the_labels_once_it_answers(
     aiohttp_server: Any, make_was: WasClientFactory, default_model_dir: Path
 ) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     was = await make_was(endpoint_url=f"http://127.0.0.1:{port}")
     early = await was.get("/api/v1/labels")
     assert early.status == 503

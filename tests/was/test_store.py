@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from services.was.cursors import InvalidCursor
 from services.was.records import StoredClassification
-from services.was.store import InvalidCursor, SqliteClassificationStore
+from services.was.store import SqliteClassificationStore
 from shared.contracts.classification import ClassificationStatus, ClassificationTiming
 from shared.contracts.prediction import LabelScore
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.pipeline.registry.local import LocalRegistry
-from services.pipeline.registry.models import ApprovalStatus, Lineage
+from services.pipeline.registry.records import ApprovalStatus, Lineage
 from services.was.versions import read_versions
 from shared.contracts.model import ModelMetadata
 
@@ -34,7 +34,7 @@ def test_versions_oldest_first_with_the_deployed_one_marked(tmp_path: Path) -> N
             metrics={"accuracy": accuracy},
             lineage=Lineage(),
         )
-    registry.record_deployment(registry.describe("kkot-flowers", 1))
+    registry.record_deployment(registry.get_version("kkot-flowers", 1))
     versions = read_versions(tmp_path / "registry")
     assert [(v.version, v.accuracy, v.deployed) for v in versions] == [
         ("1", 0.9, True),

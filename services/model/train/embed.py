@@ -11,7 +11,6 @@ Runtime works on the previous batch (Pillow releases the GIL while decoding).
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.model.imaging import load_image_file, preprocess
+from services.model.onnx_export import export_graph
 from shared.contracts.model import Preprocessing
 
 __all__ = [
@@ -56,25 +56,7 @@ def training_device() -> str:
 
 def export_backbone(backbone: Any, path: Path, image_size: int) -> None:
     """Export the feature extractor ("input" -> "embedding") with a dynamic batch."""
-    import torch
-
-    from services.model.prepare import OPSET
-
-    example = torch.zeros(1, 3, image_size, image_size)
-    with torch.no_grad(), warnings.catch_warnings():
-        # The TorchScript exporter warns about itself; prepare.export_onnx explains why
-        # it is still the right tool for this static graph.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            backbone,
-            (example,),
-            str(path),
-            input_names=["input"],
-            output_names=["embedding"],
-            dynamic_axes={"input": {0: "batch"}, "embedding": {0: "batch"}},
-            opset_version=OPSET,
-            dynamo=False,
-        )
+    export_graph(backbone, path, image_size, output_name="embedding")
 
 
 def load_batch(

@@ -3,7 +3,7 @@
 `run_training(settings, hp)` is what both `python -m services.model.train` (the
 SageMaker container's `train`) and `kkot pipeline run` call. It is a list of named steps;
 each is a function that reads the job (`TrainingJob`) and the typed results of the steps
-before it (`Validated`, `Embedded`, `TrainedHead`, `Evaluated`) and returns its own.
+before it (`Validated`, `Embedded`, `Trained`, `Evaluated`) and returns its own.
 Every step is timed; the embedding step logs a progress line every `progress_every`
 images.
 
@@ -89,7 +89,7 @@ from services.model.train.report import (
     model_card,
 )
 from services.model.train.settings import TrainSettings
-from services.model.train.smoke import write_smoke_set
+from services.model.train.smoke_set import write_smoke_set
 from services.model.train.thumbnails import write_thumbnails
 from services.model.train.timing import StepTimer, progress_logger
 from shared.catalog import flower_catalog, lookup_entry
@@ -112,6 +112,7 @@ __all__ = [
     "Evaluated",
     "StepTimer",
     "TrainResult",
+    "Trained",
     "TrainingJob",
     "Validated",
     "read_label_file",
@@ -182,6 +183,15 @@ class Embedded:
     @property
     def images_per_s(self) -> float:
         return round(self.embedded_images / self.seconds, 1) if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The shipped head and, under cross-validation, each training image's out-of-fold
+    probabilities (rows as `split.train`)."""
+
+    head: TrainedHead
+    held_out: Probabilities | None
 
 
 @dataclass(frozen=True)
@@ -263,12 +273,12 @@ def run_training(
             with timer.step("cross-validate"):
                 held_out = cross_validate(job, data, embedded)
         with timer.step("train"):
-            head = train(job, data, embedded)
+            trained = Trained(train(job, data, embedded), held_out)
         with timer.step("export"):
-            export(job, data, embedded, head, staging)
+            export(job, data, embedded, trained.head, staging)
         with timer.step("evaluate"):
-            evaluated = evaluate(job, data, embedded, head, held_out, staging)
-            metadata = write_records(job, data, head, evaluated, staging)
+            evaluated = evaluate(job, data, embedded, trained, staging)
+            metadata = write_records(job, data, trained.head, evaluated, staging)
     return TrainResult(
         model_dir=settings.model_dir,
         metadata=metadata,
@@ -398,15 +408,10 @@ def export(
 
 
 def evaluate(
-    job: TrainingJob,
-    data: Validated,
-    embedded: Embedded,
-    head: TrainedHead,
-    held_out: Probabilities | None,
-    staging: Path,
+    job: TrainingJob, data: Validated, embedded: Embedded, trained: Trained, staging: Path
 ) -> Evaluated:
     """Held-out metrics; under cross-validation, also check the export against the head."""
-    split, labels = data.split, data.labels
+    split, labels, held_out = data.split, data.labels, trained.held_out
     if held_out is not None:
         grouped = "grouped " if split.groups else ""
         method = f"{grouped}{split.cv_folds}-fold cross-validation"
@@ -423,7 +428,7 @@ def evaluate(
             shown = mirror_mean(shown, embedded.mirrors)
         smoke_probabilities = check_export(
             staging / MODEL_FILE,
-            head,
+            trained.head,
             smoke_examples,
             shown[rows],
             job.preprocessing,

@@ -7,7 +7,7 @@ restart.
 
 from services.pipeline.registry.interface import ModelRegistry
 from services.pipeline.registry.local import LocalRegistry, deployed_model_dir
-from services.pipeline.registry.models import (
+from services.pipeline.registry.records import (
     ApprovalStatus,
     DeploymentRecord,
     DeploymentState,

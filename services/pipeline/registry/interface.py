@@ -10,7 +10,7 @@
 | `set_status(g, v, status)`  | UpdateModelPackage(ModelPackageArn, ModelApprovalStatus,   |
 |                             |   ApprovalDescription)                                     |
 | `list_versions(group)`      | ListModelPackages(ModelPackageGroupName, SortBy=CreationTime) |
-| `describe(group, version)`  | DescribeModelPackage(ModelPackageName=arn of group/version) |
+| `get_version(group, version)` | DescribeModelPackage(ModelPackageName=arn of group/version) |
 | `artifact_location(model)`  | the package's ModelDataUrl (`s3://.../model.tar.gz`)       |
 | `deployment()`, `record_deployment`, `record_rollback` | no registry API: on AWS the |
 |                             |   deployed version is the endpoint config's model          |
@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from services.pipeline.registry.models import (
+from services.pipeline.registry.records import (
     ApprovalStatus,
     DeploymentRecord,
     DeploymentState,
@@ -65,7 +65,7 @@ class ModelRegistry(Protocol):
         """Versions (of one group, or all), oldest first."""
         ...
 
-    def describe(self, group: str, version: int) -> ModelVersion:
+    def get_version(self, group: str, version: int) -> ModelVersion:
         """One version; raises RegistryError when unknown."""
         ...
 

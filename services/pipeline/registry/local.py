@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from services.model.artifact import copy_artifact, staged_artifact, write_record
 from services.pipeline.errors import RegistryError
-from services.pipeline.registry.models import (
+from services.pipeline.registry.records import (
     ApprovalStatus,
     DeploymentRecord,
     DeploymentState,
@@ -150,7 +150,7 @@ class LocalRegistry:
             return []
         return sorted(p.parent.name for p in self.root.glob(f"*/{INDEX_FILE}"))
 
-    def describe(self, group: str, version: int) -> ModelVersion:
+    def get_version(self, group: str, version: int) -> ModelVersion:
         return _find(self._read_index(group), version)
 
     def latest(self, group: str, status: ApprovalStatus | None = None) -> ModelVersion | None:

@@ -32,7 +32,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from services.pipeline.errors import RegistryError
-from services.pipeline.registry.models import (
+from services.pipeline.registry.records import (
     ApprovalStatus,
     DeploymentRecord,
     DeploymentState,
@@ -40,7 +40,10 @@ from services.pipeline.registry.models import (
     ModelVersion,
 )
 from services.pipeline.settings import PipelineSettings
+from shared.aws_config import AwsClientConfig
 from shared.contracts.model import MODEL_FILE
+from shared.contracts.prediction import JSON_CONTENT_TYPE
+from shared.image_formats import ACCEPTED_MIME_TYPES
 
 __all__ = ["SageMakerRegistry", "sagemaker_registry"]
 
@@ -121,7 +124,7 @@ class SageMakerRegistry:
                             "ModelDataUrl": f"s3://{self._bucket}/{key}/model.tar.gz",
                         }
                     ],
-                    "SupportedContentTypes": ["image/jpeg", "image/png", "application/json"],
+                    "SupportedContentTypes": [*ACCEPTED_MIME_TYPES, JSON_CONTENT_TYPE],
                     "SupportedResponseMIMETypes": ["application/json"],
                 },
                 "ModelMetrics": {
@@ -173,7 +176,7 @@ class SageMakerRegistry:
         except (ClientError, BotoCoreError) as exc:
             raise _error(exc) from exc
 
-    def describe(self, group: str, version: int) -> ModelVersion:
+    def get_version(self, group: str, version: int) -> ModelVersion:
         try:
             return self._version_of(
                 self._sm.describe_model_package(ModelPackageName=self._arn(group, version))
@@ -263,10 +266,10 @@ def sagemaker_registry(settings: PipelineSettings) -> SageMakerRegistry:
     import boto3
 
     session = boto3.Session(region_name=settings.region)
-    endpoint = settings.aws_endpoint_url
+    endpoint, config = settings.aws_endpoint_url, AwsClientConfig().for_boto3()
     return SageMakerRegistry(
-        session.client("sagemaker", endpoint_url=endpoint),
-        session.client("s3", endpoint_url=endpoint),
+        session.client("sagemaker", endpoint_url=endpoint, config=config),
+        session.client("s3", endpoint_url=endpoint, config=config),
         bucket=settings.models_bucket,
     )
 

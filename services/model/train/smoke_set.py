@@ -1,7 +1,7 @@
 """The smoke set: a few labelled images stored with the artifact.
 
 After every deploy the pipeline sends them through the live endpoint and expects each
-label back (see services.pipeline.smoke). The training job picks, per class, the
+label back (see services.pipeline.smoke_check). The training job picks, per class, the
 evaluated images (held out, or out of fold under cross-validation) that the exported
 model classified right with the highest confidence, so a failure means the served model
 or its preprocessing is not the one that was evaluated.

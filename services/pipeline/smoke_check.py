@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aioboto3
-from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from services.model.train.smoke import SmokeSet, load_smoke_set
+from services.model.train.api import SmokeSet, load_smoke_set
 from services.pipeline.settings import PipelineSettings
+from shared.aws_config import AwsClientConfig
 from shared.contracts.prediction import JSON_CONTENT_TYPE, Prediction
 from shared.logging import get_logger
 
@@ -60,11 +60,12 @@ async def run_smoke_test(
         return result
     result.total = len(smoke.cases)
     result.required = smoke.min_correct
-    config = AioConfig(
-        connect_timeout=settings.connect_timeout_s,
-        read_timeout=settings.request_timeout_s,
-        retries={"max_attempts": 1, "mode": "standard"},
-    )
+    # One call per image: `max_attempts=1` here used to mean one retry.
+    config = AwsClientConfig(
+        attempts=1,
+        connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.request_timeout_s,
+    ).for_aioboto3()
     async with _session(settings).client(
         "sagemaker-runtime", endpoint_url=settings.endpoint_url, config=config
     ) as client:
