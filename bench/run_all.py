@@ -10,7 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("bench_model.py", "bench_app.py", "bench_pipeline.py")
+BENCHMARKS = (
+    "bench_model.py",
+    "bench_app.py",
+    "bench_browser_path.py",
+    "bench_pipeline.py",
+)
 
 
 def main() -> int:

@@ -17,7 +17,9 @@ import json
 from typing import Any
 
 from services.model.train.hyperparameters import DEFAULT_BACKBONE, DEFAULT_TTA
+from shared.contracts.prediction import JSON_CONTENT_TYPE
 from shared.deploy_condition import BOUND_DEFAULTS, CONDITION, Bound, sagemaker_conditions
+from shared.image_formats import ACCEPTED_MIME_TYPES
 
 __all__ = ["pipeline_definition"]
 
@@ -200,7 +202,7 @@ def _register_step() -> dict[str, Any]:
                         "ModelDataUrl": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
                     }
                 ],
-                "SupportedContentTypes": ["image/jpeg", "image/png", "image/webp"],
+                "SupportedContentTypes": [*ACCEPTED_MIME_TYPES, JSON_CONTENT_TYPE],
                 "SupportedResponseMIMETypes": ["application/json"],
                 "SupportedRealtimeInferenceInstanceTypes": ["ml.c5.large", "ml.m5.large"],
             },

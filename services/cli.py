@@ -16,6 +16,7 @@ _COMMAND_MODULES = (
     "services.emulator.cli",  # emulator: moto + the stage's data-and-events stack
     "services.aws.cli",  # aws deploy|status|destroy, release model
     "services.ci.cli",  # ci push-images, ci start-model-pipeline (the buildspecs' steps)
+    "services.review.cli",  # data review: rank the photos whose label the model doubts
 )
 
 

@@ -33,6 +33,7 @@ from services.gateway.app import create_app as create_gateway
 from services.gateway.settings import GatewaySettings
 from services.web.app import create_app as create_web
 from services.web.settings import WebSettings
+from shared import event_loop
 from shared.events import MemoryEventBus
 from shared.logging import configure_logging, get_logger
 
@@ -231,7 +232,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         if args.aws_emulator:
             return _run_on_emulator(config, args.emulator_port, args.stage)
-        return asyncio.run(_serve(config))
+        return event_loop.run(_serve(config))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130
 
@@ -253,7 +254,7 @@ def _run_on_emulator(config: StackConfig, port: int, stage_name: str) -> int:
             provision(stage, report=lambda line: _log.info("emulator_provision", step=line))
             exports = " ".join(f"{k}={v}" for k, v in stage.pipeline_environment().items())
             _log.info(f"deploys reach every service with: {exports} kkot models deploy N")
-            return asyncio.run(_serve(replace(config, emulated=stage)))
+            return event_loop.run(_serve(replace(config, emulated=stage)))
     except EmulatorFailed as exc:
         _log.error("kkot_failed_to_start", error=str(exc))
         return 1

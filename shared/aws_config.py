@@ -41,6 +41,9 @@ class AwsClientConfig:
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
     max_pool_connections: int = 10  # botocore's own
+    # Off only for a caller that builds every parameter itself from checked settings:
+    # validating them again is about a tenth of botocore's CPU per call.
+    validate_parameters: bool = True
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
@@ -54,6 +57,7 @@ class AwsClientConfig:
             "read_timeout": values["read_timeout_s"],
             "max_pool_connections": values["max_pool_connections"],
             "retries": {"mode": "standard", "total_max_attempts": values["attempts"]},
+            "parameter_validation": values["validate_parameters"],
         }
 
     def for_boto3(self) -> Config:

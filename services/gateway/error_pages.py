@@ -48,6 +48,9 @@ KNOWN_CODES = frozenset(
         "forbidden",
     }
 )
+# Codes that read the same to a person as one with a message (WAS's 415 names the format
+# table's refusal; the page says what the model server's does).
+_ALIASES = {"unsupported_image_format": "unsupported_media_type"}
 
 
 def wants_html(request: web.Request) -> bool:
@@ -60,6 +63,7 @@ def render_page(request: web.Request, status: int, code: str) -> str:
     language = negotiate(request, "en")
     t = catalog(language)
     limit = size_text(upload_limit_of_body(request.app[SETTINGS].max_body_bytes))
+    code = _ALIASES.get(code, code)
     message = t(f"error.{code}" if code in KNOWN_CODES else "error.generic", limit=limit)
     title = t("error.title")
     parts = {

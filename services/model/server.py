@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.model.app import create_app
 from services.model.settings import ModelServerSettings
+from shared.event_loop import new_event_loop
 from shared.logging import configure_logging, get_logger
 
 __all__ = ["run"]
@@ -22,6 +23,7 @@ def run(settings: ModelServerSettings) -> None:
     )
     web.run_app(
         create_app(settings),
+        loop=new_event_loop(),
         host=settings.host,
         port=settings.port,
         access_log=None,

@@ -4,6 +4,7 @@
     kkot pipeline run --data DIR [--eval-data DIR] [--min-accuracy X] [--no-deploy]
                       [--endpoint-url URL] [--registry DIR] [--feedback DIR]
                       [--feedback-url URL] [--seed N] [--cv-folds K] [--manual-approval]
+                      [--overrides label_overrides.json]
     kkot pipeline export-feedback --was URL --out DIR
     kkot models ls | show VERSION | approve VERSION | reject VERSION | deploy VERSION | rollback
 
@@ -86,6 +87,11 @@ def _register_pipeline(subparsers: Any) -> None:
     run.add_argument("--epochs", type=int, help="head optimiser iterations")
     run.add_argument("--hyperparameters", type=Path, help="hyperparameters.json")
     run.add_argument("--labels", type=Path, help="expected labels (labels.json or lines)")
+    run.add_argument(
+        "--overrides",
+        type=Path,
+        help="reviewed label overrides (label_overrides.json from the Review page)",
+    )
     approval = run.add_mutually_exclusive_group()
     approval.add_argument(
         "--auto-approve",
@@ -208,6 +214,7 @@ def _run_command(args: argparse.Namespace) -> int:
             feedback_api_key=args.api_key,
             auto_approve=settings.auto_approve if args.auto_approve is None else args.auto_approve,
             labels=read_label_file(args.labels) if args.labels else None,
+            overrides=args.overrides,
             hyperparameters=hp,
         )
         code, summary = asyncio.run(_with_bus(lambda bus: run_pipeline(options, settings, bus=bus)))

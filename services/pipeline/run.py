@@ -60,11 +60,13 @@ from services.pipeline.summary import (
     DeploySkipped,
     EmbeddingSummary,
     EvaluationSummary,
+    OverridesSummary,
     RunStatus,
     RunSummary,
     ValidationSummary,
 )
 from shared.contracts.model import Evaluation, ModelMetadata
+from shared.contracts.review import OverridesApplied
 from shared.events import EventBus
 from shared.logging import get_logger
 
@@ -90,6 +92,8 @@ class RunOptions:
     feedback_api_key: str | None = None
     auto_approve: bool = True
     labels: list[str] | None = None
+    # A reviewed label-overrides file (shared.contracts.review.LabelOverrides).
+    overrides: Path | None = None
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
 
 
@@ -157,6 +161,7 @@ async def _train(options: RunOptions, work: Path, timer: StepTimer) -> TrainResu
         eval_dir=options.eval_data,
         model_dir=work / "model",
         output_dir=work / "output",
+        overrides_file=options.overrides,
     )
     return await asyncio.to_thread(
         run_training,
@@ -225,7 +230,32 @@ def _validation_summary(result: TrainResult) -> ValidationSummary:
         duplicates_dropped=len(report.duplicates_dropped) + len(report.conflicts_dropped),
         evaluation_duplicates_removed=len(report.evaluation_duplicates_removed),
         dataset_digest=report.dataset_digest,
+        overrides=_overrides_summary(report.overrides),
     )
+
+
+def _overrides_summary(applied: OverridesApplied | None) -> OverridesSummary | None:
+    if applied is None:
+        return None
+    return OverridesSummary(
+        digest=applied.digest,
+        decisions=applied.decisions,
+        relabelled=len(applied.relabelled),
+        excluded=len(applied.excluded),
+        kept=applied.kept,
+        unmatched=applied.unmatched,
+    )
+
+
+def _overrides_lineage(applied: OverridesApplied | None) -> dict[str, str | int]:
+    """The label overrides a version was trained with, as lineage fields."""
+    if applied is None:
+        return {}
+    return {
+        "overrides_digest": applied.digest,
+        "overrides_relabelled": len(applied.relabelled),
+        "overrides_excluded": len(applied.excluded),
+    }
 
 
 def _status(passed: bool, deploy: DeployReport) -> RunStatus:
@@ -260,6 +290,7 @@ def _register(
         parent_version=current.version if current and current.group == group else None,
         code_version=result.metadata.code_version,
         training_run=result.metadata.version,
+        **_overrides_lineage(result.report.overrides),
     )
     return registry.register(
         group,

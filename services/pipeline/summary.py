@@ -73,6 +73,17 @@ class ConditionSummary(_Summary):
     baseline: BaselineSummary
 
 
+class OverridesSummary(_Summary):
+    """What a label-overrides file changed (the model card lists each photo)."""
+
+    digest: str
+    decisions: int
+    relabelled: int
+    excluded: int
+    kept: int
+    unmatched: int
+
+
 class ValidationSummary(_Summary):
     """What the data check used and dropped."""
 
@@ -83,6 +94,7 @@ class ValidationSummary(_Summary):
     duplicates_dropped: int
     evaluation_duplicates_removed: int
     dataset_digest: str
+    overrides: OverridesSummary | None = None
 
 
 class SmokeTestSummary(_Summary):

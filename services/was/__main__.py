@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.was.app import create_app
 from services.was.settings import WasSettings
+from shared.event_loop import new_event_loop
 from shared.logging import configure_logging
 
 
@@ -13,7 +14,13 @@ def main() -> None:
     """Load settings, configure logging, serve."""
     settings = WasSettings()
     configure_logging(settings.log_level, settings.log_format)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    web.run_app(
+        create_app(settings),
+        loop=new_event_loop(),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+    )
 
 
 if __name__ == "__main__":

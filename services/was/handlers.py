@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
+from http import HTTPStatus
 
 import aiohttp
 from aiohttp import web
@@ -292,7 +294,14 @@ async def current_model(request: web.Request) -> web.Response:
     snapshot = info.snapshot or await info.refresh()
     if snapshot is None:
         raise ServiceUnavailable("the deployed model is not known yet")
-    return json_answer(snapshot.public())
+    # The answer changes only with the model (its example photos make it 100-300 KB):
+    # a caller holding this model's ETag gets a bodyless 304.
+    tag = hashlib.sha256(f"{snapshot.name}\0{snapshot.version}".encode()).hexdigest()[:20]
+    etag = f'"{tag}"'
+    held = request.headers.get("If-None-Match", "")
+    if etag in (t.strip().removeprefix("W/") for t in held.split(",")):
+        return web.Response(status=HTTPStatus.NOT_MODIFIED, headers={"ETag": etag})
+    return json_answer(snapshot.public(), headers={"ETag": etag})
 
 
 async def labels(request: web.Request) -> web.Response:

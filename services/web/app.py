@@ -8,10 +8,21 @@ import aiohttp
 from aiohttp import web
 
 from services.web.feeds import live_feed
-from services.web.keys import BROADCASTER, BUS, JINJA, SETTINGS, STATIC_VERSIONS, WAS
+from services.web.keys import (
+    BROADCASTER,
+    BUS,
+    JINJA,
+    MODEL_CACHE,
+    REVIEW,
+    SETTINGS,
+    STATIC_VERSIONS,
+    WAS,
+)
 from services.web.live import Broadcaster
+from services.web.model_cache import ModelCache
 from services.web.not_found import html_errors_middleware
 from services.web.rendering import create_environment, static_versions
+from services.web.review_store import ReviewStore
 from services.web.routes import setup_routes
 from services.web.security import security_headers_middleware
 from services.web.settings import WebSettings
@@ -35,6 +46,7 @@ async def _was_client(app: web.Application) -> AsyncIterator[None]:
     connector = aiohttp.TCPConnector(limit=settings.was_pool_limit, keepalive_timeout=30)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         app[WAS] = WasClient(session, settings.was_url)
+        app[MODEL_CACHE] = ModelCache(app[WAS])
         yield
 
 
@@ -59,6 +71,7 @@ def create_app(settings: WebSettings, *, bus: EventBus | None = None) -> web.App
     app[JINJA] = create_environment()
     app[STATIC_VERSIONS] = static_versions()
     app[BROADCASTER] = Broadcaster(settings.sse_queue_size, settings.sse_max_clients)
+    app[REVIEW] = ReviewStore(settings.review_dir, settings.overrides_file)
     if bus is not None:
         app[BUS] = bus
     install_metrics(app, "web", settings, BUS_METRICS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -44,6 +45,10 @@ class WebSettings(ServiceSettings):
     max_upload_bytes: int = Field(MAX_UPLOAD_BYTES, ge=1024)
     was_timeout_s: float = Field(30.0, gt=0)
     static_max_age_s: int = Field(86_400, ge=0)
+    # The Review page: the review set `kkot data review --out DIR` wrote, and the label
+    # overrides file its decisions go to (default DIR/label_overrides.json).
+    review_dir: Path = Path("var/review")
+    overrides_file: Path | None = None
 
     @model_validator(mode="after")
     def _aws_bus_needs_its_name(self) -> WebSettings:

@@ -3,20 +3,29 @@ failure becomes a friendly page in the reader's language, never raw JSON."""
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from services.web.i18n import LANGUAGE_COOKIE, LANGUAGES, messages
-from services.web.keys import SETTINGS, WAS
+from services.web.keys import MODEL_CACHE, SETTINGS, WAS
 from services.web.model_charts import example_bytes, model_charts
+from services.web.relabel import full_choices, short_choices
 from services.web.rendering import language_of, render, render_text
 from services.web.uploads import UploadProblem, read_upload
 from services.web.was_client import WasFailure
-from shared.contracts.classification import ClassificationRecord, CurrentModel, LabelInfo
+from shared.contracts.classification import (
+    ClassificationRecord,
+    CurrentModel,
+    LabelInfo,
+    RegisteredVersion,
+)
 from shared.contracts.model import Language
 from shared.middleware import request_id_of
 from shared.redirects import same_site_path
 
 __all__ = [
+    "classify_card",
     "classify_page",
     "classify_submit",
     "example_image",
@@ -24,6 +33,8 @@ __all__ = [
     "feedback_submit",
     "health",
     "history_page",
+    "label_names",
+    "label_options",
     "model_page",
     "result_card",
     "result_page",
@@ -50,7 +61,11 @@ _KNOWN_ERRORS = frozenset(
     }
 )
 # Codes that mean the same to a person as one that has a message.
-_ALIASES = {"missing_file": "no_file", "invalid_multipart": "bad_request"}
+_ALIASES = {
+    "missing_file": "no_file",
+    "invalid_multipart": "bad_request",
+    "unsupported_image_format": "unsupported_media_type",
+}
 
 
 def failure_page(request: web.Request, code: str, status: int) -> web.Response:
@@ -64,18 +79,30 @@ def failure_page(request: web.Request, code: str, status: int) -> web.Response:
     )
 
 
-async def _labels(request: web.Request, language: Language) -> list[LabelInfo]:
-    """The deployed model's labels for the feedback control; empty when WAS can't say."""
+async def _labels(request: web.Request, version: str | None) -> list[LabelInfo]:
+    """The labels of model `version` (cached per version); empty when WAS can't say."""
     try:
-        return (await request.app[WAS].labels(language, request_id_of(request))).labels
+        return await request.app[MODEL_CACHE].labels(
+            version, language_of(request), request_id_of(request)
+        )
     except WasFailure:
         return []
 
 
+async def label_names(request: web.Request) -> dict[str, str]:
+    """The deployed model's display name per label, in the reader's language."""
+    model = await _current_model(request)
+    labels = await _labels(request, model.version) if model else []
+    return {info.label: info.display_name for info in labels}
+
+
 async def _current_model(request: web.Request) -> CurrentModel | None:
-    """The deployed model as WAS describes it; None when WAS can't say."""
+    """The deployed model as WAS describes it (cached per version); None when WAS
+    can't say."""
     try:
-        return await request.app[WAS].current_model(language_of(request), request_id_of(request))
+        return await request.app[MODEL_CACHE].current_model(
+            language_of(request), request_id_of(request)
+        )
     except WasFailure:
         return None
 
@@ -123,20 +150,39 @@ async def example_submit(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(location=str(location))
 
 
-async def classify_submit(request: web.Request) -> web.StreamResponse:
-    """The no-JavaScript path: the form's photo goes to WAS, then to its result page."""
-    language = language_of(request)
+async def _classify_upload(request: web.Request) -> ClassificationRecord | web.Response:
+    """The form's photo classified by WAS, or the page that explains why not."""
     try:
         upload = await read_upload(request, request.app[SETTINGS].max_upload_bytes)
-        record = await request.app[WAS].classify(
-            upload.data, upload.filename, upload.content_type, language, request_id_of(request)
+        return await request.app[WAS].classify(
+            upload.data,
+            upload.filename,
+            upload.content_type,
+            language_of(request),
+            request_id_of(request),
         )
     except UploadProblem as problem:
         return failure_page(request, problem.code, problem.status)
     except WasFailure as failure:
         return failure_page(request, failure.code, failure.status)
+
+
+async def classify_submit(request: web.Request) -> web.StreamResponse:
+    """The no-JavaScript path: the form's photo goes to WAS, then to its result page."""
+    record = await _classify_upload(request)
+    if isinstance(record, web.Response):
+        return record
     location = request.app.router["result"].url_for(id=record.id)
     raise web.HTTPSeeOther(location=str(location))
+
+
+async def classify_card(request: web.Request) -> web.Response:
+    """The script's path: the same form post answered with the result card itself, so
+    a photo costs the browser one exchange (and web one call to WAS)."""
+    record = await _classify_upload(request)
+    if isinstance(record, web.Response):
+        return record
+    return _card(request, record)
 
 
 async def _record(request: web.Request) -> ClassificationRecord | web.Response:
@@ -152,24 +198,65 @@ async def result_page(request: web.Request) -> web.Response:
     record = await _record(request)
     if isinstance(record, web.Response):
         return record
-    labels = await _labels(request, language_of(request))
+    labels = await _labels(request, record.model_version)
     return render(
         request,
         "result.html",
         record=record,
-        labels=labels,
+        choices=full_choices(labels),
+        options_url=None,
         thanks="thanks" in request.query,
     )
 
 
+def _card(request: web.Request, record: ClassificationRecord) -> web.Response:
+    """The card alone with the light drop-down (the script fills in every label from
+    `label_options`, which the browser caches per model version)."""
+    language = language_of(request)
+    held = request.app[MODEL_CACHE].cached_labels(record.model_version, language)
+    options_url = None
+    if record.model_version:
+        route = request.app.router["label_options"]
+        options_url = str(route.url_for(version=record.model_version).with_query(lang=language))
+    html = render_text(
+        request,
+        "_result_card.html",
+        record=record,
+        choices=short_choices(record, held),
+        options_url=options_url,
+        thanks=False,
+    )
+    response = web.Response(text=html, content_type="text/html", charset="utf-8")
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    return response
+
+
 async def result_card(request: web.Request) -> web.Response:
-    """The result card alone, for the script to drop into the classify page."""
+    """The result card of a stored record, for a script to drop into a page."""
     record = await _record(request)
     if isinstance(record, web.Response):
         return record
-    labels = await _labels(request, language_of(request))
-    html = render_text(request, "_result_card.html", record=record, labels=labels, thanks=False)
+    return _card(request, record)
+
+
+async def label_options(request: web.Request) -> web.Response:
+    """Every label of model `version` as `<option>`s for the card's drop-down; the URL
+    names the version and the language, so the browser may keep it for a day."""
+    version = request.match_info["version"]
+    language = language_of(request)
+    labels = request.app[MODEL_CACHE].cached_labels(version, language)
+    if labels is None:
+        # Only the deployed model's labels are fetched (a made-up version costs WAS
+        # no 205 KB answer): another version keeps the card's short list.
+        model = await _current_model(request)
+        if model is None or model.version != version:
+            raise web.HTTPNotFound()
+        labels = await _labels(request, version)
+    if not labels:
+        raise web.HTTPNotFound()
+    html = render_text(request, "_label_options.html", choices=full_choices(labels))
     response = web.Response(text=html, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = "public, max-age=86400"
     response.headers["Vary"] = "Accept-Language, Cookie"
     return response
 
@@ -211,17 +298,25 @@ async def history_page(request: web.Request) -> web.Response:
     return render(request, "history.html", page=page, is_first=cursor is None)
 
 
+async def _versions(request: web.Request, language: Language) -> list[RegisteredVersion]:
+    """Every registered model version; empty when WAS can't say."""
+    try:
+        return (await request.app[WAS].versions(language, request_id_of(request))).versions
+    except WasFailure:
+        return []
+
+
 async def model_page(request: web.Request) -> web.Response:
     language = language_of(request)
     try:
-        model = await request.app[WAS].current_model(language, request_id_of(request))
+        # Independent questions to WAS go out together.
+        model, versions = await asyncio.gather(
+            request.app[MODEL_CACHE].current_model(language, request_id_of(request)),
+            _versions(request, language),
+        )
     except WasFailure as failure:
         return failure_page(request, failure.code, failure.status)
-    try:
-        versions = (await request.app[WAS].versions(language, request_id_of(request))).versions
-    except WasFailure:
-        versions = []
-    names = {info.label: info.display_name for info in await _labels(request, language)}
+    names = {info.label: info.display_name for info in await _labels(request, model.version)}
     return render(
         request,
         "model.html",
@@ -235,8 +330,9 @@ async def model_page(request: web.Request) -> web.Response:
 async def status_page(request: web.Request) -> web.Response:
     """WAS's liveness and, through WAS's readiness, the model endpoint's."""
     was = request.app[WAS]
-    health = await was.health(request_id_of(request))
-    ready = await was.ready(request_id_of(request))
+    health, ready = await asyncio.gather(
+        was.health(request_id_of(request)), was.ready(request_id_of(request))
+    )
     endpoint = None
     if ready.readiness is not None:
         endpoint = ready.readiness.dependencies

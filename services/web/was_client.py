@@ -4,6 +4,7 @@ and failures as `WasFailure` carrying WAS's error code for a friendly message.""
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import aiohttp
@@ -132,9 +133,15 @@ class WasClient:
         return await self._call("GET", "/api/v1/labels", LabelsResponse, language, request_id)
 
     async def current_model(
-        self, language: Language, request_id: str | None = None
-    ) -> CurrentModel:
-        return await self._call("GET", "/api/v1/models/current", CurrentModel, language, request_id)
+        self, language: Language, request_id: str | None = None, *, if_none_match: str | None = None
+    ) -> tuple[str, CurrentModel] | None:
+        """The deployed model and its ETag; None when it is still `if_none_match` (304)."""
+        extra = {"If-None-Match": if_none_match} if if_none_match else {}
+        headers = {**_headers(language, request_id), **extra}
+        status, raw, etag = await self._send("GET", "/api/v1/models/current", headers)
+        if status == HTTPStatus.NOT_MODIFIED:
+            return None
+        return etag, _parse(CurrentModel, raw)
 
     async def versions(self, language: Language, request_id: str | None = None) -> ModelVersions:
         """Every registered model version (empty where WAS reads no registry)."""
@@ -179,6 +186,13 @@ class WasClient:
         **kwargs: Any,
     ) -> M:
         headers = {**_headers(language, request_id), **(extra_headers or {})}
+        _, raw, _ = await self._send(method, path, headers, **kwargs)
+        return _parse(model, raw)
+
+    async def _send(
+        self, method: str, path: str, headers: dict[str, str], **kwargs: Any
+    ) -> tuple[int, bytes, str]:
+        """Status, body and ETag of a call; WAS's errors raise `WasFailure`."""
         try:
             async with self._session.request(
                 method, self._base + path, headers=headers, **kwargs
@@ -186,14 +200,18 @@ class WasClient:
                 raw = await response.read()
                 if response.status >= 400:
                     raise _failure(response.status, raw)
+                return response.status, raw, response.headers.get("ETag", "")
         except aiohttp.ClientError as exc:
             raise WasFailure(502, "was_unreachable", type(exc).__name__) from exc
         except TimeoutError as exc:
             raise WasFailure(504, "upstream_timeout", "WAS did not answer in time") from exc
-        try:
-            return model.model_validate_json(raw)
-        except ValidationError as exc:
-            raise WasFailure(502, "bad_answer", "WAS answered an unexpected shape") from exc
+
+
+def _parse(model: type[M], raw: bytes) -> M:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise WasFailure(502, "bad_answer", "WAS answered an unexpected shape") from exc
 
 
 def _headers(language: Language | None, request_id: str | None) -> dict[str, str]:

@@ -1,15 +1,17 @@
 """`LocalBlobStore`: blobs as files under one folder.
 
 Layout: `<root>/data/<key>` holds the bytes and `<root>/meta/<key>.json` the content
-type. Writes go to a temporary file in the same folder and are renamed into place
-(`os.replace` is atomic on POSIX), the data before the metadata, so a reader never sees
-a half-written blob. File work runs in a thread so the event loop never blocks on disk.
+type, unless the key's extension already names it (no sidecar then). Writes go to a
+temporary file in the same folder and are renamed into place (`os.replace` is atomic
+on POSIX), the data before the metadata, so a reader never sees a half-written blob.
+File work runs in a thread so the event loop never blocks on disk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import mimetypes
 import os
 from pathlib import Path
 
@@ -19,6 +21,11 @@ from shared.storage.blobs import Blob, BlobNotFound, InvalidBlobKey, validate_ke
 __all__ = ["LocalBlobStore"]
 
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+def _implied_type(key: str) -> str | None:
+    """The content type the key's extension names (`images/x.jpg` -> image/jpeg)."""
+    return mimetypes.guess_type(key, strict=True)[0]
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -48,11 +55,18 @@ class LocalBlobStore:
         """Store `data` under `key`, atomically."""
         data_path, meta_path = self._paths(key)
         meta = json.dumps({"content_type": content_type}).encode()
+        implied = content_type == _implied_type(key)
 
         def write() -> None:
             atomic_write(data_path, data, durable=True)
+            if implied:
+                # The key's extension says the type (a photo's does): no sidecar, whose
+                # creation costs as much CPU as the photo's own write; a stale one from
+                # an earlier put under this key must not contradict it.
+                meta_path.unlink(missing_ok=True)
+                return
             # The sidecar is not fsynced: losing it in a crash only loses the content
-            # type (read back as octet-stream), and it halves the cost of a put.
+            # type (read back as the extension's, or octet-stream).
             atomic_write(meta_path, meta, durable=False)
 
         await asyncio.to_thread(write)
@@ -69,7 +83,7 @@ class LocalBlobStore:
             try:
                 content_type = str(json.loads(meta_path.read_bytes())["content_type"])
             except (OSError, ValueError, KeyError):
-                content_type = _DEFAULT_CONTENT_TYPE
+                content_type = _implied_type(key) or _DEFAULT_CONTENT_TYPE
             return Blob(data=data, content_type=content_type)
 
         return await asyncio.to_thread(read)

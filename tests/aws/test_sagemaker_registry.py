@@ -14,6 +14,7 @@ import pytest
 from services.cli import main
 from services.pipeline.errors import RegistryError
 from services.pipeline.registry import ApprovalStatus, Lineage, SageMakerRegistry
+from shared.image_formats import ACCEPTED_MIME_TYPES
 from tests.aws.conftest import REGION
 
 GROUP = "kkot-flowers"
@@ -69,7 +70,13 @@ def test_register_approve_reject_and_list_in_sagemaker(
         _artifact(tmp_path / "two", "2"),
         status=ApprovalStatus.PENDING,
         metrics={"accuracy": 0.91},
-        lineage=Lineage(dataset_digest="sha256:def", parent_version=first.version),
+        lineage=Lineage(
+            dataset_digest="sha256:def",
+            parent_version=first.version,
+            overrides_digest="f" * 64,
+            overrides_relabelled=1,
+            overrides_excluded=0,
+        ),
     )
     assert (first.version, second.version) == (1, 2)  # SageMaker's ModelPackageVersion
     assert first.model_dir.startswith(f"s3://{models_bucket}/") and first.model_dir.endswith(
@@ -99,8 +106,30 @@ def test_register_approve_reject_and_list_in_sagemaker(
     assert shown["lineage"]["dataset_digest"] == "sha256:abc"
     assert shown["lineage"]["code_version"] == "deadbeef"
     assert registry.get_version(GROUP, 2).lineage.parent_version == 1
+    # The label overrides a version was trained with survive as customer metadata.
+    overrides = registry.get_version(GROUP, 2).lineage
+    assert (overrides.overrides_digest, overrides.overrides_relabelled) == ("f" * 64, 1)
+    assert overrides.overrides_excluded == 0
 
     with pytest.raises(RegistryError, match="no version 9"):
         registry.get_version(GROUP, 9)
     assert main(["models", "deploy", "1", "--registry", "sagemaker"]) == 1
     assert "kkot release model" in capsys.readouterr().err
+
+
+def test_a_registered_package_declares_the_media_tables_types(
+    registry: SageMakerRegistry, tmp_path: Path, moto_url: str
+) -> None:
+    version = registry.register(
+        "kkot-media",
+        _artifact(tmp_path / "m", "1"),
+        status=ApprovalStatus.PENDING,
+        metrics={"accuracy": 0.9},
+        lineage=Lineage(dataset_digest="sha256:m"),
+    )
+    sagemaker = boto3.client("sagemaker", region_name=REGION, endpoint_url=moto_url)
+    packages = sagemaker.list_model_packages(ModelPackageGroupName="kkot-media")
+    arn = packages["ModelPackageSummaryList"][0]["ModelPackageArn"]
+    spec = sagemaker.describe_model_package(ModelPackageName=arn)["InferenceSpecification"]
+    assert version.version == 1
+    assert spec["SupportedContentTypes"] == [*ACCEPTED_MIME_TYPES, "application/json"]

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,12 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from services.runner import RunningStack
+from services.runner import RunningStack, run_stack
 from tests.browser import CHROMIUM
 from tests.e2e.axe import ensure_axe, run_axe, summary
+from tests.e2e.conftest import stack_config
 from tests.e2e.test_browser import ConsoleWatch
+from tests.review.helpers import write_review_set
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -44,6 +47,21 @@ def axe_js() -> Path:
     if path is None:
         pytest.skip("npm is not installed, so axe-core cannot be")
     return path
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(
+    default_model_dir: Path,
+    stack_data_dir: Path,
+    flower_photos: dict[str, list[Path]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[RunningStack]:
+    """The stack, its Review page showing a small review set of real photos."""
+    review_dir = tmp_path_factory.mktemp("review")
+    write_review_set(review_dir, flower_photos["bellflower"][:2])
+    config = stack_config(default_model_dir, stack_data_dir, web={"review_dir": review_dir})
+    async with run_stack(config) as running:
+        yield running
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -68,6 +86,7 @@ def pages(record_id: str) -> dict[str, str]:
         "history": "/history",
         "model": "/model",
         "status": "/status",
+        "review": "/review",
         "not-found": "/no-such-page",
         "api-error": "/api/v1/classifications/no-such-record",
         "api-docs": "/api/docs",

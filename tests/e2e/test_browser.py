@@ -139,18 +139,55 @@ async def test_large_photo_is_downscaled_before_upload(
     await page.goto(f"{stack.url}/")
     await page.set_input_files("#file", str(big))
     async with page.expect_response(
-        lambda r: r.url.endswith("/api/v1/classifications") and r.request.method == "POST"
+        lambda r: r.url.endswith("/results") and r.request.method == "POST"
     ) as posted:
         await page.click("#submit-button")
     response = await posted.value
-    assert response.status == 201
-    record = await response.json()
-    await page.wait_for_selector("#result article.result")
+    assert response.status == 200
+    card = await page.wait_for_selector("#result article.result")
+    record_id = await card.get_attribute("data-id")
+    stored = await page.request.get(f"{stack.url}/api/v1/classifications/{record_id}")
+    record = await stored.json()
     # What reached WAS is the canvas's JPEG, longest side 1024, not the 3000 px PNG.
     assert record["content_type"] == "image/jpeg"
     assert record["filename"] == "big.jpg"
     image_response = await page.request.get(f"{stack.url}{record['image_url']}")
     stored = Image.open(io.BytesIO(await image_response.body()))
     assert stored.format == "JPEG" and max(stored.size) == 1024
+    assert watch.problems == [], watch.problems
+    await context.close()
+
+
+async def test_each_photo_is_one_request_and_labels_come_once(
+    stack: RunningStack, browser: Any, flower_photos: dict[str, list[Path]]
+) -> None:
+    context = await browser.new_context(locale="en-US")
+    page = await context.new_page()
+    watch = ConsoleWatch(page)
+    await page.goto(f"{stack.url}/", wait_until="networkidle")
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(f"{r.method} {r.url.removeprefix(stack.url)}"))
+    photos = [paths[0] for paths in flower_photos.values()][:2]
+    for n, photo in enumerate(photos):
+        requests.clear()
+        await page.set_input_files("#file", str(photo))
+        await page.wait_for_selector("#preview:not([hidden])")
+        await page.click("#submit-button")
+        await page.wait_for_function(
+            # every label filled in (the default model has 1,000)
+            "(n) => document.querySelectorAll('#result select option').length > n",
+            arg=10,
+        )
+        # The page's own files (the icon may come late) are not the photo's exchanges.
+        sent = [r for r in requests if not r.startswith(("GET blob:", "GET /static/"))]
+        if n == 0:
+            # The first card also brings every label of this model version, once.
+            assert sent[0] == "POST /results"
+            assert len(sent) == 2 and sent[1].startswith("GET /labels/"), sent
+        else:
+            # The photo shown in the card is the one sent; the labels are held: one request.
+            assert sent == ["POST /results"], sent
+        thumb = await page.get_attribute("#result img.thumb-lg", "src")
+        assert thumb and thumb.startswith("blob:")
     assert watch.problems == [], watch.problems
     await context.close()

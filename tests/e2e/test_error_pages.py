@@ -56,7 +56,9 @@ async def test_an_empty_file_and_a_pdf_get_a_message_and_no_broken_preview(
     assert await page.is_hidden("#preview")
 
     # Sent anyway: the server's answer is the same clear message, not "try again later".
-    async with page.expect_response(lambda r: r.url.endswith("/api/v1/classifications")) as sent:
+    async with page.expect_response(
+        lambda r: r.url.endswith("/results") and r.request.method == "POST"
+    ) as sent:
         await page.click("#submit-button")
     assert (await sent.value).status == 400
     await page.wait_for_function(

@@ -3,6 +3,7 @@ JSON errors become an HTML page when the request's Accept names text/html."""
 
 from __future__ import annotations
 
+import html
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -26,9 +27,16 @@ async def _missing(request: web.Request) -> web.Response:
     return web.Response(status=404, text=body.model_dump_json(), content_type="application/json")
 
 
+async def _refused_format(request: web.Request) -> web.Response:
+    code = "unsupported_image_format"
+    body = ErrorResponse(error=ErrorBody(code=code, message="no", request_id="r"))
+    return web.Response(status=415, text=body.model_dump_json(), content_type="application/json")
+
+
 @pytest.fixture
 async def upstream() -> AsyncIterator[TestServer]:
     app = web.Application()
+    app.router.add_post("/api/v1/classifications", _refused_format)
     app.router.add_route("*", "/{tail:.*}", _missing)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
@@ -96,3 +104,15 @@ def test_every_error_the_gateway_names_has_words_in_both_languages() -> None:
         known = messages(language).keys()
         for code in KNOWN_CODES:
             assert f"error.{code}" in known, (language, code)
+
+
+async def test_a_refused_image_format_reads_as_such_on_the_page(
+    gateway: TestClient[web.Request, web.Application],
+) -> None:
+    headers = {"Accept": BROWSER, "Accept-Language": "en"}
+    response = await gateway.post("/api/v1/classifications", data=b"x", headers=headers)
+    assert response.status == 415
+    page = await response.text()
+    t = messages("en")
+    assert html.escape(t("error.unsupported_media_type")) in page
+    assert html.escape(t("error.generic")) not in page

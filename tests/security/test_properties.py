@@ -162,7 +162,14 @@ _PARAMS = st.lists(st.tuples(_NAMES, _VALUES), max_size=4)
 @given(
     params=_PARAMS,
     path=st.sampled_from(
-        ["/api/v1/classifications", "/history", "/lang/en", "/api/v1/labels", "/results/abc"]
+        [
+            "/api/v1/classifications",
+            "/history",
+            "/lang/en",
+            "/api/v1/labels",
+            "/results/abc",
+            "/review",
+        ]
     ),
 )
 def test_generated_query_parameters_never_cause_a_5xx(

@@ -55,3 +55,22 @@ async def test_keys_that_could_escape_the_root_are_refused(tmp_path: Path, key: 
     with pytest.raises(InvalidBlobKey):
         await store.get(key)
     assert not (tmp_path / "escape").exists()
+
+
+async def test_a_type_the_extension_names_needs_no_sidecar(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    sidecar = tmp_path / "meta" / "images" / "b.jpg.json"
+    await store.put("images/b.jpg", b"\xff\xd8photo", "image/jpeg")
+    assert not await asyncio.to_thread(sidecar.exists)
+    assert (await store.get("images/b.jpg")).content_type == "image/jpeg"
+    # A type the extension does not name is kept beside the blob...
+    await store.put("images/b.jpg", b"png", "image/png")
+    assert await asyncio.to_thread(sidecar.exists)
+    assert (await store.get("images/b.jpg")).content_type == "image/png"
+    # ...and dropped when a later put agrees with the extension again.
+    await store.put("images/b.jpg", b"\xff\xd8again", "image/jpeg")
+    assert not await asyncio.to_thread(sidecar.exists)
+    assert (await store.get("images/b.jpg")).content_type == "image/jpeg"
+    # No extension, no sidecar: octet-stream, as before.
+    await store.put("raw/c", b"x", "application/octet-stream")
+    assert (await store.get("raw/c")).content_type == "application/octet-stream"

@@ -7,6 +7,8 @@ that the model server accepted)."""
 from __future__ import annotations
 
 import io
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -14,6 +16,7 @@ import pytest
 from aiohttp import FormData
 from PIL import Image
 
+from cfn.sagemaker_pipeline import pipeline_definition
 from services.was.openapi import build_openapi
 from services.was.routes import ROUTES
 from shared.image_formats import (
@@ -111,6 +114,21 @@ async def test_was_stores_and_serves_the_tables_type(image_format: ImageFormat, 
     assert image.status == 200
     assert image.headers["Content-Type"] == image_format.mime_type
     assert await image.read() == sample(image_format)
+
+
+def _steps(steps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for step in steps:
+        yield step
+        arguments = step.get("Arguments", {})
+        yield from _steps([*arguments.get("IfSteps", []), *arguments.get("ElseSteps", [])])
+
+
+def test_the_sagemaker_pipeline_registers_models_with_the_tables_types() -> None:
+    # (The registry `kkot pipeline run` writes to: tests/aws/test_sagemaker_registry.py.)
+    steps = json.loads(pipeline_definition())["Steps"]
+    register = next(step for step in _steps(steps) if step["Type"] == "RegisterModel")
+    declared = register["Arguments"]["InferenceSpecification"]["SupportedContentTypes"]
+    assert declared == [*ACCEPTED_MIME_TYPES, "application/json"]
 
 
 def test_the_api_document_lists_the_tables_accepted_types() -> None:

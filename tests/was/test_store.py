@@ -106,3 +106,20 @@ async def test_has_feedback_filter(store: SqliteClassificationStore) -> None:
 async def test_foreign_cursors_are_refused(store: SqliteClassificationStore, cursor: str) -> None:
     with pytest.raises(InvalidCursor):
         await store.list(limit=3, cursor=cursor)
+
+
+async def test_a_put_is_committed_when_it_returns(tmp_path: Path) -> None:
+    # Another connection (another WAS process, or this one after a crash) sees each
+    # write at once: no transaction is left open between puts.
+    path = tmp_path / "c.sqlite3"
+    writer = await SqliteClassificationStore.open(path)
+    reader = await SqliteClassificationStore.open(path)
+    try:
+        record = _record(0)
+        await writer.put(record)
+        assert await reader.get(record.id) == record
+        assert await writer.delete(record.id) is True
+        assert await reader.get(record.id) is None
+    finally:
+        await writer.close()
+        await reader.close()

@@ -32,6 +32,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", type=Path, help="where `failure` goes")
     parser.add_argument("--hyperparameters", type=Path, help="hyperparameters.json")
     parser.add_argument("--labels", type=Path, help="expected labels (labels.json or lines)")
+    parser.add_argument("--overrides", type=Path, help="reviewed label_overrides.json")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--cv-folds", type=int, help="0 = one hold-out split (default 5)")
@@ -47,6 +48,7 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         ("output_dir", "output_dir"),
         ("hyperparameters", "hyperparameters_file"),
         ("labels", "labels_file"),
+        ("overrides", "overrides_file"),
     ):
         value = getattr(args, flag, None)
         if value is not None:

@@ -5,6 +5,9 @@ Validation happens before any training and produces a `ValidationReport`:
 
 - every file is decoded with the server's `decode_image`; unreadable or non-image
   files are skipped and listed;
+- label overrides (a reviewed `LabelOverrides` file, by content hash) move a photo to
+  another class or leave it out before anything else is checked, so the folder is
+  never edited in place;
 - exact duplicates (same sha256) inside a class keep the first path; copies of one
   image under different classes are ambiguous, so every copy is dropped and listed;
 - with an expected label list, missing or unexpected class folders are an error;
@@ -20,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.model.imaging import load_image_file
 from services.model.train.errors import DatasetError
 from services.model.train.groups import grouped_folds
+from shared.contracts.review import OverridesApplied
 from shared.errors import KkotError
 
 __all__ = [
@@ -72,6 +76,10 @@ class ScanResult(BaseModel):
     skipped: list[SkippedFile] = Field(default_factory=list)
     duplicates_dropped: list[SkippedFile] = Field(default_factory=list)
     conflicts_dropped: list[SkippedFile] = Field(default_factory=list)
+    # What label overrides did (`reason` says "old -> new" or "excluded").
+    relabelled: list[SkippedFile] = Field(default_factory=list)
+    excluded: list[SkippedFile] = Field(default_factory=list)
+    overrides_matched: int = 0
 
 
 class Split(BaseModel):
@@ -136,6 +144,7 @@ class ValidationReport(BaseModel):
     conflicts_dropped: list[SkippedFile]
     evaluation_duplicates_removed: list[SkippedFile]
     dataset_digest: str
+    overrides: OverridesApplied | None = None
 
 
 def scan_dataset(
@@ -145,11 +154,14 @@ def scan_dataset(
     expected_labels: list[str] | None = None,
     target_short_side: int | None = None,
     extra_roots: Sequence[Path] = (),
+    overrides: Mapping[str, str | None] | None = None,
 ) -> ScanResult:
     """Read and check every image under `root` (and `extra_roots`, merged by class name).
 
     Files of an extra root get relative paths prefixed with `+<root name>/`, so they
-    are told apart in reports and in the dataset digest. Raises DatasetError.
+    are told apart in reports and in the dataset digest. `overrides` maps content
+    hashes to a new label (one of the classes) or None (leave the photo out). Raises
+    DatasetError.
     """
     root = Path(root)
     class_dirs: dict[str, list[tuple[Path, Path, str]]] = defaultdict(list)
@@ -171,6 +183,7 @@ def scan_dataset(
             for base, class_dir, prefix in class_dirs[label]
             for ex in _scan_class(base, class_dir, prefix, skipped, target_short_side)
         ]
+    relabelled, excluded, matched = _apply_overrides(by_label, overrides or {})
     duplicates, conflicts = _drop_duplicates(by_label)
     _check_counts(root, labels, by_label, min_images)
     examples = [ex for label in labels for ex in by_label[label]]
@@ -181,6 +194,9 @@ def scan_dataset(
         skipped=skipped,
         duplicates_dropped=duplicates,
         conflicts_dropped=conflicts,
+        relabelled=relabelled,
+        excluded=excluded,
+        overrides_matched=matched,
     )
 
 
@@ -246,11 +262,17 @@ def _shuffled_classes(examples: list[Example], seed: int) -> list[list[Example]]
     return shuffled
 
 
-def dataset_digest(examples: list[Example]) -> str:
-    """sha256 over the sorted (relative path, content hash) pairs: names the data exactly."""
+def dataset_digest(examples: list[Example], overrides_digest: str | None = None) -> str:
+    """sha256 over the sorted (relative path, content hash) pairs: names the data exactly.
+
+    With label overrides the same files carry other labels, so the overrides file's
+    digest is part of the name too (a run without them keeps its old digest).
+    """
     digest = hashlib.sha256()
     for ex in sorted(examples, key=lambda e: e.relpath):
         digest.update(f"{ex.relpath}\t{ex.sha256}\n".encode())
+    if overrides_digest is not None:
+        digest.update(f"overrides\t{overrides_digest}\n".encode())
     return digest.hexdigest()
 
 
@@ -296,6 +318,41 @@ def _scan_class(
             )
         )
     return examples
+
+
+def _apply_overrides(
+    by_label: dict[str, list[Example]], overrides: Mapping[str, str | None]
+) -> tuple[list[SkippedFile], list[SkippedFile], int]:
+    """Move or drop the photos `overrides` names (in place); what moved, what was left
+    out, and how many of the overrides' photos were found."""
+    if not overrides:
+        return [], [], 0
+    unknown = sorted({new for new in overrides.values() if new is not None} - set(by_label))
+    if unknown:
+        raise DatasetError(f"label overrides name classes the data lacks: {', '.join(unknown)}")
+    relabelled: list[SkippedFile] = []
+    excluded: list[SkippedFile] = []
+    found: set[str] = set()
+    moved: dict[str, list[Example]] = defaultdict(list)
+    for label, items in by_label.items():
+        kept = []
+        for ex in items:
+            if ex.sha256 not in overrides:
+                kept.append(ex)
+                continue
+            found.add(ex.sha256)
+            new = overrides[ex.sha256]
+            if new is None:
+                excluded.append(SkippedFile(path=ex.relpath, reason="excluded by label overrides"))
+            elif new == label:
+                kept.append(ex)
+            else:
+                relabelled.append(SkippedFile(path=ex.relpath, reason=f"{label} -> {new}"))
+                moved[new].append(ex.model_copy(update={"label": new}))
+        by_label[label] = kept
+    for label, items in moved.items():
+        by_label[label] = sorted(by_label[label] + items, key=lambda e: e.relpath)
+    return relabelled, excluded, len(found)
 
 
 def _drop_duplicates(

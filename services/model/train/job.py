@@ -82,6 +82,7 @@ from services.model.train.groups import (
 )
 from services.model.train.head import TrainedHead, train_head
 from services.model.train.hyperparameters import Hyperparameters
+from services.model.train.overrides import read_overrides, summarise
 from services.model.train.report import (
     CONFUSION_MATRIX_FILE,
     MODEL_CARD_FILE,
@@ -499,12 +500,14 @@ def _shared_groups(groups: Sequence[int]) -> int:
 
 def _scan_and_split(job: TrainingJob) -> tuple[ValidationReport, Split]:
     settings, hp, preprocessing = job.settings, job.hp, job.preprocessing
+    overrides = read_overrides(settings.resolved_overrides_file())
     scan = scan_dataset(
         settings.data_dir,
         min_images=hp.min_images_per_class,
         expected_labels=job.expected_labels,
         target_short_side=preprocessing.resize_size,
         extra_roots=job.extra_data,
+        overrides=overrides.overrides.effective() if overrides else None,
     )
     eval_dir = settings.resolved_eval_dir()
     evaluation: list[Example] | None = None
@@ -542,7 +545,17 @@ def _scan_and_split(job: TrainingJob) -> tuple[ValidationReport, Split]:
         duplicates_dropped=scan.duplicates_dropped,
         conflicts_dropped=scan.conflicts_dropped,
         evaluation_duplicates_removed=split.leaked_removed,
-        dataset_digest=dataset_digest(scan.examples + (evaluation or [])),
+        dataset_digest=dataset_digest(
+            scan.examples + (evaluation or []), overrides.digest if overrides else None
+        ),
+        overrides=summarise(
+            overrides,
+            [f"{s.path}: {s.reason}" for s in scan.relabelled],
+            [s.path for s in scan.excluded],
+            scan.overrides_matched,
+        )
+        if overrides
+        else None,
     )
     _log.info(
         "dataset_validated",

@@ -81,6 +81,29 @@ def _interval(evaluation: Evaluation) -> str:
     return f" (95 % interval {low:.2%}–{high:.2%})"
 
 
+# Photos listed one by one on the card; the validation report lists them all.
+_LISTED_OVERRIDES = 50
+
+
+def _overrides_section(report: ValidationReport) -> list[str]:
+    """The label overrides the run applied (nothing when there were none)."""
+    applied = report.overrides
+    if applied is None:
+        return []
+    lines = [
+        "## Label overrides",
+        "",
+        f"Reviewed label overrides applied: file sha256 `{applied.digest}`; "
+        f"{applied.decisions} decisions: {len(applied.relabelled)} relabelled, "
+        f"{len(applied.excluded)} excluded, {applied.kept} kept as labelled, "
+        f"{applied.unmatched} about photos not in the data.",
+        "",
+    ]
+    lines += [f"- relabelled {entry}" for entry in applied.relabelled[:_LISTED_OVERRIDES]]
+    lines += [f"- excluded {path}" for path in applied.excluded[:_LISTED_OVERRIDES]]
+    return [*lines, ""] if len(lines) > 4 else lines
+
+
 def model_card(metadata: ModelMetadata, evaluation: Evaluation, report: ValidationReport) -> str:
     """model_card.md: data, hyperparameters, metrics and provenance in one page."""
     lines = [
@@ -109,6 +132,7 @@ def model_card(metadata: ModelMetadata, evaluation: Evaluation, report: Validati
         f"{len(report.conflicts_dropped)}; evaluation images also in training removed: "
         f"{len(report.evaluation_duplicates_removed)} (details in validation_report.json).",
         "",
+        *_overrides_section(report),
         "## Hyperparameters",
         "",
     ]

@@ -2,7 +2,8 @@
 
 SageMaker's training-job contract:
 
-    /opt/ml/input/data/<channel>/               data channels (`train`, optional `validation`)
+    /opt/ml/input/data/<channel>/               data channels (`train`, optional `validation`,
+                                                optional `overrides`: label_overrides.json)
     /opt/ml/input/config/hyperparameters.json   all values strings
     /opt/ml/model/                              the artifact (packed as model.tar.gz)
     /opt/ml/output/failure                      why the job failed (shown by DescribeTrainingJob)
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.contracts.review import OVERRIDES_FILE
 
 __all__ = ["TrainSettings"]
 
@@ -56,6 +59,11 @@ class TrainSettings(BaseSettings):
     labels_file: Path | None = Field(
         None, description="expected label list (labels.json or one label per line)"
     )
+    overrides_file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("KKOT_TRAIN_OVERRIDES_FILE", "overrides_file"),
+        description="reviewed label overrides; default: the `overrides` channel's file",
+    )
     log_level: str = "info"
 
     @property
@@ -69,6 +77,15 @@ class TrainSettings(BaseSettings):
         sibling = self.data_dir.parent / "validation"
         if self.data_dir.name == "train" and sibling.is_dir():
             return sibling
+        return None
+
+    def resolved_overrides_file(self) -> Path | None:
+        """The explicit file, else label_overrides.json of an `overrides` channel."""
+        if self.overrides_file is not None:
+            return self.overrides_file
+        channel = self.data_dir.parent / "overrides" / OVERRIDES_FILE
+        if self.data_dir.name == "train" and channel.is_file():
+            return channel
         return None
 
     def resolved_output_data_dir(self) -> Path:

@@ -42,6 +42,9 @@ class Lineage(_Record):
     parent_version: int | None = Field(None, description="the version deployed when trained")
     code_version: str | None = None
     training_run: str | None = Field(None, description="the training job's own version id")
+    overrides_digest: str | None = Field(None, description="sha256 of the label overrides")
+    overrides_relabelled: int | None = Field(None, ge=0)
+    overrides_excluded: int | None = Field(None, ge=0)
 
 
 class ModelVersion(_Record):

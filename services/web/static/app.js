@@ -124,32 +124,68 @@
         const upload = await downscale(file);
         const body = new FormData();
         body.append("file", upload, upload.name || "photo.jpg");
-        const response = await fetch(form.dataset.api, {
-          method: "POST", body, headers: { "Accept": "application/json", "Accept-Language": lang },
+        // One exchange per photo: web classifies it and answers with the result card.
+        const response = await fetch(form.dataset.card, {
+          method: "POST", body, headers: { "Accept": "text/html", "Accept-Language": lang },
         });
-        if (response.status === 401 || response.status === 403) {
-          // The API wants a key this page does not hold: use the form route. Called
-          // through the prototype, as a control named "submit" would shadow form.submit.
+        if (response.redirected) {
+          // Sent to sign in: let the form route take the person there. Called through
+          // the prototype, as a control named "submit" would shadow form.submit.
           HTMLFormElement.prototype.submit.call(form);
           return;
         }
-        const data = await response.json().catch(() => ({}));
+        const html = await response.text();
         if (!response.ok) {
-          status(messageFor(form, response.status, data.error && data.error.code), true);
+          // The answer is the friendly error page, already in the reader's language.
+          const page = new DOMParser().parseFromString(html, "text/html");
+          const said = page.querySelector(".error-text");
+          status(said ? said.textContent : messageFor(form, response.status, ""), true);
           return;
         }
-        const card = await fetch(form.dataset.card + encodeURIComponent(data.id) + "/card",
-          { headers: { "Accept": "text/html" } });
-        if (!card.ok) { status(form.dataset.msgError, true); return; }
-        slot.innerHTML = await card.text();
+        showCard(slot, html, upload);
         show(progress, false);
-        setupFeedback(slot);
         slot.scrollIntoView({ behavior: "smooth", block: "nearest" });
       } catch (e) {
         status(form.dataset.msgError, true);
       } finally {
         button.disabled = false;
       }
+    });
+  }
+
+  // The photo in the card is the one just sent (no second download of it).
+  let cardPhotoUrl = null;
+  function showCard(slot, html, photo) {
+    const template = document.createElement("template");
+    template.innerHTML = html.trim();
+    const thumb = template.content.querySelector("img.thumb-lg");
+    if (cardPhotoUrl) { URL.revokeObjectURL(cardPhotoUrl); cardPhotoUrl = null; }
+    if (thumb) {
+      cardPhotoUrl = URL.createObjectURL(photo);
+      thumb.src = cardPhotoUrl;
+    }
+    slot.replaceChildren(template.content);
+    setupFeedback(slot);
+    fillLabels(slot);
+  }
+
+  // A card lists the model's top answers; every label comes once per model version
+  // and language (the URL says both, and the browser caches it).
+  const labelOptions = new Map();
+  function fillLabels(root) {
+    root.querySelectorAll("select[data-options]").forEach((select) => {
+      const url = select.dataset.options;
+      if (!labelOptions.has(url)) {
+        labelOptions.set(url, fetch(url, { headers: { "Accept": "text/html" } })
+          .then((r) => (r.ok ? r.text() : null)).catch(() => null));
+      }
+      labelOptions.get(url).then((html) => {
+        if (!html) { labelOptions.delete(url); return; } // the next card asks again
+        if (!select.isConnected) { return; }
+        const chosen = select.value;
+        select.innerHTML = html;
+        select.value = chosen;
+      });
     });
   }
 
