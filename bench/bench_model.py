@@ -189,9 +189,8 @@ def limit_throughput(
     """Images/s of decode + preprocess + inference in one loop at `batch`, and the CPU
     milliseconds per image (this process's CPU time: nothing else in it is busy)."""
     from services.model.predict import decode_tensor
-    from shared.contracts.model import Preprocessing
 
-    pre = Preprocessing()
+    pre = model_preprocessing(model_dir)
     session = _session(model_dir, threads)
     warm = np.stack([decode_tensor(p, pre, 40_000_000)[0] for p in photos[:batch]])
     session.run(None, {"input": warm})
@@ -206,13 +205,22 @@ def limit_throughput(
     return done / (time.perf_counter() - started), cpu_ms
 
 
-def session_latency(session: Any, photos: list[bytes], duration: float) -> list[float]:
+def model_preprocessing(model_dir: Path) -> Any:
+    """The preprocessing the artifact's metadata names (the input size is the backbone's)."""
+    from shared.contracts.model import METADATA_FILE, ModelMetadata
+
+    return ModelMetadata.model_validate_json((model_dir / METADATA_FILE).read_bytes()).preprocessing
+
+
+def session_latency(
+    session: Any, photos: list[bytes], duration: float, pre: Any = None
+) -> list[float]:
     """Per-image milliseconds of decode + preprocess + inference at batch 1 on `session`
-    (warmed here with one image)."""
+    (warmed here with one image); `pre` is the model's preprocessing (default: Lite0's)."""
     from services.model.predict import decode_tensor
     from shared.contracts.model import Preprocessing
 
-    pre = Preprocessing()
+    pre = pre or Preprocessing()
     session.run(None, {"input": decode_tensor(photos[0], pre, 40_000_000)[0][np.newaxis]})
     latencies: list[float] = []
     started = time.perf_counter()
@@ -315,6 +323,7 @@ async def _lone_latencies(
 
     loop = asyncio.get_running_loop()
     session = await loop.run_in_executor(None, _session, model_dir, threads)
+    pre = model_preprocessing(model_dir)
     piece = duration / LONE_SLICES
     b1: list[float] = []
     c1: list[float] = []
@@ -324,7 +333,7 @@ async def _lone_latencies(
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
         await _load(http, url, photos, concurrency=1, duration=0.3, limit=20)
         for _ in range(LONE_SLICES):
-            b1 += await loop.run_in_executor(None, session_latency, session, photos, piece)
+            b1 += await loop.run_in_executor(None, session_latency, session, photos, piece, pre)
             cpu_before = cpu_seconds(pid)
             started = time.perf_counter()
             _, latencies = await _load(

@@ -8,7 +8,7 @@ ratio of the ONNX Runtime embedding rate the pipeline uses to it.
 Last, how much the accuracy figure itself moves with the seed that picks the held-out
 images: embeddings are computed once, then for `--spread-seeds` seeds (the default 42
 first) the default head is fitted both ways — one stratified 20 % hold-out split, and
-5-fold cross-validation (the pipeline's default) — and the spread of each is printed.
+grouped 5-fold cross-validation (the pipeline's default) — and the spread of each is printed.
 
     python bench/bench_pipeline.py [--runs N] [--seed S] [--spread-seeds N]
 """
@@ -68,18 +68,20 @@ def embedding_rates(data: Path, count: int = 48, rounds: int = 2) -> tuple[float
     each. Decode + preprocess are included in both."""
     import torch
 
+    from services.model.train.backbones import backbone_spec
     from services.model.train.embed import (
         backbone_module,
         embed_images,
         export_backbone,
         load_batch,
     )
-    from shared.contracts.model import Preprocessing
+    from services.model.train.hyperparameters import Hyperparameters
 
     torch.set_num_threads(2)
-    backbone = backbone_module()
+    name = Hyperparameters().backbone  # the pipeline's default
+    backbone = backbone_module(name)
     paths = flower_jpegs(data, count)
-    preprocessing = Preprocessing()
+    preprocessing = backbone_spec(name).preprocessing
     ort_best = torch_best = 0.0
     with tempfile.TemporaryDirectory() as work:
         onnx_path = Path(work) / "backbone.onnx"
@@ -105,31 +107,43 @@ def _interval(value: object) -> str:
 
 
 def accuracy_spread(data: Path, seeds: int) -> None:
-    """Accuracy over `seeds` seeds: one 20 % hold-out split vs 5-fold cross-validation."""
+    """Accuracy over `seeds` seeds: one 20 % hold-out split vs grouped 5-fold
+    cross-validation, with the default backbone."""
     import statistics
 
     import numpy as np
 
+    from services.model.train.backbones import backbone_spec
     from services.model.train.crossval import out_of_fold_probabilities
     from services.model.train.dataset import scan_dataset, split_dataset
     from services.model.train.embed import backbone_module, embed_images, export_backbone
+    from services.model.train.groups import (
+        NEAR_DUPLICATE_SIMILARITY,
+        near_duplicate_groups,
+        perceptual_hashes,
+    )
     from services.model.train.head import train_head
     from services.model.train.hyperparameters import Hyperparameters
-    from shared.contracts.model import Preprocessing
 
     hp = Hyperparameters()
-    preprocessing = Preprocessing()
+    preprocessing = backbone_spec(hp.backbone).preprocessing
     scan = scan_dataset(data, min_images=hp.min_images_per_class)
     row = {ex.relpath: i for i, ex in enumerate(scan.examples)}
     labels = scan.labels
     with tempfile.TemporaryDirectory() as work:
         onnx_path = Path(work) / "backbone.onnx"
-        export_backbone(backbone_module(), onnx_path, preprocessing.image_size)
+        export_backbone(backbone_module(hp.backbone), onnx_path, preprocessing.image_size)
         embedded = embed_images(
             onnx_path, [ex.path for ex in scan.examples], preprocessing, flip=True
         )
     n = len(scan.examples)
     original, mirrored = embedded[:n], embedded[n:]
+    groups = near_duplicate_groups(
+        embedded,
+        n,
+        NEAR_DUPLICATE_SIMILARITY[hp.backbone],
+        perceptual_hashes([ex.path for ex in scan.examples]),
+    )
     target = np.array([labels.index(ex.label) for ex in scan.examples], dtype=np.int64)
     holdout: list[float] = []
     cross: list[float] = []
@@ -148,6 +162,8 @@ def accuracy_spread(data: Path, seeds: int) -> None:
         holdout.append(float((head.logits(original[held]).argmax(1) == target[held]).mean()))
         folds = split_dataset(scan.examples, fraction=0.2, seed=seed, cv_folds=5)
         order = [row[ex.relpath] for ex in folds.train]
+        # The pipeline's folds: near-duplicates kept together.
+        folds = folds.grouped([groups[i] for i in order], seed)
         probabilities = out_of_fold_probabilities(
             np.concatenate([original[order], mirrored[order]]),
             np.concatenate([target[order], target[order]]),
@@ -167,7 +183,7 @@ def accuracy_spread(data: Path, seeds: int) -> None:
         ]
         for name, count, values in (
             ("20 % hold-out split", len(held), holdout),
-            ("5-fold cross-validation", n, cross),
+            ("grouped 5-fold cross-validation", n, cross),
         )
     ]
     print(f"\naccuracy over seeds {hp.seed} and 1-{seeds - 1} (same embeddings, default head):")
@@ -202,6 +218,7 @@ def main() -> int:
                 summary["wall_s"],
                 timings.get("validate"),
                 timings.get("embed"),
+                timings.get("group"),
                 timings.get("cross-validate"),
                 timings.get("train"),
                 timings.get("export"),
@@ -220,6 +237,7 @@ def main() -> int:
                 "total s",
                 "validate",
                 "embed",
+                "group",
                 "cv",
                 "train",
                 "export",

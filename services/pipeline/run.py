@@ -394,6 +394,9 @@ def _recorded_baseline(
     recorded = metadata.metrics.get("accuracy") if metadata else None
     if metadata is None or recorded is None or not _same_evaluation(metadata, result, hp):
         return None
+    # Made the same way too: a figure from ungrouped folds is no baseline for grouped ones.
+    if deployed.evaluation is None or deployed.evaluation.method != result.evaluation.method:
+        return None
     return BaselineSummary(
         source=source,
         version=version,
@@ -410,8 +413,9 @@ def _no_baseline(source: str, version: str | None, note: str) -> BaselineSummary
     return BaselineSummary(source=source, version=version, accuracy=None, note=note)
 
 
-# Hyperparameters that decide which images are held out, and how.
-_EVALUATION_KEYS = ("cv_folds", "seed", "validation_fraction")
+# Hyperparameters that decide which images are held out, and how (the backbone's
+# embeddings decide which photos count as near-duplicates, so the grouped folds).
+_EVALUATION_KEYS = ("cv_folds", "seed", "validation_fraction", "backbone")
 
 
 def _same_evaluation(deployed: ModelMetadata, result: TrainResult, hp: Hyperparameters) -> bool:

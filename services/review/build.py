@@ -20,12 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
+from services.model.train.backbones import backbone_spec
 from services.model.train.dataset import (
     MIN_CV_FOLDS,
     ScanResult,
     dataset_digest,
     scan_dataset,
     split_dataset,
+)
+from services.model.train.groups import (
+    NEAR_DUPLICATE_SIMILARITY,
+    near_duplicate_groups,
+    perceptual_hashes,
 )
 from services.model.train.hyperparameters import Hyperparameters
 from services.review.ranking import (
@@ -72,7 +78,7 @@ def build_review_set(options: ReviewOptions) -> ReviewSet:
     """Rank the doubtful photos of `options.data`; write review_set.json and thumbnails
     into `options.out` and return the set. Raises DatasetError for unusable data."""
     hp = options.hyperparameters
-    preprocessing = Preprocessing()
+    preprocessing = backbone_spec(hp.backbone).preprocessing
     scan = scan_dataset(
         options.data,
         # Small classes are no reason to refuse a review (training refuses them later).
@@ -90,6 +96,15 @@ def build_review_set(options: ReviewOptions) -> ReviewSet:
     labels = scan.labels
     _log.info("review_scanned", photos=len(examples), conflicts=len(scan.conflicts_dropped))
     embeddings = _embed([ex.path for ex in examples], preprocessing, hp)
+    # The training job's folds: near-duplicate photos kept in one fold, so a photo's
+    # held-out probability never comes from a head that saw its twin.
+    groups = near_duplicate_groups(
+        embeddings,
+        len(examples),
+        NEAR_DUPLICATE_SIMILARITY[hp.backbone],
+        hashes=perceptual_hashes([ex.path for ex in examples]),
+    )
+    split = split.grouped(groups, hp.seed)
     targets = np.array([labels.index(ex.label) for ex in examples], dtype=np.int64)
     if hp.flip_augment:
         targets = np.concatenate([targets, targets])
@@ -124,7 +139,7 @@ def build_review_set(options: ReviewOptions) -> ReviewSet:
         data_dir=str(options.data),
         dataset_digest=dataset_digest(scan.examples),
         labels=labels,
-        method=f"{split.cv_folds}-fold cross-validation (out-of-fold probabilities)",
+        method=f"grouped {split.cv_folds}-fold cross-validation (out-of-fold probabilities)",
         examined=n + len(conflicted),
         items=items,
     )
@@ -140,7 +155,7 @@ def _embed(paths: Sequence[Path], preprocessing: Preprocessing, hp: Hyperparamet
 
     with tempfile.TemporaryDirectory(prefix="kkot-review-") as work:
         onnx = Path(work) / "backbone.onnx"
-        export_backbone(backbone_module(), onnx, preprocessing.image_size)
+        export_backbone(backbone_module(hp.backbone), onnx, preprocessing.image_size)
         return embed_images(
             onnx,
             paths,

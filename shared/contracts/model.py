@@ -102,6 +102,13 @@ class Evaluation(Contract):
     accuracy_ci95: tuple[float, float] | None = Field(
         None, description="95 % Wilson interval of the accuracy over `samples` images"
     )
+    near_duplicate_groups: int | None = Field(
+        None,
+        description=(
+            "grouped cross-validation: how many groups of near-duplicate photos (two or "
+            "more) the folds kept together"
+        ),
+    )
 
 
 class ModelMetadata(Contract):

@@ -13,6 +13,7 @@ import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from cfn.naming import STAGES
+from services.model.train.hyperparameters import Hyperparameters, parse_hyperparameters
 from tests.cfn.conftest import Template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -121,6 +122,23 @@ def test_sagemaker_pipeline_trains_evaluates_checks_and_registers(delivery: Temp
         "AccuracyThreshold",
         "BaselineAccuracy",
     } <= names
+
+
+def test_the_training_step_hands_the_measured_hyperparameters_to_the_container(
+    delivery: Template,
+) -> None:
+    definition = _definition(delivery)
+    train = next(s for s in definition["Steps"] if s["Name"] == "Train")["Arguments"]
+    defaults = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
+    # Filled the way SageMaker fills them (parameter defaults, strings), the container's
+    # hyperparameters.json parses to the training job's own defaults.
+    sent = {
+        key: defaults[value["Get"].removeprefix("Parameters.")]
+        for key, value in train["HyperParameters"].items()
+    }
+    assert all(isinstance(value, str) for value in sent.values())
+    parsed = parse_hyperparameters(sent)
+    assert (parsed.backbone, parsed.tta) == (Hyperparameters().backbone, Hyperparameters().tta)
 
 
 def test_approving_a_package_starts_the_endpoint_deploy(delivery: Template) -> None:

@@ -34,7 +34,7 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
 ]
 
-HP = Hyperparameters(epochs=60, flip_augment=False, seed=5)
+HP = Hyperparameters(epochs=60, flip_augment=False, tta=False, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +93,13 @@ async def test_the_model_page_draws_the_model_without_javascript(
     assert len(counts) == len(LABELS) ** 2
     assert sum(int(c) for c in counts) == evaluation["samples"]
     assert await page.get_attribute("svg#confusion", "role") == "img"
+
+    # The accuracy shown is the grouped cross-validated one, with its 95 % interval and
+    # a note on what it estimates.
+    assert evaluation["method"] == "grouped 5-fold cross-validation"
+    assert "95% interval" in (await page.text_content("table.metrics") or "")
+    note = await page.text_content(".estimate-note") or ""
+    assert "grouped 5-fold cross-validation" in note and "new photos" in note
 
     # Precision and recall: two bars per class.
     assert await page.locator("svg#per-class rect.bar").count() == 2 * len(LABELS) + 2

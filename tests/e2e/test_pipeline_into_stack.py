@@ -30,7 +30,7 @@ async def test_pipeline_deploys_into_the_running_app(
     options = RunOptions(
         data=data,
         min_accuracy=0.5,
-        hyperparameters=Hyperparameters(epochs=60, flip_augment=False, seed=5),
+        hyperparameters=Hyperparameters(epochs=60, flip_augment=False, tta=False, seed=5),
     )
     code, summary = await run_pipeline(options, settings, bus=stack.bus)
     assert code == 0, summary

@@ -18,7 +18,7 @@ from tests.conftest import start_model_server
 from tests.train.helpers import copy_subset
 
 # Fast settings for tests: no flipped copies, fewer iterations.
-TEST_HP = Hyperparameters(epochs=60, flip_augment=False, seed=5)
+TEST_HP = Hyperparameters(epochs=60, flip_augment=False, tta=False, seed=5)
 
 
 @pytest.fixture(scope="session")

@@ -103,7 +103,7 @@ async def test_without_eval_data_every_photo_is_held_out_once_by_cross_validatio
     options = RunOptions(data=data, min_accuracy=0.5, deploy=False, hyperparameters=TEST_HP)
     code, first = await run_pipeline(options, settings)
     assert code == 0, first
-    assert first.evaluation.method == "5-fold cross-validation"
+    assert first.evaluation.method == "grouped 5-fold cross-validation"
     # All 30 photos are evaluated (each by a head that never saw it) and all 30 train
     # the shipped head.
     assert first.evaluation.samples == 30

@@ -41,6 +41,8 @@ def test_feedback_and_near_duplicates_with_other_labels_are_ranked(
     assert review == ReviewSet.model_validate_json(
         (tmp_path / "review" / REVIEW_SET_FILE).read_bytes()
     )
+    # The training job's folds: the mirrored copy sits in its original's fold.
+    assert review.method == "grouped 5-fold cross-validation (out-of-fold probabilities)"
     by_path = {item.path: item for item in review.items}
     disputed = by_path[f"astilbe/{corrected.name}"]
     (evidence,) = [e for e in disputed.reasons if e.reason == ReviewReason.FEEDBACK_DISAGREES]

@@ -20,7 +20,7 @@ def test_default_job_reaches_97_percent_on_the_flowers(flowers_dir: Path, tmp_pa
     )
     result = run_training(settings, Hyperparameters(), progress_every=10_000)
     evaluation = result.evaluation
-    assert evaluation.method == "5-fold cross-validation"
+    assert evaluation.method == "grouped 5-fold cross-validation"
     # Every usable photo is held out once (the folder has ~2,100; exact copies dropped).
     assert evaluation.samples == len(result.split.train) >= 2000
     assert evaluation.accuracy >= 0.97, evaluation.model_dump_json(indent=2)

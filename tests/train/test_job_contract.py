@@ -65,14 +65,14 @@ def test_sagemaker_paths_in_artifact_out(small_flowers: Path, tmp_path: Path) ->
     assert metadata.dataset_digest == report.dataset_digest
     assert metadata.code_version == "test"
     # Cross-validation by default: all 36 photos held out once, all 36 in the shipped head.
-    assert evaluation.method == "5-fold cross-validation"
+    assert evaluation.method == "grouped 5-fold cross-validation"
     assert evaluation.samples == sum(report.evaluation_counts.values()) == 36
     assert sum(report.train_counts.values()) == 36
     assert metadata.metrics["accuracy"] == pytest.approx(evaluation.accuracy)
     assert (model_dir / "confusion_matrix.png").read_bytes().startswith(b"\x89PNG")
     card = (model_dir / "model_card.md").read_text()
     assert metadata.dataset_digest in card and "astilbe" in card
-    assert "(5-fold cross-validation)" in card and "95 % interval" in card
+    assert "(grouped 5-fold cross-validation)" in card and "95 % interval" in card
     catalog = json.loads((model_dir / "catalog.json").read_text())
     assert {e["label"] for e in catalog["entries"]} == set(LABELS)
 

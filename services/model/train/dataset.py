@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.model.imaging import load_image_file
 from services.model.train.errors import DatasetError
+from services.model.train.groups import grouped_folds
 from shared.contracts.review import OverridesApplied
 from shared.errors import KkotError
 
@@ -100,11 +101,23 @@ class Split(BaseModel):
     evaluation: list[Example]
     leaked_removed: list[SkippedFile] = Field(default_factory=list)
     folds: list[int] = Field(default_factory=list)
+    # Grouped cross-validation: groups[i] is the near-duplicate group of train[i]; a
+    # group is never split between folds. Empty when the folds were not grouped.
+    groups: list[int] = Field(default_factory=list)
 
     @property
     def cv_folds(self) -> int:
         """k of the cross-validation; 0 for a hold-out split or an evaluation folder."""
         return max(self.folds) + 1 if self.folds else 0
+
+    def grouped(self, groups: Sequence[int], seed: int) -> Split:
+        """These cross-validation folds redrawn so that each group of `groups` (one per
+        image of `train`) lies in a single fold."""
+        if not self.folds:
+            raise ValueError("only cross-validation folds can be grouped")
+        labels = [ex.label for ex in self.train]
+        folds = grouped_folds(labels, groups, self.cv_folds, seed)
+        return self.model_copy(update={"folds": folds, "groups": list(groups)})
 
 
 class TrainingSet(BaseModel):
@@ -207,14 +220,10 @@ def split_dataset(
     """
     if evaluation is None and cv_folds >= MIN_CV_FOLDS:
         ordered = sorted(examples, key=_order)
-        fold_of = {
-            ex.relpath: position % cv_folds
-            for items in _shuffled_classes(examples, seed)
-            for position, ex in enumerate(items)
-        }
-        return Split(
-            train=ordered, evaluation=ordered, folds=[fold_of[ex.relpath] for ex in ordered]
-        )
+        # Every image its own group until near-duplicates are known (Split.grouped).
+        singles = list(range(len(ordered)))
+        folds = grouped_folds([ex.label for ex in ordered], singles, cv_folds, seed)
+        return Split(train=ordered, evaluation=ordered, folds=folds)
     if evaluation is None:
         train: list[Example] = []
         held: list[Example] = []

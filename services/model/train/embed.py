@@ -1,10 +1,12 @@
-"""Frozen EfficientNet-Lite0 embeddings (1280-d after global pooling), once per image.
+"""Frozen EfficientNet-Lite embeddings (1280-d after global pooling), once per image.
 
-The backbone is exported once to ONNX and run with ONNX Runtime, several times faster
-than eager torch on this project's 2-core machines (bench/bench_pipeline.py measures
-both; README "The ML pipeline" has the figures). Images are decoded and preprocessed with
-the server's own `services.model.imaging` functions in a helper thread while ONNX
-Runtime works on the previous batch (Pillow releases the GIL while decoding).
+On CPU the backbone is exported once to ONNX and run with ONNX Runtime, several times
+faster than eager torch on this project's 2-core machines (bench/bench_pipeline.py
+measures both; README "The ML pipeline" has the figures). On a GPU (`training_device()`
+says "cuda") the torch module runs there instead (`embed_images_torch`). Images are
+decoded and preprocessed with the server's own `services.model.imaging` functions in a
+helper thread while ONNX Runtime works on the previous batch (Pillow releases the GIL
+while decoding).
 """
 
 from __future__ import annotations
@@ -26,34 +28,31 @@ __all__ = [
     "EMBEDDING_SIZE",
     "backbone_module",
     "embed_images",
+    "embed_images_torch",
     "export_backbone",
     "load_batch",
     "ort_session",
     "run_batches",
+    "training_device",
 ]
 
 EMBEDDING_SIZE = 1280
 Progress = Callable[[int, int, float], None]
 
 
-def backbone_module() -> Any:
-    """The ImageNet backbone as a torch module mapping images to pooled 1280-d features."""
+def backbone_module(name: str = "lite0") -> Any:
+    """The ImageNet backbone `name` as a torch module mapping images to pooled 1280-d
+    features (services.model.train.backbones)."""
+    from services.model.train.backbones import feature_module
+
+    return feature_module(name)
+
+
+def training_device() -> str:
+    """ "cuda" when torch sees a GPU (a SageMaker GPU instance), else "cpu"."""
     import torch
 
-    from services.model.prepare import load_imagenet_backbone
-
-    net = load_imagenet_backbone()
-
-    class Backbone(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, x: Any) -> Any:
-            features = self.net._avg_pooling(self.net.extract_features(x))
-            return torch.flatten(features, 1)
-
-    return Backbone().eval()
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def export_backbone(backbone: Any, path: Path, image_size: int) -> None:
@@ -133,6 +132,46 @@ def run_batches(
     if not rows:
         return np.zeros((0, 0), dtype=np.float32)
     return np.concatenate(rows)
+
+
+def embed_images_torch(
+    backbone: Any,
+    paths: Sequence[Path],
+    preprocessing: Preprocessing,
+    *,
+    device: str,
+    batch_size: int = 32,
+    flip: bool = False,
+    progress: Progress | None = None,
+) -> npt.NDArray[np.float32]:
+    """`embed_images` with the torch module on `device` (the GPU path): same rows, same
+    preprocessing, the next batch decoded in a helper thread meanwhile."""
+    import torch
+
+    module = backbone.to(device).eval()
+
+    class TorchSession:
+        """The one ONNX Runtime session method run_batches calls."""
+
+        def get_inputs(self) -> list[Any]:
+            return [type("Input", (), {"name": "input"})()]
+
+        def run(self, _: Any, feeds: dict[str, Any]) -> list[Any]:
+            with torch.inference_mode():
+                batch = torch.from_numpy(feeds["input"]).to(device)
+                return [module(batch).float().cpu().numpy()]
+
+    try:
+        return run_batches(
+            TorchSession(),
+            paths,
+            preprocessing,
+            batch_size=batch_size,
+            flip=flip,
+            progress=progress,
+        )
+    finally:
+        module.to("cpu")
 
 
 def embed_images(

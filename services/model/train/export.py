@@ -26,8 +26,15 @@ _log = get_logger("kkot.train")
 EXPORT_TOLERANCE = 1e-3
 
 
-def export_classifier(backbone: Any, head: TrainedHead, path: Path, image_size: int) -> None:
-    """Write backbone -> head -> softmax as one verified ONNX graph at `path`."""
+def export_classifier(
+    backbone: Any, head: TrainedHead, path: Path, image_size: int, *, tta: bool = False
+) -> None:
+    """Write backbone -> head -> softmax as one verified ONNX graph at `path`.
+
+    With `tta` the graph runs the backbone on the image and its mirror image (one batch
+    of twice the size) and gives the head the mean of the two embeddings — for a linear
+    head the same as averaging the two logits.
+    """
     import torch  # only the training image has torch; importing this module stays cheap
 
     class Classifier(torch.nn.Module):
@@ -37,7 +44,11 @@ def export_classifier(backbone: Any, head: TrainedHead, path: Path, image_size: 
             self.head = head.torch_module()
 
         def forward(self, x: Any) -> Any:
-            return self.head(self.backbone(x))
+            if not tta:
+                return self.head(self.backbone(x))
+            both = self.backbone(torch.cat([x, torch.flip(x, dims=[3])]))
+            count = x.shape[0]
+            return self.head((both[:count] + both[count:]) * 0.5)
 
     export_onnx(Classifier().eval(), path, image_size)
 

@@ -14,9 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from services.model.train.backbones import BackboneName
 from services.model.train.errors import HyperparameterError
 
-__all__ = ["Hyperparameters", "load_hyperparameters"]
+__all__ = ["DEFAULT_BACKBONE", "DEFAULT_TTA", "Hyperparameters", "load_hyperparameters"]
+
+# The measured defaults: bench/compare_models.py, the table in the README.
+DEFAULT_BACKBONE: BackboneName = "lite0"
+DEFAULT_TTA = True
 
 
 class Hyperparameters(BaseModel):
@@ -45,6 +50,16 @@ class Hyperparameters(BaseModel):
     validation_fraction: float = Field(0.2, gt=0, lt=1, description="hold-out (cv_folds=0)")
     min_images_per_class: int = Field(10, ge=1)
     flip_augment: bool = Field(True, description="also train on horizontally flipped images")
+    backbone: BackboneName = Field(
+        DEFAULT_BACKBONE,
+        description="frozen ImageNet backbone: lite0 (224 px) or lite2 (260 px, more accurate, "
+        "about twice the compute); the artifact's preprocessing follows it",
+    )
+    tta: bool = Field(
+        DEFAULT_TTA,
+        description="test-time augmentation: the served graph averages the embeddings of the "
+        "image and its mirror image (twice the inference per request)",
+    )
     embed_batch_size: int = Field(8, ge=1, le=256)
     smoke_images_per_class: int = Field(2, ge=0, le=20)
     model_name: str = Field("kkot-flowers", min_length=1, max_length=63)

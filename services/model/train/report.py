@@ -42,6 +42,15 @@ _METHOD_NOTES = {
         "the shipped head is trained on all images, and its exported ONNX graph was "
         "checked against the head through the server's preprocessing."
     ),
+    "grouped cross-validation": (
+        "Every image was classified by a head trained without its fold, and near-duplicate "
+        "photos (crops, re-sizes, mirror images, burst shots of one scene) were kept in one "
+        "fold, so no photo was judged by a head that had seen it or its twin. The figure "
+        "estimates the accuracy on new photos from the same source as the training photos; "
+        "photos of another kind (other cameras, other flowers mislabelled) may score lower. "
+        "The shipped head is trained on all images, and its exported ONNX graph was "
+        "checked against the head through the server's preprocessing."
+    ),
     "hold-out split": "The exported ONNX model, served preprocessing, on the held-out images.",
     "evaluation folder": "The exported ONNX model, served preprocessing, on a separate folder.",
 }
@@ -50,8 +59,19 @@ _METHOD_NOTES = {
 def _method_note(method: str | None) -> str:
     """How to read the figure; `method` is e.g. "5-fold cross-validation"."""
     if method and method.endswith("cross-validation"):
-        return _METHOD_NOTES["cross-validation"]
+        grouped = method.startswith("grouped")
+        return _METHOD_NOTES["grouped cross-validation" if grouped else "cross-validation"]
     return _METHOD_NOTES.get(method or "", _METHOD_NOTES["hold-out split"])
+
+
+def _groups_note(evaluation: Evaluation) -> list[str]:
+    if evaluation.near_duplicate_groups is None:
+        return []
+    return [
+        f"Near-duplicate groups kept together: {evaluation.near_duplicate_groups} "
+        "(groups of two or more photos).",
+        "",
+    ]
 
 
 def _interval(evaluation: Evaluation) -> str:
@@ -126,6 +146,7 @@ def model_card(metadata: ModelMetadata, evaluation: Evaluation, report: Validati
         "",
         _method_note(evaluation.method),
         "",
+        *_groups_note(evaluation),
         "| class | precision | recall | F1 | support |",
         "|---|---:|---:|---:|---:|",
     ]
