@@ -116,7 +116,7 @@ def main() -> int:
         },
     }
     load_after = os.getloadavg()
-    write_capacity(args.out, figures, photos, load_before, load_after)
+    write_capacity(args.out, figures, photos, load_before, load_after, model_dir=model_dir)
     print(
         f"\nmodel: {figures['model']['rps_per_vcpu']} images/s per vCPU "
         f"(CPU {point['cpu_ms']:.2f} ms/image at concurrency {point['concurrency']}, "
@@ -293,9 +293,14 @@ def write_capacity(
     photos: list[bytes],
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
+    *,
+    model_dir: Path,
 ) -> None:
     """Replace the measured part of the file; keep its policy and prices."""
     kept = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    # The model's cost depends on what it is (backbone, mirror TTA): say which one.
+    metadata = json.loads((model_dir / "metadata.json").read_text(encoding="utf-8"))
+    hp = metadata.get("hyperparameters", {})
     data = {
         "measured": {
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -305,6 +310,13 @@ def write_capacity(
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in load_after],
             "latency_bound_ms": LATENCY_BOUND_MS,
+            "model": {
+                "name": metadata.get("name"),
+                "version": metadata.get("version"),
+                "classes": metadata.get("num_classes"),
+                "backbone": hp.get("backbone", "lite0"),
+                "tta": hp.get("tta", False),
+            },
             "note": (
                 "rps_per_vcpu = 1000 / CPU ms per request of the tier's own process; "
                 "wall-clock rates are lower when the machine is shared (see load average)"

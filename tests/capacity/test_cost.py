@@ -106,5 +106,10 @@ def test_every_option_of_the_shipped_capacity_file_is_priced() -> None:
     lines += [serverless_line(capacity, 100), *fargate_lines(capacity, 100)]
     lines.append(alb_line(capacity, 100))
     assert all(line.usd_per_month is not None for line in lines), lines
-    # Serverless at 2 GB: GB-seconds x rate plus data processed; the README's 100/s cell.
-    assert serverless_line(capacity, 100).usd_per_month == pytest.approx(199.31, abs=0.01)
+    # Serverless: memory x service time x rate, plus the photos' bytes x rate per GB.
+    spec = prices.serverless
+    month_s = 730 * 3600
+    expected = 100 * month_s * capacity.tiers.model.p50_ms_alone / 1000 * spec.memory_mib / 1024
+    expected = expected * (spec.usd_per_gb_second or 0)
+    expected += 100 * month_s * capacity.photo_bytes / 1e9 * (spec.usd_per_gb_processed or 0)
+    assert serverless_line(capacity, 100).usd_per_month == pytest.approx(expected)
