@@ -56,7 +56,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _register_train(subparsers: Any) -> None:
-    from services.model.train.api import add_train_arguments
+    # The flags' module alone (not the training API): building `kkot`'s parser must not
+    # load the training stack, which the emulator and service images do not have.
+    from services.model.train.command import add_train_arguments
 
     train = subparsers.add_parser(
         "train", help="run one training job (SageMaker training-job contract)"

@@ -14,7 +14,6 @@ from typing import Any
 
 from services.model.train.errors import TrainingError
 from services.model.train.hyperparameters import load_hyperparameters
-from services.model.train.job import run_training
 from services.model.train.settings import TrainSettings
 from shared.logging import get_logger
 
@@ -58,6 +57,10 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
 
 def run_job(args: argparse.Namespace) -> int:
     """Run the job the flags describe; write the failure file on error."""
+    # Imported here, not at the top: `kkot`'s parser adds these flags in every image,
+    # and only the training image has the stack a job needs (Pillow, ONNX Runtime, torch).
+    from services.model.train.job import run_training
+
     log = get_logger("kkot.train")
     # Until the settings are read, the failure file is SageMaker's default one: a job whose
     # paths are misconfigured must still leave its reason behind.
