@@ -77,7 +77,7 @@ class WasSettings(ServiceSettings):
     # answered. "process": a crash of any process (kill -9; the kernel still holds the
     # writes), kkot's promise, with SQLite's WAL at synchronous=NORMAL and photos
     # written without fsync. "power": also a power cut or kernel crash (synchronous=FULL
-    # and an fsync per photo), for about a third more CPU per photo on the full path.
+    # and an fsync per photo), for more CPU and disk work per photo.
     # One setting for both stores: a record is only as durable as its photo.
     local_durability: Literal["process", "power"] = "process"
 
