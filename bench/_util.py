@@ -17,6 +17,7 @@ from pathlib import Path
 
 # Re-exported: the benchmarks take it from here with the other helpers.
 from shared.ports import free_port as free_port
+from shared.processes import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Table cells: floats from here on print with one decimal (and thousands separators).
@@ -135,9 +136,4 @@ def server_process(
             time.sleep(0.1)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, grace_s=20)

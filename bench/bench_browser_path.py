@@ -37,6 +37,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import REPO_ROOT, bench_inputs, free_port, percentile, table
 
+from shared.processes import stop_process
+
 WARM = 5
 
 
@@ -71,8 +73,7 @@ def main() -> int:
             base = f"http://127.0.0.1:{ports['gateway']}"
             flow, latencies, marks = asyncio.run(_measure(base, photos, args.photos, log))
         finally:
-            process.terminate()
-            process.wait(timeout=20)
+            stop_process(process, grace_s=20)
         log.seek(0)
         exchanges = _exchanges(log.read().decode(errors="replace"), marks)
     print(f"\nflow: {flow}")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from services.emulator.resources import DUMMY_CREDENTIALS
 from shared.ports import free_port
+from shared.processes import stop_process
 
 __all__ = ["EmulatorFailed", "moto_server"]
 
@@ -68,9 +69,4 @@ def moto_server(
                 time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, grace_s=10)
