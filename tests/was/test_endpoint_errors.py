@@ -4,6 +4,7 @@ answers, then whole WAS apps against a real server answering as SageMaker does."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -130,3 +131,18 @@ async def test_was_answers_sagemakers_errors_with_our_status(
             assert int(response.headers["Retry-After"]) >= 1
         # WAS also asks the endpoint to describe its model (JSON); count the photo's calls.
         assert endpoint.calls_with("image/jpeg") == calls
+
+
+async def test_a_slow_endpoint_is_504_and_not_asked_again(make_was: WasClientFactory) -> None:
+    async def slow(received: Received) -> web.StreamResponse:
+        if received.headers.get("Content-Type") == "image/jpeg":
+            await asyncio.sleep(3)
+        return web.json_response({})
+
+    async with runtime_server(slow) as endpoint:
+        was: Client = await make_was(
+            endpoint_url=endpoint.url, endpoint_max_attempts=3, read_timeout_s=0.5
+        )
+        response = await was.post("/api/v1/classifications", data=_form())
+        assert response.status == 504, await response.text()
+        assert endpoint.calls_with("image/jpeg") == 1  # a slow model stays slow

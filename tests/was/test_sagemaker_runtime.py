@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -271,6 +273,22 @@ async def _raw_server(
         yield f"http://127.0.0.1:{port}"
 
 
+@contextlib.contextmanager
+def _backlogged_port() -> Iterator[int]:
+    """A port whose listen queue is full: a connect there hangs (the SYN is dropped)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port: int = listener.getsockname()[1]
+        with contextlib.ExitStack() as stack:
+            for _ in range(3):
+                filler = stack.enter_context(socket.socket())
+                filler.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    filler.connect(("127.0.0.1", port))
+            yield port
+
+
 async def _read_request(reader: asyncio.StreamReader) -> None:
     head = await reader.readuntil(b"\r\n\r\n")
     length = next(
@@ -326,6 +344,13 @@ async def test_network_failures_are_told_apart(http: aiohttp.ClientSession) -> N
     call = ("kkot", b"x", "image/jpeg", "application/json")
     with pytest.raises(EndpointUnreachable):  # nothing listens
         await _runtime(http, f"http://127.0.0.1:{free_port()}").invoke(*call)
+    with _backlogged_port() as port:
+        started = time.monotonic()
+        with pytest.raises(EndpointUnreachable, match="connect timeout"):
+            await _runtime(
+                http, f"http://127.0.0.1:{port}", connect_timeout_s=0.3, read_timeout_s=30
+            ).invoke(*call)
+        assert time.monotonic() - started < 10  # the connect timeout, not the read one
     async with _raw_server(close_without_answer) as url:
         with pytest.raises(EndpointUnreachable):
             await _runtime(http, url).invoke(*call)
