@@ -9,8 +9,9 @@ so the model server logs under the same id.
 Failure handling (the transport never retries, so this policy is the only one):
 
     connection refused or reset / connect timeout / 5xx /     retried (full jitter),
-    throttling / an answer that broke off
-                                                              count against the breaker
+    throttling (also a 400 ThrottlingException) /             count against the breaker
+    an answer that broke off
+    no such endpoint (404, ValidationError "... not found")   not retried, counts -> 503
     read timeout                                              not retried (a slow model
                                                               stays slow), counts -> 504
     the model refused the image (400/413/415/422, or a        not retried, not a failure

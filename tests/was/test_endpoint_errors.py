@@ -106,12 +106,13 @@ def _model_error_400() -> web.Response:
             "endpoint_unavailable",
             1,
         ),
-        # A proxy's page instead of an answer: retried, then 502.
+        # A proxy's page instead of an answer, or plain text: retried, then 502.
         (lambda: web.Response(status=500, text="<html>oops</html>"), 502, None, 2),
+        (lambda: web.Response(status=500, text="Internal error"), 502, None, 2),
         # A runaway endpoint: more than SageMaker's 6 MB answer limit, refused unread.
         (lambda: web.Response(body=b"x" * (MAX_ANSWER_BYTES + 1)), 502, None, 1),
     ],
-    ids=["model-error-400", "throttled", "endpoint-missing", "html-500", "too-large"],
+    ids=["model-error-400", "throttled", "endpoint-missing", "html-500", "text-500", "too-large"],
 )
 async def test_was_answers_sagemakers_errors_with_our_status(
     make_was: WasClientFactory, answer: Any, status: int, code: str | None, calls: int
