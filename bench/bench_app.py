@@ -165,7 +165,7 @@ def measure_stack(
 ) -> tuple[list[list[Any]], list[list[Any]]]:
     """Load levels through the gateway, then paired rounds: the in-process limit and the
     full path at concurrency 32 back to back, so both see the same machine load."""
-    ports = {name: free_port() for name in ("gateway", "web", "was", "model")}
+    ports = {name: free_port() for name in ("gateway", "web", "was", "model", "gateway-metrics")}
     with tempfile.TemporaryDirectory(prefix="kkot-bench-") as data_dir:
         command = [
             "services.runner",

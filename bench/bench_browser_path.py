@@ -48,7 +48,7 @@ def main() -> int:
     if inputs is None:
         return 0
     model_dir, photos = inputs
-    ports = {name: free_port() for name in ("gateway", "web", "was", "model")}
+    ports = {name: free_port() for name in ("gateway", "web", "was", "model", "gateway-metrics")}
     with (
         tempfile.TemporaryDirectory(prefix="kkot-bench-") as data_dir,
         tempfile.TemporaryFile() as log,

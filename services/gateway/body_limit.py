@@ -18,17 +18,19 @@ def too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"request body larger than {limit} bytes")
 
 
-def check_declared_length(request: web.Request, limit: int) -> None:
-    """Refuse at once a body whose Content-Length says it is too large."""
+def check_declared_length(request: web.Request, limit: int) -> int | None:
+    """The declared Content-Length (None without one); a body it says is too large is
+    refused at once."""
     declared = request.headers.get("Content-Length")
     if declared is None:
-        return
+        return None
     try:
         length = int(declared)
     except ValueError:
         raise BadRequest("Content-Length is not a number") from None
     if length > limit:
         raise too_large(limit)
+    return length
 
 
 class LimitedBody:

@@ -1,6 +1,12 @@
-"""The reverse proxy: one handler that streams a request to its upstream and the
-answer back, chunk by chunk (server-sent events included), through the app's one
-pooled `ClientSession`.
+"""The reverse proxy: one handler that sends a request to its upstream and the answer
+back through the app's pooled `ClientSession`s.
+
+Bodies up to `proxy_buffer_bytes` (a request's declared Content-Length, an answer's)
+are read whole first and sent on in one write, as nginx buffers: a slow upload holds no
+upstream slot while it trickles in, and an answer broken off midway is still an honest
+502 (nothing has reached the caller yet).
+Anything larger, a body without a length, and live streams (server-sent events) go
+chunk by chunk.
 
 Failures before the answer starts become the error shape: 413 (body over the limit),
 502 (upstream refused or dropped the connection), 504 (upstream too slow). After the
@@ -11,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from http import HTTPStatus
 
 import aiohttp
 import structlog
 from aiohttp import web
+from multidict import CIMultiDict
 from yarl import URL
 
 from services.gateway.access import PRINCIPAL
@@ -36,6 +44,8 @@ __all__ = ["close_streams", "proxy"]
 _log = structlog.get_logger("kkot.gateway")
 # aiohttp writes its own Date and Server; the upstream's would be duplicates.
 _RESPONSE_DROP = ("date", "server", "content-length")
+# Answers without a body even when a Content-Length describes one.
+_BODILESS = frozenset({HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED})
 # How often a quiet relay checks that its caller is still there.
 _CALLER_CHECK_S = 1.0
 
@@ -49,23 +59,35 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     stream = normal.path in STREAM_PATHS and request.method == "GET"
     # The metrics' route: the upstream (and live streams apart), never the raw path.
     request[ROUTE_LABEL] = f"proxy:{name}:stream" if stream else f"proxy:{name}"
-    check_declared_length(request, settings.max_body_bytes)
+    declared = check_declared_length(request, settings.max_body_bytes)
     if stream:
         client = client_identity(request, settings)
         with upstreams.stream_clients.hold(client):
             async with upstreams.streams.slot():
-                return await _forward(request, upstreams.streams, name, base)
+                return await _forward(request, upstreams.streams, name, base, None)
+    # Read before taking a slot: the upstream is not kept waiting for a slow caller.
+    buffered = await _small_body(request, declared, settings.proxy_buffer_bytes)
     pool = upstreams.pick(name, stream=False)
     async with pool.slot():
-        return await _forward(request, pool, name, base)
+        return await _forward(request, pool, name, base, buffered)
+
+
+async def _small_body(request: web.Request, declared: int | None, buffer: int) -> bytes | None:
+    """The whole body when its declared length fits the buffer, else None (streamed)."""
+    if declared is None or declared > buffer or not request.can_read_body:
+        return None
+    # The length was checked against the limit, and aiohttp's parser stops at it.
+    return await request.read()
 
 
 async def _forward(
-    request: web.Request, pool: Upstream, name: str, base: str
+    request: web.Request, pool: Upstream, name: str, base: str, buffered: bytes | None
 ) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     normal = normal_path_of(request)
-    body = LimitedBody(request, settings.max_body_bytes) if request.can_read_body else None
+    body: bytes | LimitedBody | None = buffered
+    if body is None and request.can_read_body:
+        body = LimitedBody(request, settings.max_body_bytes)
     headers = upstream_request_headers(request, settings.trusted_proxy_hops, request[PRINCIPAL])
     # encoded=True: the client sends exactly the path access was decided on (yarl
     # would otherwise re-decode and re-resolve it its own way).
@@ -88,7 +110,7 @@ async def _forward(
             code="upstream_connect_timeout",
         ) from exc
     except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
-        if body is not None and body.exceeded:
+        if isinstance(body, LimitedBody) and body.exceeded:
             raise too_large(settings.max_body_bytes) from None
         raise UpstreamError(f"{name} is unreachable") from exc
     except TimeoutError as exc:
@@ -96,7 +118,7 @@ async def _forward(
             f"{name} did not answer within {settings.upstream_timeout_s:g} s"
         ) from exc
     except aiohttp.ClientError as exc:
-        if body is not None and body.exceeded:
+        if isinstance(body, LimitedBody) and body.exceeded:
             raise too_large(settings.max_body_bytes) from None
         raise UpstreamError(f"{name} failed: {type(exc).__name__}") from exc
     finally:
@@ -107,21 +129,63 @@ async def _forward(
     streams.add(upstream)
     try:
         async with upstream:
+            page = await page_for_upstream(request, upstream)
+            if page is not None:
+                return page
+            if _bounded(request, upstream, settings.proxy_buffer_bytes):
+                return await _answer_whole(request, upstream, name)
             return await _relay(request, upstream, name)
     finally:
         streams.discard(upstream)
+
+
+def _bounded(request: web.Request, upstream: aiohttp.ClientResponse, buffer: int) -> bool:
+    """Whether the answer is a body whose length fits the buffer: never a stream, nor an
+    answer whose Content-Length describes a body it does not carry (HEAD, 204, 304)."""
+    length = upstream.content_length
+    return (
+        length is not None
+        and length <= buffer
+        and "Transfer-Encoding" not in upstream.headers
+        and request.method != "HEAD"
+        and upstream.status not in _BODILESS
+    )
+
+
+def _answer_headers(request: web.Request, upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
+    headers = CIMultiDict(end_to_end(upstream.headers, drop=_RESPONSE_DROP))
+    headers[REQUEST_ID_HEADER] = request_id_of(request)
+    return headers
+
+
+async def _answer_whole(
+    request: web.Request, upstream: aiohttp.ClientResponse, name: str
+) -> web.Response:
+    """A bounded answer read whole, then sent as one response: nothing has reached the
+    caller yet if the upstream breaks off, so that is still an honest 502."""
+    try:
+        body = await upstream.read()
+    except TimeoutError as exc:  # before ClientError: aiohttp's read timeout is both
+        settings = request.app[SETTINGS]
+        raise UpstreamTimeout(
+            f"{name} did not answer within {settings.upstream_timeout_s:g} s"
+        ) from exc
+    except (aiohttp.ClientError, asyncio.IncompleteReadError) as exc:
+        raise UpstreamError(f"{name} broke off its answer") from exc
+    return web.Response(
+        status=upstream.status,
+        reason=upstream.reason,
+        body=body,
+        headers=_answer_headers(request, upstream),
+    )
 
 
 async def _relay(
     request: web.Request, upstream: aiohttp.ClientResponse, name: str
 ) -> web.StreamResponse:
     """Stream the upstream's answer to the caller as it arrives."""
-    page = await page_for_upstream(request, upstream)
-    if page is not None:
-        return page
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-    response.headers.extend(end_to_end(upstream.headers, drop=_RESPONSE_DROP))
-    response.headers[REQUEST_ID_HEADER] = request_id_of(request)
+    response.headers.extend(_answer_headers(request, upstream))
     length = upstream.content_length
     if length is not None and "Transfer-Encoding" not in upstream.headers:
         response.content_length = length

@@ -20,6 +20,10 @@ class GatewaySettings(ServiceSettings):
     # Largest request body accepted, in bytes (checked up front and while streaming).
     # The one photo limit plus room for the multipart envelope (shared.limits).
     max_body_bytes: int = Field(MAX_UPLOAD_BYTES + ENVELOPE_BYTES, ge=1)
+    # Bodies up to this size (a declared request Content-Length, an upstream answer's)
+    # are read whole and sent on in one write, as nginx buffers; larger ones and
+    # streams go chunk by chunk. A slow upload then holds no upstream slot.
+    proxy_buffer_bytes: int = Field(1024 * 1024, ge=0)
     # Token bucket per client: `rate_capacity` requests in a burst, refilled at
     # `rate_refill_per_s`; 0 capacity turns rate limiting off.
     rate_capacity: float = Field(120.0, ge=0)

@@ -107,7 +107,9 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
             )
             app[keys.STORE] = DynamoDBClassificationStore(dynamodb, settings.table_name)
         else:
-            sqlite = await SqliteClassificationStore.open(settings.database_path)
+            sqlite = await SqliteClassificationStore.open(
+                settings.database_path, power_safe=settings.local_durability == "power"
+            )
             stack.push_async_callback(sqlite.close)
             app[keys.STORE] = sqlite
         if settings.blob_backend == "s3" and settings.images_bucket:
@@ -121,7 +123,9 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
                 kms_key_id=settings.images_kms_key_id,
             )
         else:
-            app[keys.BLOBS] = LocalBlobStore(settings.blob_dir)
+            app[keys.BLOBS] = LocalBlobStore(
+                settings.blob_dir, power_safe=settings.local_durability == "power"
+            )
         yield
 
 

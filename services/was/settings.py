@@ -73,6 +73,13 @@ class WasSettings(ServiceSettings):
     bus_backend: BusBackend = "memory"
     store_backend: Literal["sqlite", "dynamodb"] = "sqlite"
     blob_backend: Literal["local", "s3"] = "local"
+    # What the local stores (SQLite records, photo files) survive once a request is
+    # answered. "process": a crash of any process (kill -9; the kernel still holds the
+    # writes), kkot's promise, with SQLite's WAL at synchronous=NORMAL and photos
+    # written without fsync. "power": also a power cut or kernel crash (synchronous=FULL
+    # and an fsync per photo), for more CPU and disk work per photo.
+    # One setting for both stores: a record is only as durable as its photo.
+    local_durability: Literal["process", "power"] = "process"
 
     # The AWS backends (names from the data-and-events stack's exports).
     table_name: str | None = Field(None, min_length=3, max_length=255)

@@ -93,15 +93,17 @@ class SqliteClassificationStore:
         self._db = connection
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteClassificationStore:
-        """Open (creating folder, file and schema as needed)."""
+    async def open(cls, path: Path, *, power_safe: bool = False) -> SqliteClassificationStore:
+        """Open (creating folder, file and schema as needed). A committed write always
+        survives a crash of the process (WAL); with `power_safe` also a power cut
+        (synchronous=FULL: the WAL is synced at every commit)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit: every write here is one statement, so it is its own transaction
         # and needs no separate COMMIT, one trip to the database thread fewer.
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
             await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute(f"PRAGMA synchronous={'FULL' if power_safe else 'NORMAL'}")
             await db.execute("PRAGMA busy_timeout=5000")
             for statement in _SCHEMA:
                 await db.execute(statement)

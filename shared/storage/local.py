@@ -4,7 +4,9 @@ Layout: `<root>/data/<key>` holds the bytes and `<root>/meta/<key>.json` the con
 type, unless the key's extension already names it (no sidecar then). Writes go to a
 temporary file in the same folder and are renamed into place (`os.replace` is atomic
 on POSIX), the data before the metadata, so a reader never sees a half-written blob.
-File work runs in a thread so the event loop never blocks on disk.
+A stored blob survives a crash of the process (the kernel holds the write); with
+`power_safe` it is also fsynced before the rename, to survive a power cut. File work
+runs in a thread so the event loop never blocks on disk.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ def _inside(path: Path, root: Path) -> bool:
 class LocalBlobStore:
     """A folder-backed `BlobStore`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, power_safe: bool = False) -> None:
         self.root = root.resolve()
+        self.power_safe = power_safe
         self._data = self.root / "data"
         self._meta = self.root / "meta"
 
@@ -58,7 +61,7 @@ class LocalBlobStore:
         implied = content_type == _implied_type(key)
 
         def write() -> None:
-            atomic_write(data_path, data, durable=True)
+            atomic_write(data_path, data, durable=self.power_safe)
             if implied:
                 # The key's extension says the type (a photo's does): no sidecar, whose
                 # creation costs as much CPU as the photo's own write; a stale one from

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from services.was import keys
 from services.was.cursors import InvalidCursor
 from services.was.records import StoredClassification
 from services.was.store import SqliteClassificationStore
 from shared.contracts.classification import ClassificationStatus, ClassificationTiming
 from shared.contracts.prediction import LabelScore
+from shared.storage import LocalBlobStore
+from tests.was.conftest import WasClientFactory
 
 _T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -123,3 +126,20 @@ async def test_a_put_is_committed_when_it_returns(tmp_path: Path) -> None:
     finally:
         await writer.close()
         await reader.close()
+
+
+@pytest.mark.parametrize(("durability", "synchronous"), [("process", 1), ("power", 2)])
+async def test_one_durability_setting_governs_records_and_photos(
+    make_was: WasClientFactory, durability: str, synchronous: int
+) -> None:
+    # "process": SQLite's WAL at NORMAL (1) and photos without fsync, which both survive
+    # a kill -9 (tests/security/test_chaos.py); "power": FULL (2) and an fsync per photo.
+    client = await make_was(local_durability=durability)
+    app = client.server.app
+    store = app[keys.STORE]
+    assert isinstance(store, SqliteClassificationStore)
+    async with store._db.execute("PRAGMA synchronous") as cursor:
+        assert await cursor.fetchone() == (synchronous,)
+    blobs = app[keys.BLOBS]
+    assert isinstance(blobs, LocalBlobStore)
+    assert blobs.power_safe is (durability == "power")
