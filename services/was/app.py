@@ -23,6 +23,7 @@ from services.was.model_info import ModelInfo
 from services.was.openapi import build_openapi
 from services.was.retention import retention
 from services.was.routes import ROUTES, setup_routes
+from services.was.sagemaker_runtime import connect_runtime
 from services.was.service import ClassificationService
 from services.was.settings import WasSettings
 from services.was.store import SqliteClassificationStore
@@ -128,46 +129,6 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _endpoint_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    local = settings.local_endpoint_url
-    # Locally the model server checks no signature, but botocore insists on signing.
-    session = (
-        aioboto3.Session(aws_access_key_id="local", aws_secret_access_key="local")
-        if local
-        else aioboto3.Session()
-    )
-    async with session.client(
-        "sagemaker-runtime",
-        region_name=settings.region,
-        endpoint_url=local,
-        # One attempt per call: EndpointClient retries by itself (endpoint_max_attempts).
-        config=AwsClientConfig(
-            attempts=1,
-            connect_timeout_s=settings.connect_timeout_s,
-            read_timeout_s=settings.read_timeout_s,
-            # EndpointClient builds the parameters (README section "bench": profiled).
-            validate_parameters=False,
-        ).for_aioboto3(),
-    ) as client:
-        app[keys.ENDPOINT] = EndpointClient(
-            client,
-            settings.endpoint_name,
-            retry=RetryPolicy(
-                max_attempts=settings.endpoint_max_attempts,
-                base_delay=settings.retry_base_delay_s,
-                max_delay=settings.retry_max_delay_s,
-            ),
-            breaker=CircuitBreaker(
-                name="model-endpoint",
-                failure_threshold=settings.breaker_failure_threshold,
-                reset_timeout=settings.breaker_reset_timeout_s,
-            ),
-            top_k=settings.top_k,
-        )
-        yield
-
-
 async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     timeout = aiohttp.ClientTimeout(
@@ -176,6 +137,34 @@ async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(timeout=timeout) as http:
         app[keys.HTTP] = http
         yield
+
+
+async def _endpoint_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    # Over the app's one aiohttp session: endpoint URL and credentials resolved here, once.
+    runtime = await connect_runtime(
+        app[keys.HTTP],
+        region=settings.region,
+        local_endpoint_url=settings.local_endpoint_url,
+        connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+    )
+    app[keys.ENDPOINT] = EndpointClient(
+        runtime,
+        settings.endpoint_name,
+        retry=RetryPolicy(
+            max_attempts=settings.endpoint_max_attempts,
+            base_delay=settings.retry_base_delay_s,
+            max_delay=settings.retry_max_delay_s,
+        ),
+        breaker=CircuitBreaker(
+            name="model-endpoint",
+            failure_threshold=settings.breaker_failure_threshold,
+            reset_timeout=settings.breaker_reset_timeout_s,
+        ),
+        top_k=settings.top_k,
+    )
+    yield
 
 
 async def _model_info_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -264,8 +253,8 @@ def create_app(settings: WasSettings, *, bus: EventBus | None = None) -> web.App
     install_metrics(app, "was", settings, BUS_METRICS)
     app.cleanup_ctx.append(_bus_ctx(bus))
     app.cleanup_ctx.append(_storage_ctx)
-    app.cleanup_ctx.append(_endpoint_ctx)
     app.cleanup_ctx.append(_http_ctx)
+    app.cleanup_ctx.append(_endpoint_ctx)
     app.cleanup_ctx.append(_model_info_ctx)
     app.cleanup_ctx.append(_service_ctx)
     server_header.install(app)

@@ -1,14 +1,17 @@
-"""The model endpoint, reached only through aioboto3's `sagemaker-runtime` client.
+"""The model endpoint, reached only through SageMaker Runtime's `InvokeEndpoint`
+(`services.was.sagemaker_runtime`: aiohttp, signed with botocore's SigV4).
 
 The image goes as its own bytes with its content type (never a float tensor in JSON);
 the answer is a `shared.contracts.prediction.Prediction`. The request id rides in the
 custom attributes (`request_id=`), the only header SageMaker forwards to the container,
 so the model server logs under the same id.
 
-Failure handling (botocore's own retries are off so this policy is the only one):
+Failure handling (the transport never retries, so this policy is the only one):
 
-    connection refused / connect timeout / 5xx / throttling   retried (full jitter),
-                                                              count against the breaker
+    connection refused or reset / connect timeout / 5xx /     retried (full jitter),
+    throttling (also a 400 ThrottlingException) /             count against the breaker
+    an answer that broke off
+    no such endpoint (404, ValidationError "... not found")   not retried, counts -> 503
     read timeout                                              not retried (a slow model
                                                               stays slow), counts -> 504
     the model refused the image (400/413/415/422, or a        not retried, not a failure
@@ -16,7 +19,8 @@ Failure handling (botocore's own retries are off so this policy is the only one)
     breaker open                                              -> 503 at once, Retry-After
 
 After the last attempt: throttling/unavailable/unreachable -> 503 (Retry-After),
-other server errors and unreadable answers -> 502, timeouts -> 504.
+other server errors and unreadable answers -> 502, timeouts -> 504. An answer larger
+than SageMaker's 6 MB limit is a failure (502), not retried.
 """
 
 from __future__ import annotations
@@ -24,19 +28,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Protocol
 
 import structlog
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
 from pydantic import ValidationError
 
+from services.was.sagemaker_runtime import (
+    AnswerTooLarge,
+    EndpointReadTimeout,
+    EndpointUnreachable,
+    ErrorAnswer,
+    RuntimeCallError,
+)
 from shared.contracts.model import ModelDescription
 from shared.contracts.prediction import (
     JSON_CONTENT_TYPE,
@@ -57,7 +60,7 @@ from shared.errors import (
 from shared.middleware import is_safe_request_id
 from shared.resilience import CircuitBreaker, CircuitOpen, RetryPolicy, retry_call
 
-__all__ = ["EndpointClient", "EndpointResult"]
+__all__ = ["EndpointClient", "EndpointResult", "Runtime"]
 
 _log = structlog.get_logger("kkot.was.endpoint")
 
@@ -74,6 +77,9 @@ _RETRYABLE_CODES = frozenset(
 _UNAVAILABLE_CODES = frozenset(
     {"ThrottlingException", "ServiceUnavailable", "ServiceUnavailableException"}
 )
+# SageMaker's answer for a missing endpoint (the code botocore documents, and the
+# spelling other AWS services use).
+_VALIDATION_CODES = frozenset({"ValidationError", "ValidationException"})
 # Throttled or not ready, from the endpoint or the container behind it: retryable.
 _BUSY_STATUSES = frozenset({HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE})
 
@@ -103,13 +109,6 @@ class EndpointResult:
     attempts: int
 
 
-def _status_and_code(exc: ClientError) -> tuple[int, str, Any]:
-    response: dict[str, Any] = dict(exc.response)
-    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    code = str(response.get("Error", {}).get("Code") or status)
-    return status, code, response.get("OriginalStatusCode")
-
-
 def _client_refusal(status: int, message: str) -> KkotError | None:
     """The model's 4xx verdict on the image, as our own 4xx; None if not such a verdict."""
     if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
@@ -123,24 +122,38 @@ def _client_refusal(status: int, message: str) -> KkotError | None:
     return None
 
 
-def _classify_client_error(exc: ClientError) -> Exception:
-    """Sort a botocore ClientError into retryable / failure / refusal."""
-    status, code, original = _status_and_code(exc)
-    message = str(exc.response.get("Error", {}).get("Message") or "")[:200]
+def _classify_error_answer(answer: ErrorAnswer) -> Exception:
+    """Sort the Runtime's error answer into retryable / failure / refusal."""
+    status, code, message = answer.status, answer.code, answer.message[:200]
     if code == "ModelError":
-        return _classify_model_error(int(original or 0), message)
+        return _classify_model_error(answer.original_status or 0, message)
     if status == HTTPStatus.NOT_FOUND or (
-        code == "ValidationError" and "not found" in message.lower()
+        code in _VALIDATION_CODES and "not found" in message.lower()
     ):
         return _Failure(ServiceUnavailable("the model endpoint does not exist (yet)"))
+    # Before the status: AWS throttles with a 400 ThrottlingException, not the image's fault.
+    if status in _BUSY_STATUSES or code in _UNAVAILABLE_CODES:
+        return _Transient(ServiceUnavailable("the model endpoint is busy or unavailable"))
     refusal = _client_refusal(status, message)
     if refusal is not None:
         return refusal
-    if status in _BUSY_STATUSES or code in _UNAVAILABLE_CODES:
-        return _Transient(ServiceUnavailable("the model endpoint is busy or unavailable"))
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR or code in _RETRYABLE_CODES:
         return _Transient(UpstreamError(f"the model endpoint failed (status {status})"))
     return _Failure(UpstreamError(f"unexpected answer from the model endpoint ({code})"))
+
+
+def _classify_call_error(exc: RuntimeCallError) -> Exception:
+    """Sort a failed call (`sagemaker_runtime`'s errors) into retryable / failure / refusal."""
+    if isinstance(exc, ErrorAnswer):
+        return _classify_error_answer(exc)
+    if isinstance(exc, EndpointReadTimeout):
+        return _Failure(UpstreamTimeout("the model endpoint did not answer in time"))
+    if isinstance(exc, EndpointUnreachable):
+        return _Transient(ServiceUnavailable("the model endpoint is unreachable"))
+    if isinstance(exc, AnswerTooLarge):
+        return _Failure(UpstreamError("the model endpoint answered more than it may"))
+    # A broken-off answer: worth another try.
+    return _Transient(UpstreamError(f"calling the model endpoint failed: {exc}"))
 
 
 def _classify_model_error(original_status: int, message: str) -> Exception:
@@ -158,19 +171,32 @@ def _classify_model_error(original_status: int, message: str) -> Exception:
     return _Failure(UpstreamError(f"the model failed (status {original_status or '?'})"))
 
 
+class Runtime(Protocol):
+    """What EndpointClient calls: `sagemaker_runtime.SageMakerRuntime.invoke`."""
+
+    async def invoke(
+        self,
+        endpoint_name: str,
+        body: bytes,
+        content_type: str,
+        accept: str,
+        custom_attributes: str = "",
+    ) -> bytes: ...
+
+
 class EndpointClient:
     """Invoke one endpoint with bounded retries under a circuit breaker."""
 
     def __init__(
         self,
-        client: Any,
+        runtime: Runtime,
         endpoint_name: str,
         *,
         retry: RetryPolicy,
         breaker: CircuitBreaker,
         top_k: int = 5,
     ) -> None:
-        self._client = client
+        self._runtime = runtime
         self.endpoint_name = endpoint_name
         self.top_k = top_k
         self.retry = retry
@@ -205,30 +231,16 @@ class EndpointClient:
             raise _Failure(UpstreamError("the model endpoint answered an unreadable body")) from exc
 
     async def _call(self, body: bytes, content_type: str, attributes: str) -> bytes:
-        """One `invoke_endpoint`; failures sorted into retryable / failure / refusal."""
+        """One `InvokeEndpoint`; failures sorted into retryable / failure / refusal."""
         if len(body) > SAGEMAKER_MAX_PAYLOAD_BYTES:
             # A bug upstream (uploads are re-encoded first); never send what AWS refuses.
             raise PayloadTooLarge("the image is larger than the model endpoint accepts")
-        extra = {"CustomAttributes": attributes} if attributes else {}
         try:
-            response = await self._client.invoke_endpoint(
-                EndpointName=self.endpoint_name,
-                Body=body,
-                ContentType=content_type,
-                Accept="application/json",
-                **extra,
+            return await self._runtime.invoke(
+                self.endpoint_name, body, content_type, JSON_CONTENT_TYPE, attributes
             )
-            async with response["Body"] as stream:
-                payload: bytes = await stream.read()
-        except ClientError as exc:
-            raise _classify_client_error(exc) from exc
-        except ReadTimeoutError as exc:
-            raise _Failure(UpstreamTimeout("the model endpoint did not answer in time")) from exc
-        except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError) as exc:
-            raise _Transient(ServiceUnavailable("the model endpoint is unreachable")) from exc
-        except BotoCoreError as exc:
-            raise _Transient(UpstreamError(f"calling the model endpoint failed: {exc}")) from exc
-        return payload
+        except RuntimeCallError as exc:
+            raise _classify_call_error(exc) from exc
 
     async def invoke(
         self, body: bytes, content_type: str, *, request_id: str | None = None
