@@ -30,8 +30,8 @@ def _implied_type(key: str) -> str | None:
     return mimetypes.guess_type(key, strict=True)[0]
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return Path(os.path.normpath(path)).is_relative_to(root)
+def _inside(path: str, root: str) -> bool:
+    return os.path.normpath(path).startswith(root + os.sep)
 
 
 class LocalBlobStore:
@@ -40,19 +40,20 @@ class LocalBlobStore:
     def __init__(self, root: Path, *, power_safe: bool = False) -> None:
         self.root = root.resolve()
         self.power_safe = power_safe
-        self._data = self.root / "data"
-        self._meta = self.root / "meta"
+        self._data = os.path.join(self.root, "data")
+        self._meta = os.path.join(self.root, "meta")
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         validate_key(key)
-        data = self._data / key
-        meta = self._meta / f"{key}.json"
+        data = os.path.join(self._data, key)
+        meta = os.path.join(self._meta, f"{key}.json")
         # Defence in depth: the key alphabet already forbids escaping the root. Checked
-        # lexically: this runs on the event loop, and resolve() costs a system call per
-        # path component there, twice per request.
+        # lexically, on strings: this runs on the event loop for every photo, where
+        # resolve() would cost a system call per path component and pathlib's own
+        # parsing as much again as the check.
         if not (_inside(data, self._data) and _inside(meta, self._meta)):
             raise InvalidBlobKey(f"invalid blob key {key!r:.80}")
-        return data, meta
+        return Path(data), Path(meta)
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store `data` under `key`, atomically."""
