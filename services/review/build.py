@@ -4,8 +4,11 @@ The photos are read exactly as a pipeline run reads them (`scan_dataset`, with t
 feedback folders as extra roots), embedded by the training job's frozen backbone
 (`services.model.train.embed`), and classified out of fold by the job's own
 cross-validation (`out_of_fold_probabilities`), so the model's opinion of a photo
-comes from a head that never saw it. Exact copies that the scan drops because their
-labels conflict are reviewed too: they are the plainest near-duplicates.
+comes from a head that never saw it. Near-duplicates are the job's too: one call of
+`near_duplicate_pairs` over the whole set under review (photos and feedback, centred on
+their common mean) gives both the pairs that keep the folds together and the pairs
+whose labels disagree. Exact copies that the scan drops because their labels conflict
+are reviewed too: they are the plainest near-duplicates.
 """
 
 from __future__ import annotations
@@ -30,13 +33,13 @@ from services.model.train.dataset import (
 )
 from services.model.train.groups import (
     NEAR_DUPLICATE_SIMILARITY,
-    near_duplicate_groups,
+    connected_groups,
+    near_duplicate_pairs,
     perceptual_hashes,
 )
 from services.model.train.hyperparameters import Hyperparameters
 from services.review.ranking import (
     DEFAULT_MIN_PROBABILITY,
-    DEFAULT_SIMILARITY,
     Photo,
     model_doubts,
     near_duplicates,
@@ -67,8 +70,6 @@ class ReviewOptions:
     out: Path
     feedback: tuple[Path, ...] = ()
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
-    # Embedding cosine similarity from which two photos count as near-duplicates.
-    similarity: float = DEFAULT_SIMILARITY
     # Below this out-of-fold probability of its label a photo is doubted.
     min_probability: float = DEFAULT_MIN_PROBABILITY
     limit: int = 200
@@ -96,15 +97,17 @@ def build_review_set(options: ReviewOptions) -> ReviewSet:
     labels = scan.labels
     _log.info("review_scanned", photos=len(examples), conflicts=len(scan.conflicts_dropped))
     embeddings = _embed([ex.path for ex in examples], preprocessing, hp)
-    # The training job's folds: near-duplicate photos kept in one fold, so a photo's
-    # held-out probability never comes from a head that saw its twin.
-    groups = near_duplicate_groups(
+    n = len(examples)
+    # The training job's rule, over every view it embedded (mirror images too): the
+    # same pairs keep the folds together (a photo's held-out probability never comes
+    # from a head that saw its twin) and, where labels differ, are evidence.
+    twins = near_duplicate_pairs(
         embeddings,
-        len(examples),
+        n,
         NEAR_DUPLICATE_SIMILARITY[hp.backbone],
         hashes=perceptual_hashes([ex.path for ex in examples]),
     )
-    split = split.grouped(groups, hp.seed)
+    split = split.grouped(connected_groups(n, [(i, j) for i, j, _ in twins]), hp.seed)
     targets = np.array([labels.index(ex.label) for ex in examples], dtype=np.int64)
     if hp.flip_augment:
         targets = np.concatenate([targets, targets])
@@ -112,7 +115,6 @@ def build_review_set(options: ReviewOptions) -> ReviewSet:
     from services.model.train.crossval import out_of_fold_probabilities
 
     held_out = out_of_fold_probabilities(embeddings, targets, split.folds, len(labels), hp)
-    n = len(examples)
     photos = [Photo(ex.sha256, ex.relpath, ex.label, ex.relpath.startswith("+")) for ex in examples]
     sources = {ex.sha256: ex.path for ex in examples}
     evidence: dict[int, list[ReviewEvidence]] = defaultdict(list)
@@ -120,9 +122,7 @@ def build_review_set(options: ReviewOptions) -> ReviewSet:
         held_out, targets[:n], min_probability=options.min_probability
     ).items():
         evidence[row].append(found)
-    for row, pairs in near_duplicates(
-        embeddings[:n], photos, similarity=options.similarity
-    ).items():
+    for row, pairs in near_duplicates(twins, photos).items():
         evidence[row].extend(pairs)
     conflicted = _conflicting_copies(scan, options)
     for photo, path, others in conflicted:

@@ -1,12 +1,14 @@
 """`kkot data review`: rank the photos whose label the model doubts.
 
     kkot data review --data DIR [--out var/review] [--feedback DIR]... [--feedback-url URL]
-                     [--similarity 0.9] [--min-probability 0.5] [--limit 200]
+                     [--min-probability 0.5] [--limit 200]
                      [--hyperparameters FILE] [--seed N] [--cv-folds K]
 
 Writes `<out>/review_set.json` (shared.contracts.review.ReviewSet) and thumbnails for
 the web UI's Review page; prints a JSON summary on stdout (progress on stderr).
-Exit codes: 0 done, 1 unusable data or options (reason on stderr).
+Exit codes: 0 done, 1 unusable data or options (reason on stderr). Which photos are
+near-duplicates is the training job's rule for its folds (services.model.train.groups),
+not an option: the review and the folds must call the same photos twins.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from services.review.ranking import DEFAULT_MIN_PROBABILITY, DEFAULT_SIMILARITY
+from services.review.ranking import DEFAULT_MIN_PROBABILITY
 from shared.logging import configure_logging, get_logger
 
 __all__ = ["DEFAULT_REVIEW_DIR", "register"]
@@ -47,9 +49,6 @@ def register(subparsers: Any) -> None:
     )
     review.add_argument("--feedback-url", help="WAS (or gateway) URL to export feedback from")
     review.add_argument("--api-key", help="API key for --feedback-url through the gateway")
-    review.add_argument(
-        "--similarity", type=float, default=DEFAULT_SIMILARITY, help="near-duplicate cosine"
-    )
     review.add_argument(
         "--min-probability",
         type=float,
@@ -81,8 +80,8 @@ def _review(args: argparse.Namespace) -> int:
     from services.review.build import ReviewOptions, build_review_set
     from shared.contracts.review import OVERRIDES_FILE, REVIEW_SET_FILE
 
-    if not 0 < args.similarity <= 1 or not 0 < args.min_probability <= 1 or args.limit < 1:
-        raise ValueError("--similarity and --min-probability lie in (0, 1], --limit >= 1")
+    if not 0 < args.min_probability <= 1 or args.limit < 1:
+        raise ValueError("--min-probability lies in (0, 1], --limit >= 1")
     hp = load_hyperparameters(args.hyperparameters).with_overrides(
         seed=args.seed, cv_folds=args.cv_folds
     )
@@ -100,7 +99,6 @@ def _review(args: argparse.Namespace) -> int:
                 out=args.out,
                 feedback=tuple(feedback),
                 hyperparameters=hp,
-                similarity=args.similarity,
                 min_probability=args.min_probability,
                 limit=args.limit,
             )

@@ -1,14 +1,19 @@
-"""Which labels to doubt, and how much: pure functions over probabilities and embeddings.
+"""Which labels to doubt, and how much: pure functions over probabilities and pairs.
 
 Three kinds of evidence, each a score in [0, 1]:
 
 - the model doubts: 1 - the out-of-fold probability of the given label, for a photo
   the held-out head puts in another class or gives its label less than `min_probability`;
-- a near-duplicate (embedding cosine similarity at least `similarity`) carries another
-  label: one of the two is wrong, so each gets `NEAR_DUPLICATE_WEIGHT` x the similarity;
-- stored feedback disagrees: a person's correction of the same or an almost identical
-  photo names another label; the dataset photo gets `FEEDBACK_WEIGHT` x the similarity
-  (the feedback photo is the evidence, not a suspect).
+- a near-duplicate carries another label: one of the two is wrong, so each gets
+  `NEAR_DUPLICATE_WEIGHT` x how alike they are;
+- stored feedback disagrees: a person's correction of the same photo or a near-duplicate
+  of it names another label; the dataset photo gets `FEEDBACK_WEIGHT` x how alike they
+  are (the feedback photo is the evidence, not a suspect).
+
+Which photos are near-duplicates, and how alike, is not decided here: it is the training
+folds' rule, `services.model.train.groups.near_duplicate_pairs` (centred embedding cosine
+or perceptual hash, with its guard for small sets), so a pair the review calls twins is a
+pair the folds keep together. This module only weighs the pairs it is given.
 
 A photo's score combines its evidence as independent chances of being wrong,
 1 - prod(1 - s): two weak reasons outrank one of them alone.
@@ -17,7 +22,7 @@ A photo's score combines its evidence as independent chances of being wrong,
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +32,6 @@ from shared.contracts.review import ReviewEvidence, ReviewItem, ReviewReason
 
 __all__ = [
     "DEFAULT_MIN_PROBABILITY",
-    "DEFAULT_SIMILARITY",
     "FEEDBACK_WEIGHT",
     "NEAR_DUPLICATE_WEIGHT",
     "Photo",
@@ -38,14 +42,10 @@ __all__ = [
     "rank",
 ]
 
-# Defaults of `kkot data review`. The similarity is the one the grouped folds use for
-# "the same picture" on this backbone (crops, flips, re-encodes score above it).
-DEFAULT_SIMILARITY = 0.9
+# Default of `kkot data review --min-probability`.
 DEFAULT_MIN_PROBABILITY = 0.5
 NEAR_DUPLICATE_WEIGHT = 0.5
 FEEDBACK_WEIGHT = 0.9
-# Rows of the similarity matrix computed at once (bounds memory on large datasets).
-_CHUNK = 1024
 
 
 @dataclass(frozen=True)
@@ -77,27 +77,18 @@ def model_doubts(
 
 
 def near_duplicates(
-    embeddings: npt.NDArray[np.float32],
-    photos: Sequence[Photo],
-    *,
-    similarity: float,
+    pairs: Iterable[tuple[int, int, float]], photos: Sequence[Photo]
 ) -> dict[int, list[ReviewEvidence]]:
-    """Evidence from pairs of photos at least `similarity` alike with different labels."""
-    if len(photos) != embeddings.shape[0]:
-        raise ValueError("one embedding per photo")
-    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-    unit = embeddings / np.maximum(norms, 1e-12)
-    labels = np.array([p.label for p in photos])
+    """Evidence from near-duplicate `pairs` (i, j, alike) of `photos` with different labels:
+    against both photos, except that a feedback photo is the evidence, never a suspect."""
     found: dict[int, list[ReviewEvidence]] = defaultdict(list)
-    for start in range(0, len(photos), _CHUNK):
-        block = unit[start : start + _CHUNK] @ unit.T
-        rows, cols = np.nonzero(block >= similarity)
-        for r, j in zip(rows.tolist(), cols.tolist(), strict=True):
-            i = start + r
-            if i == j or labels[i] == labels[j] or photos[i].feedback:
-                continue
-            found[i].append(pair_evidence(photos[j], float(block[r, j])))
-    return found
+    for i, j, alike in pairs:
+        if photos[i].label == photos[j].label:
+            continue
+        for suspect, other in ((i, j), (j, i)):
+            if not photos[suspect].feedback:
+                found[suspect].append(pair_evidence(photos[other], alike))
+    return dict(found)
 
 
 def pair_evidence(other: Photo, alike: float) -> ReviewEvidence:

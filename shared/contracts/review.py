@@ -43,7 +43,8 @@ class ReviewReason(StrEnum):
     # The out-of-fold probability of the given label is low: a head that never saw
     # the photo thinks it is something else.
     MODEL_DOUBTS = "model_doubts"
-    # An almost identical photo (embedding cosine similarity) carries another label.
+    # A near-duplicate (the training folds' rule, services.model.train.groups) carries
+    # another label.
     NEAR_DUPLICATE = "near_duplicate"
     # A person's correction (stored feedback) of the same or an almost identical
     # photo names another label.
@@ -57,7 +58,13 @@ class ReviewEvidence(Contract):
     score: float = Field(ge=0, le=1)
     other_path: str | None = Field(None, description="the near-duplicate or feedback photo")
     other_label: str | None = Field(None, description="the label the other photo carries")
-    similarity: float | None = Field(None, ge=-1, le=1, description="embedding cosine")
+    similarity: float | None = Field(
+        None,
+        ge=-1,
+        le=1,
+        description="how alike the near-duplicates are: centred embedding cosine "
+        "or 1 - differing hash bits / 63, whichever is higher",
+    )
 
 
 class ReviewItem(Contract):

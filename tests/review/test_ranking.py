@@ -36,11 +36,10 @@ def test_model_doubts_names_photos_put_elsewhere_or_given_little_probability() -
     assert found[2].score == pytest.approx(0.55)
 
 
-def test_near_duplicates_with_other_labels_are_evidence_against_both() -> None:
-    rng = np.random.default_rng(0)
-    base = rng.random((4, 16)).astype(np.float32)
-    twin = base[0] + 0.001  # almost the same photo as row 0
-    embeddings = np.vstack([base, twin])
+def test_near_duplicate_pairs_with_other_labels_are_evidence_against_both() -> None:
+    # The pairs come from the folds' rule (services.model.train.groups); the ranking only
+    # weighs them, so any pairs will do here. Which real photos pair up is tested on
+    # flower photos in tests/review/test_build.py.
     photos = [
         _photo(0, "astilbe"),
         _photo(1, "astilbe"),
@@ -48,32 +47,31 @@ def test_near_duplicates_with_other_labels_are_evidence_against_both() -> None:
         _photo(3, "bellflower"),
         _photo(4, "bellflower"),
     ]
-    found = near_duplicates(embeddings, photos, similarity=0.999)
+    found = near_duplicates([(0, 4, 0.93), (2, 3, 0.99)], photos)
     assert sorted(found) == [0, 4]
     (against_first,) = found[0]
     assert against_first.reason == ReviewReason.NEAR_DUPLICATE
-    assert against_first.other_path == photos[4].path
-    assert against_first.other_label == "bellflower"
-    assert against_first.score == pytest.approx(NEAR_DUPLICATE_WEIGHT, abs=1e-3)
+    assert (against_first.other_path, against_first.other_label) == (photos[4].path, "bellflower")
+    assert against_first.similarity == pytest.approx(0.93)
+    assert against_first.score == pytest.approx(NEAR_DUPLICATE_WEIGHT * 0.93)
+    (against_last,) = found[4]
+    assert (against_last.other_path, against_last.other_label) == (photos[0].path, "astilbe")
 
 
 def test_near_duplicates_with_the_same_label_are_no_evidence() -> None:
-    embeddings = np.ones((2, 8), dtype=np.float32)
-    assert (
-        near_duplicates(embeddings, [_photo(0, "astilbe"), _photo(1, "astilbe")], similarity=0.9)
-        == {}
-    )
+    assert near_duplicates([(0, 1, 1.0)], [_photo(0, "astilbe"), _photo(1, "astilbe")]) == {}
 
 
 def test_feedback_that_disagrees_is_evidence_against_the_dataset_photo_only() -> None:
-    embeddings = np.ones((2, 8), dtype=np.float32)
     photos = [_photo(0, "astilbe"), _photo(1, "bellflower", feedback=True)]
-    found = near_duplicates(embeddings, photos, similarity=0.95)
+    found = near_duplicates([(0, 1, 1.0)], photos)
     assert list(found) == [0]
     (evidence,) = found[0]
     assert evidence.reason == ReviewReason.FEEDBACK_DISAGREES
     assert evidence.score == pytest.approx(FEEDBACK_WEIGHT)
     assert evidence.similarity == pytest.approx(1.0)
+    # Feedback is never a suspect, whichever side of the pair it is on.
+    assert list(near_duplicates([(0, 1, 0.9)], photos[::-1])) == [1]
 
 
 def test_two_reasons_outrank_either_alone_and_the_set_is_cut_at_limit() -> None:

@@ -12,10 +12,12 @@ from PIL import Image, ImageOps
 from services.model.train.dataset import Example, split_dataset
 from services.model.train.groups import (
     HASH_DISTANCE,
+    MIN_CENTRED_IMAGES,
     group_sizes,
     grouped_folds,
     hash_pairs,
     near_duplicate_groups,
+    near_duplicate_pairs,
     perceptual_hashes,
     similar_pairs,
 )
@@ -72,16 +74,48 @@ def test_ungrouped_split_is_stratified_k_fold() -> None:
 
 def test_mirror_views_join_a_mirrored_copy_with_its_original() -> None:
     rng = np.random.default_rng(0)
-    photos = rng.normal(size=(4, 32)).astype(np.float32)
-    mirrors = rng.normal(size=(4, 32)).astype(np.float32)
+    n = MIN_CENTRED_IMAGES
+    photos = rng.normal(size=(n, 32)).astype(np.float32)
+    mirrors = rng.normal(size=(n, 32)).astype(np.float32)
     # Image 3 is the mirror image of image 0: its embedding is 0's mirror embedding.
     photos[3] = mirrors[0] + 0.01
     mirrors[3] = photos[0]
-    assert similar_pairs(photos, 4, 0.95) == []  # photo vs photo: no match
-    pairs = similar_pairs(np.concatenate([photos, mirrors]), 4, 0.95)
+    assert similar_pairs(photos, n, 0.95) == []  # photo vs photo: no match
+    pairs = similar_pairs(np.concatenate([photos, mirrors]), n, 0.95)
     assert [(i, j) for i, j, _ in pairs] == [(0, 3)]
-    assert near_duplicate_groups(np.concatenate([photos, mirrors]), 4, 0.95) == [0, 1, 2, 0]
+    groups = near_duplicate_groups(np.concatenate([photos, mirrors]), n, 0.95)
+    assert groups == [0, 1, 2, 0, *range(3, n - 1)]
     assert group_sizes([0, 1, 2, 0]) == {1: 2, 2: 1}
+
+
+def test_below_min_centred_images_the_hashes_alone_decide() -> None:
+    # Two copies of one picture (the same embedding up to noise) among distinct photos:
+    # from MIN_CENTRED_IMAGES images on, the centred embeddings join them; below, the
+    # mean of so few photos is no centre (a pair alone is centred into opposite
+    # directions), so the embeddings are not asked and only the hashes can join.
+    rng = np.random.default_rng(1)
+    n = MIN_CENTRED_IMAGES
+    embeddings = rng.normal(size=(n, 32)).astype(np.float32)
+    embeddings[1] = embeddings[0] + rng.normal(scale=0.01, size=32).astype(np.float32)
+    hashes = rng.random((n, 2, 63)) < 0.5  # random hashes: about 31 bits apart
+    ((i, j, alike),) = near_duplicate_pairs(embeddings, n, 0.85, hashes)
+    assert (i, j) == (0, 1) and alike > 0.99
+    assert near_duplicate_pairs(embeddings[: n - 1], n - 1, 0.85, hashes[: n - 1]) == []
+    assert near_duplicate_groups(embeddings[:2], 2, 0.85) == [0, 1]
+    assert similar_pairs(embeddings[:2], 2, -1.0)[0][2] < -0.99  # why: centred apart
+    # Hashes 3 bits apart (a re-encode) join the pair at any size; how alike the pair
+    # is, is the stronger signal that joined it.
+    hashes[1] = hashes[0]
+    hashes[1, 0, :3] = ~hashes[1, 0, :3]
+    for size in (2, n - 1, n):
+        ((i, j, alike),) = near_duplicate_pairs(embeddings[:size], size, 0.85, hashes[:size])
+        assert (i, j) == (0, 1)
+        if size < n:
+            assert alike == pytest.approx(1.0 - 3 / 63)
+        else:
+            assert alike > 0.99
+    with pytest.raises(ValueError, match="one hash per image"):
+        near_duplicate_pairs(embeddings, n, 0.85, hashes[:2])
 
 
 def _near_duplicates(photo: Path, target: Path) -> list[Path]:
