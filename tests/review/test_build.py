@@ -37,9 +37,9 @@ def test_feedback_and_near_duplicates_with_other_labels_are_ranked(
         ImageOps.mirror(photo).save(data / "bellflower" / "mirror.jpg")
     cropped = sorted((data / "bellflower").glob("*.jpg"))[1]
     with Image.open(cropped) as opened:
-        photo = opened.convert("RGB")
-    w, h = photo.size
-    crop = photo.crop((w * 3 // 100, h * 3 // 100, w - w * 3 // 100, h - h * 3 // 100))
+        picture = opened.convert("RGB")
+    w, h = picture.size
+    crop = picture.crop((w * 3 // 100, h * 3 // 100, w - w * 3 // 100, h - h * 3 // 100))
     crop.resize((w * 3 // 4, h * 3 // 4)).save(data / "astilbe" / "crop.jpg", quality=85)
     # A distinct astilbe photo filed under bellflower: wrongly labelled, but the twin of
     # nothing, so the model may doubt it and the near-duplicate rule must not.
@@ -97,3 +97,36 @@ def test_feedback_and_near_duplicates_with_other_labels_are_ranked(
     )
     for item in review.items:
         assert item.thumbnail is not None and (tmp_path / "review" / item.thumbnail).is_file()
+
+
+def test_on_a_small_set_the_hashes_alone_find_the_twins(flowers_dir: Path, tmp_path: Path) -> None:
+    # 16 photos: too few for a centred embedding (services.model.train.groups'
+    # MIN_CENTRED_IMAGES), so the rule falls back to the perceptual hashes, which still
+    # see a mirrored copy under another label and nothing else.
+    data = copy_subset(flowers_dir, tmp_path / "data", 5)
+    mirrored = sorted((data / "astilbe").glob("*.jpg"))[2]
+    with Image.open(mirrored) as photo:
+        ImageOps.mirror(photo).save(data / "black_eyed_susan" / "mirror.jpg")
+
+    review = build_review_set(
+        ReviewOptions(
+            data=data,
+            out=tmp_path / "review",
+            hyperparameters=Hyperparameters(flip_augment=False, epochs=60, seed=5),
+        )
+    )
+
+    assert review.examined == 16 < MIN_CENTRED_IMAGES
+    twins = {
+        (item.path, e.other_path): e.similarity
+        for item in review.items
+        for e in item.reasons
+        if e.reason == ReviewReason.NEAR_DUPLICATE
+    }
+    original = f"astilbe/{mirrored.name}"
+    assert set(twins) == {
+        ("black_eyed_susan/mirror.jpg", original),
+        (original, "black_eyed_susan/mirror.jpg"),
+    }
+    # As alike as the hashes: 1 - differing bits / 63 (a mirror image re-encoded: 0-2).
+    assert all(alike is not None and alike >= 1 - 2 / 63 for alike in twins.values()), twins
