@@ -10,6 +10,7 @@ rotate) and the SigV4 signature. The request is the one botocore sends: `POST
 /endpoints/{quoted name}/invocations` with Content-Type, Accept,
 X-Amzn-SageMaker-Custom-Attributes, X-Amz-Date (+ X-Amz-Security-Token) signed; no
 X-Amz-Content-SHA256 (botocore adds it only for unsigned payloads; the body is signed).
+To the local model server (`kkot run`) the same request goes unsigned (`connect_runtime`).
 
 Errors, all `RuntimeCallError`:
 
@@ -34,7 +35,6 @@ from urllib.parse import quote
 
 import aiohttp
 import botocore
-from aiobotocore.credentials import AioCredentials
 from aiobotocore.session import AioSession
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -65,8 +65,6 @@ MAX_ANSWER_BYTES: Final = SAGEMAKER_MAX_PAYLOAD_BYTES
 # An error answer is a small JSON document; a larger one is not read (mapped by status).
 _MAX_ERROR_BYTES: Final = 64 * 1024
 _CUSTOM_ATTRIBUTES_HEADER: Final = "X-Amzn-SageMaker-Custom-Attributes"
-# Locally the model server checks no signature; the request is still the signed one AWS gets.
-_LOCAL_KEY: Final = "local"
 
 
 class NoCredentials(Exception):
@@ -138,7 +136,8 @@ USER_AGENT: Final = _user_agent()
 
 class SageMakerRuntime:
     """`invoke` on the SageMaker Runtime at `endpoint_url` (no trailing slash), signed
-    for `region` with `credentials`, over `http` with these timeouts."""
+    for `region` with `credentials` (None: unsigned, for the local model server), over
+    `http` with these timeouts."""
 
     def __init__(
         self,
@@ -146,7 +145,7 @@ class SageMakerRuntime:
         *,
         endpoint_url: str,
         region: str,
-        credentials: CredentialSource,
+        credentials: CredentialSource | None,
         connect_timeout_s: float,
         read_timeout_s: float,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
@@ -175,10 +174,13 @@ class SageMakerRuntime:
     async def _signed_headers(
         self, url: str, body: bytes, headers: dict[str, str]
     ) -> dict[str, str]:
-        frozen = await self.credentials.get_frozen_credentials()
-        request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-        SigV4Auth(frozen, SIGNING_NAME, self.region).add_auth(request)
-        signed = dict(request.headers.items())
+        if self.credentials is None:
+            signed = dict(headers)
+        else:
+            frozen = await self.credentials.get_frozen_credentials()
+            request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+            SigV4Auth(frozen, SIGNING_NAME, self.region).add_auth(request)
+            signed = dict(request.headers.items())
         # Unsigned, as botocore leaves them: SigV4 excludes User-Agent by rule.
         signed["User-Agent"] = USER_AGENT
         signed["Accept-Encoding"] = "identity"
@@ -300,17 +302,21 @@ async def connect_runtime(
     connect_timeout_s: float,
     read_timeout_s: float,
 ) -> SageMakerRuntime:
-    """A `SageMakerRuntime` over `http`: the local model server's Runtime path with
-    static local credentials, or the real SageMaker Runtime with the credential chain
-    (asked once here; temporary credentials refresh themselves when about to expire)."""
+    """A `SageMakerRuntime` over `http`: the local model server's Runtime path, unsigned,
+    or the real SageMaker Runtime with the credential chain (asked once here; temporary
+    credentials refresh themselves when about to expire).
+
+    Unsigned locally, as the SageMaker SDK's own local mode calls a local container:
+    there are no credentials to sign with and nobody who checks. Signing there with
+    made-up keys cost ~80 µs of the event loop per photo (botocore insisted on it while
+    WAS used its client); the AWS path's signature is checked in
+    tests/was/test_sagemaker_runtime.py against a server that verifies it."""
     session = AioSession()
-    credentials: CredentialSource | None
-    if local_endpoint_url:
-        credentials = AioCredentials(_LOCAL_KEY, _LOCAL_KEY)
-    else:
+    credentials: CredentialSource | None = None
+    if not local_endpoint_url:
         credentials = await session.get_credentials()
-    if credentials is None:
-        raise NoCredentials("no AWS credentials found to sign SageMaker Runtime calls")
+        if credentials is None:
+            raise NoCredentials("no AWS credentials found to sign SageMaker Runtime calls")
     return SageMakerRuntime(
         http,
         endpoint_url=await resolve_endpoint_url(session, region, local_endpoint_url),

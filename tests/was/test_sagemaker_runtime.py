@@ -35,6 +35,7 @@ from services.was.sagemaker_runtime import (
     EndpointUnreachable,
     ErrorAnswer,
     SageMakerRuntime,
+    connect_runtime,
     resolve_endpoint_url,
 )
 from shared.aws_config import AwsClientConfig
@@ -140,6 +141,27 @@ async def test_the_endpoint_name_is_quoted_in_the_path_and_still_signed(
     assert received.raw_path == "/endpoints/a%20b%2Fc/invocations"
     assert "X-Amzn-SageMaker-Custom-Attributes" not in received.headers
     assert _signature_verifies(received, SECRET)
+
+
+async def test_the_local_model_server_gets_the_same_request_unsigned(
+    http: aiohttp.ClientSession,
+) -> None:
+    async with runtime_server(_ok) as server:
+        runtime = await connect_runtime(
+            http,
+            region=REGION,
+            local_endpoint_url=server.url,
+            connect_timeout_s=1.0,
+            read_timeout_s=5.0,
+        )
+        await runtime.invoke(
+            "kkot-flowers", b"\xff\xd8", "image/jpeg", "application/json", "top_k=5"
+        )
+    [received] = server.received
+    assert received.raw_path == "/endpoints/kkot-flowers/invocations"
+    assert received.headers["Content-Type"] == "image/jpeg"
+    assert received.headers["X-Amzn-SageMaker-Custom-Attributes"] == "top_k=5"
+    assert not {"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} & set(received.headers)
 
 
 async def test_expired_temporary_credentials_are_refreshed_before_signing(
