@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -51,6 +52,7 @@ class Stack:
     def __init__(self, compose: list[str], model_dir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_url = f"http://127.0.0.1:{free_port()}"
         self.project = f"kkot-test-{uuid.uuid4().hex[:8]}"
         self._compose = [
             *compose,
@@ -59,7 +61,11 @@ class Stack:
             "--file",
             str(REPO_ROOT / "docker-compose.yml"),
         ]
-        self._env = {"KKOT_COMPOSE_PORT": str(self.port), "KKOT_COMPOSE_MODEL_DIR": str(model_dir)}
+        self._env = {
+            "KKOT_COMPOSE_PORT": str(self.port),
+            "KKOT_COMPOSE_METRICS_PORT": self.metrics_url.rsplit(":", 1)[1],
+            "KKOT_COMPOSE_MODEL_DIR": str(model_dir),
+        }
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         import os
@@ -158,6 +164,26 @@ def test_classifies_flower_photos_through_the_gateway(stack: Stack, photos: list
         assert record.model_name
         status, image = _request(stack.url + record.image_url)
         assert status == 200 and image == photo.read_bytes()
+
+
+def test_the_gateways_metrics_are_published_on_their_own_port_only(
+    stack: Stack, photos: list[Path]
+) -> None:
+    classify(stack.url, photos[0])
+    status, text = _request(stack.metrics_url + "/metrics")
+    assert status == 200
+    # The classification just made, counted under the upstream the proxy chose.
+    wanted = ('route="proxy:was"', 'method="POST"', 'status="201"')
+    counted = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.decode().splitlines()
+        if line.startswith("kkot_http_requests_total{") and all(w in line for w in wanted)
+    ]
+    assert counted and counted[0] >= 1, text.decode()[:2000]
+    with pytest.raises(urllib.error.HTTPError) as refused:  # never on the public port
+        _request(stack.url + "/metrics")
+    refused.value.close()  # the error holds the answer's socket
+    assert refused.value.code == 404
 
 
 @pytest.mark.parametrize("path", ["/", "/history", "/model", "/status"])

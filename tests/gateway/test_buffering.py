@@ -54,9 +54,7 @@ async def upstream() -> AsyncIterator[TestServer]:
 
 
 @pytest.fixture
-async def gateway_factory(
-    upstream: TestServer,
-) -> AsyncIterator[list[TestServer]]:
+async def gateway_factory() -> AsyncIterator[list[TestServer]]:
     started: list[TestServer] = []
     yield started
     for server in started:
