@@ -6,8 +6,12 @@ every dashboard line here names its metric through `shared.metrics.catalog`, and
 checked against it when the template is built: a CloudWatch name, unit or dimension
 set the services do not publish cannot be written here.
 
-Alarms have no actions yet (no notification topic in the stacks); they show on the
-dashboard and in the console, and a topic can be added to `AlarmActions` later.
+Every alarm tells the stage's SNS topic `kkot-<Stage>-alarms` when it fires and when it
+clears (`AlarmActions`, `OKActions`). The `AlarmEmail` parameter (`kkot aws deploy
+--alarm-email`) subscribes an address; anything else (a chat integration, a pager)
+subscribes to the exported `AlarmTopicArn`. The topic is not KMS-encrypted: CloudWatch
+can publish to an encrypted topic only under a customer key whose policy names it, and
+the messages carry alarm names, thresholds and states, no data of the service.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import Sub, Template
+from troposphere import Equals, Not, Parameter, Ref, Sub, Template
 from troposphere.cloudwatch import Alarm, Dashboard, MetricDimension
+from troposphere.sns import SubscriptionResource, Topic
 
+from cfn.common import checkov_skips
+from cfn.naming import add_export
 from shared.metrics.catalog import DIMENSION_NAMES, find_cloudwatch
 
 __all__ = [
@@ -34,6 +41,7 @@ __all__ = [
 NAMESPACE = "kkot/${Stage}"
 # The gateway's own /metrics (never the public port: no rule opens it).
 GATEWAY_METRICS_PORT = 9080
+HAS_ALARM_EMAIL = "HasAlarmEmail"
 
 
 def metrics_environment() -> dict[str, object]:
@@ -125,12 +133,14 @@ def _dimensions(metric: str, dimensions: Mapping[str, str]) -> list[tuple[str, s
     return [(DIMENSION_NAMES[label], value) for label, value in dimensions.items()]
 
 
-def _alarm(spec: AlarmSpec) -> Alarm:
+def _alarm(spec: AlarmSpec, topic: Topic) -> Alarm:
     kind = "ExtendedStatistic" if spec.statistic.startswith("p") else "Statistic"
     return Alarm(
         spec.logical,
         AlarmName=Sub(f"kkot-${{Stage}}-{spec.name}"),
         AlarmDescription=spec.description,
+        AlarmActions=[Ref(topic)],
+        OKActions=[Ref(topic)],
         Namespace=Sub(NAMESPACE),
         MetricName=spec.metric,
         Dimensions=[
@@ -260,9 +270,51 @@ def dashboard_body(alarm_names: list[str]) -> dict[str, Any]:
     return {"widgets": widgets}
 
 
-def add_monitoring(t: Template) -> list[Alarm]:
-    """The alarms of `ALARMS` and the stage's dashboard, added to `t`."""
-    alarms = [t.add_resource(_alarm(spec)) for spec in ALARMS]
+def add_alarm_topic(t: Template, stack: str) -> Topic:
+    """The stage's alarm topic (exported from `stack`), with an e-mail subscription when
+    `AlarmEmail` is set."""
+    email = t.add_parameter(
+        Parameter(
+            "AlarmEmail",
+            Type="String",
+            Default="",
+            AllowedPattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            Description="Address told when an alarm fires or clears; empty: none",
+        )
+    )
+    t.add_condition(HAS_ALARM_EMAIL, Not(Equals(Ref(email), "")))
+    topic = t.add_resource(
+        Topic(
+            "AlarmTopic",
+            TopicName=Sub("kkot-${Stage}-alarms"),
+            DisplayName=Sub("kkot ${Stage} alarms"),
+            Metadata=checkov_skips(
+                (
+                    "CKV_AWS_26",
+                    "CloudWatch publishes alarm names and states here; an encrypted topic "
+                    "would need a customer key whose policy names CloudWatch",
+                ),
+            ),
+        )
+    )
+    t.add_resource(
+        SubscriptionResource(
+            "AlarmEmailSubscription",
+            Condition=HAS_ALARM_EMAIL,
+            TopicArn=Ref(topic),
+            Protocol="email",
+            Endpoint=Ref(email),
+        )
+    )
+    add_export(t, stack, "AlarmTopicArn", Ref(topic), "Where the stage's alarms are told")
+    return topic
+
+
+def add_monitoring(t: Template, stack: str) -> list[Alarm]:
+    """The alarm topic, the alarms of `ALARMS` (each telling the topic) and the stage's
+    dashboard, added to `t` (the template of `stack`)."""
+    topic = add_alarm_topic(t, stack)
+    alarms = [t.add_resource(_alarm(spec, topic)) for spec in ALARMS]
     names = [f"kkot-${{Stage}}-{spec.name}" for spec in ALARMS]
     t.add_resource(
         Dashboard(

@@ -197,7 +197,7 @@ def build_application(capacity: Capacity | None = None) -> Template:
         services[spec.name] = t.add_resource(service)
         add_autoscaling(t, spec, cluster, services[spec.name], params)
 
-    add_monitoring(t)
+    add_monitoring(t, STACK)
     add_export(t, STACK, "ClusterName", Ref(cluster), "The ECS cluster")
     add_export(t, STACK, "ClusterArn", GetAtt(cluster, "Arn"), "The ECS cluster (ARN)")
     for spec in SERVICES:

@@ -1,7 +1,7 @@
 """`kkot aws deploy|status|destroy` and `kkot release model`.
 
     kkot aws deploy --stage S [--image-tag SHA] [--build-images] [--model-dir DIR]
-                    [--data DIR] [--certificate-arn ARN]
+                    [--data DIR] [--certificate-arn ARN] [--alarm-email ADDRESS]
                     [--delivery [--connection-arn ARN] [--repository OWNER/NAME]
                                 [--branch B] [--source-provider CodeConnections|CodeCommit]]
     kkot aws status --stage S
@@ -62,6 +62,9 @@ def register(subparsers: Any) -> None:
         "--data", type=Path, help="training images, one folder per class (default: shared)"
     )
     deploy.add_argument("--certificate-arn", help="ACM certificate: serve HTTPS")
+    deploy.add_argument(
+        "--alarm-email", help="address told when an alarm fires or clears ('' for none)"
+    )
     deploy.add_argument("--delivery", action="store_true", help="also the delivery stack")
     deploy.add_argument("--connection-arn", help="delivery: CodeConnections connection")
     deploy.add_argument("--repository", help="delivery: GitHub owner/name (or CodeCommit name)")
@@ -160,6 +163,7 @@ def _run_deploy(args: argparse.Namespace, session: boto3.Session) -> int:
         model_dir_explicit=args.model_dir is not None,
         data_dir=data,
         certificate_arn=args.certificate_arn,
+        alarm_email=args.alarm_email,
         delivery=args.delivery,
         delivery_parameters=delivery,
     )

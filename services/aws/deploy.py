@@ -68,6 +68,7 @@ class DeployOptions:
     model_dir_explicit: bool = False
     data_dir: Path | None = None
     certificate_arn: str | None = None
+    alarm_email: str | None = None
     delivery: bool = False
     delivery_parameters: Mapping[str, str] = field(default_factory=dict)
 
@@ -139,6 +140,8 @@ def deploy_stage(
     app_parameters = {f"{image.capitalize()}ImageTag": tag for image in APP_IMAGES if tag}
     if options.certificate_arn is not None:
         app_parameters["CertificateArn"] = options.certificate_arn
+    if options.alarm_email is not None:
+        app_parameters["AlarmEmail"] = options.alarm_email
     result.url = deploy("application", app_parameters).outputs.get("Url")
     if options.delivery:
         deploy(DELIVERY, dict(options.delivery_parameters))

@@ -105,6 +105,41 @@ def test_alarms_watch_metrics_the_services_publish(app: Template) -> None:
         assert props["TreatMissingData"] == "notBreaching"
 
 
+def test_every_alarm_tells_the_stage_topic_when_it_fires_and_when_it_clears(
+    app: Template,
+) -> None:
+    (topic,) = resources_of_type(app, "AWS::SNS::Topic")
+    assert app["Resources"][topic]["Properties"]["TopicName"] == {"Fn::Sub": "kkot-${Stage}-alarms"}
+    alarms = resources_of_type(app, "AWS::CloudWatch::Alarm")
+    for logical, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": topic}], logical
+        assert props["OKActions"] == [{"Ref": topic}], logical
+    assert app["Outputs"]["AlarmTopicArn"]["Value"] == {"Ref": topic}
+    assert app["Outputs"]["AlarmTopicArn"]["Export"]["Name"] == {
+        "Fn::Sub": "kkot-${Stage}-application-AlarmTopicArn"
+    }
+
+
+def test_an_address_is_subscribed_only_when_one_is_given(app: Template) -> None:
+    parameter = app["Parameters"]["AlarmEmail"]
+    assert parameter["Default"] == ""
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("") and pattern.fullmatch("ops@example.com")
+    assert not pattern.fullmatch("not an address") and not pattern.fullmatch("a@b")
+    ((logical, subscription),) = resources_of_type(app, "AWS::SNS::Subscription").items()
+    condition = subscription["Condition"]
+    assert app["Conditions"][condition] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]
+    }, logical
+    (topic,) = resources_of_type(app, "AWS::SNS::Topic")
+    assert subscription["Properties"] == {
+        "Endpoint": {"Ref": "AlarmEmail"},
+        "Protocol": "email",
+        "TopicArn": {"Ref": topic},
+    }
+
+
 def test_the_5xx_alarm_counts_server_errors_of_the_gateway(app: Template) -> None:
     props = app["Resources"]["GatewayServerErrorsAlarm"]["Properties"]
     assert props["MetricName"] == "Requests" and props["Statistic"] == "Sum"

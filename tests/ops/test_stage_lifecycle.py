@@ -28,6 +28,7 @@ TAG = "0123abc"
 NEW_TAG = "4567def"
 IMAGES = ("gateway", "web", "was", "model")
 CONNECTION = "arn:aws:codeconnections:us-east-1:123456789012:connection/0f0e0d0c"
+ALARM_EMAIL = "ops@example.com"
 PACKAGE_GROUP = "kkot-production-flowers"
 
 
@@ -78,6 +79,7 @@ def deploy_argv(stage: str, model_dir: Path, data_dir: Path) -> list[str]:
     ]
     if stage == "production":
         argv += ["--delivery", "--connection-arn", CONNECTION, "--repository", "example/kkot"]
+        argv += ["--alarm-email", ALARM_EMAIL]
     return argv
 
 
@@ -175,6 +177,24 @@ def test_the_stage_parameters_and_training_data_reach_aws(
         head = s3.head_object(Bucket=bucket, Key=key)
         assert head["ServerSideEncryption"] == "aws:kms"
         assert head["SSEKMSKeyId"] == data["DataKeyArn"]
+
+
+def test_each_stage_has_an_alarm_topic_and_the_address_given_reaches_the_stack(
+    deployed: Deployed, emulated: Emulated
+) -> None:
+    # moto's CloudFormation creates neither AWS::CloudWatch::Alarm nor
+    # AWS::SNS::Subscription (it skips them): that every alarm tells this topic and the
+    # address is subscribed only when given is checked on the template
+    # (tests/cfn/test_monitoring.py); here, the topic and the parameter as deployed.
+    sns = emulated.client("sns")
+    for stage in STAGES:
+        application = stack_name(stage, "application")
+        topic = outputs(emulated, application)["AlarmTopicArn"]
+        assert topic.endswith(f":kkot-{stage}-alarms")
+        assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"] == topic
+        # Only production was deployed with --alarm-email.
+        expected = ALARM_EMAIL if stage == "production" else ""
+        assert parameters(emulated, application)["AlarmEmail"] == expected, stage
 
 
 def test_a_second_deploy_with_nothing_changed_changes_nothing(
