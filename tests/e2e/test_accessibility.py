@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+from playwright.async_api import expect
 
 from services.runner import RunningStack, run_stack
 from tests.browser import CHROMIUM
@@ -210,7 +211,5 @@ async def test_history_says_reconnecting_only_after_a_connection_drops(
     assert (await page.inner_text("#live")).strip().endswith("Live")
     await page.route("**/events", lambda route: route.abort())
     await page.evaluate("() => window.stop()")  # ends the open stream; retries are refused
-    await page.wait_for_function(
-        "document.querySelector('#live').textContent.includes('Reconnecting')"
-    )
+    await expect(page.locator("#live")).to_contain_text("Reconnecting")
     await context.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from services.runner import RunningStack
 from shared.limits import MAX_UPLOAD_BYTES
@@ -61,17 +62,13 @@ async def test_an_empty_file_and_a_pdf_get_a_message_and_no_broken_preview(
     ) as sent:
         await page.click("#submit-button")
     assert (await sent.value).status == 400
-    await page.wait_for_function(
-        "document.querySelector('#progress').textContent.includes('빈 파일입니다')"
-    )
+    await expect(page.locator("#progress")).to_contain_text("빈 파일입니다")
 
     pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
     await page.set_input_files(
         "#file", files=[{"name": "paper.pdf", "mimeType": "application/pdf", "buffer": pdf}]
     )
-    await page.wait_for_function(
-        "document.querySelector('#progress').textContent.includes('JPEG, PNG, WebP')"
-    )
+    await expect(page.locator("#progress")).to_contain_text("JPEG, PNG, WebP")
     assert await page.is_hidden("#preview")
     broken = await page.evaluate(
         "[...document.images].filter(i => i.getAttribute('src') && i.complete"

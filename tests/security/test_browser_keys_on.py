@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from playwright.async_api import expect
 
 from services.runner import RunningStack, run_stack
 from tests.browser import CHROMIUM
@@ -80,9 +81,8 @@ async def test_signed_in_the_ui_works_and_thumbnails_load(
     await page.goto(f"{stack.url}/history")
     thumb = page.locator(f'.history-item[data-id="{record_id}"] img.thumb')
     await thumb.scroll_into_view_if_needed()
-    await page.wait_for_function(
-        "el => el.complete && el.naturalWidth > 0", arg=await thumb.element_handle()
-    )
+    await expect(thumb).to_have_js_property("complete", True)
+    assert await thumb.evaluate("el => el.naturalWidth") > 0
     assert watch.problems == [], watch.problems
     await context.close()
 
