@@ -102,6 +102,20 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+# The ports `kkot run` takes (`--<name>-port`), each given a free one by `runner_args`.
+RUNNER_PORTS = ("gateway", "web", "was", "model", "gateway-metrics")
+# The edge rate limit would throttle a benchmark client; everything else as `kkot run`.
+RUNNER_ENV = {"KKOT_GATEWAY_RATE_CAPACITY": "0"}
+
+
+def runner_args(model_dir: Path, data_dir: str) -> tuple[list[str], dict[str, int]]:
+    """`services.runner` arguments on free ports (for `python -m`), and the ports."""
+    ports = {name: free_port() for name in RUNNER_PORTS}
+    args = ["services.runner", "--model-dir", str(model_dir), "--data-dir", data_dir]
+    args += [arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))]
+    return args, ports
+
+
 @contextlib.contextmanager
 def server_process(
     args: Sequence[str],

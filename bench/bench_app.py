@@ -34,10 +34,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import (
+    RUNNER_ENV,
     bench_inputs,
     cpu_seconds,
-    free_port,
     percentile,
+    runner_args,
     server_process,
     table,
 )
@@ -165,18 +166,9 @@ def measure_stack(
 ) -> tuple[list[list[Any]], list[list[Any]]]:
     """Load levels through the gateway, then paired rounds: the in-process limit and the
     full path at concurrency 32 back to back, so both see the same machine load."""
-    ports = {name: free_port() for name in ("gateway", "web", "was", "model", "gateway-metrics")}
     with tempfile.TemporaryDirectory(prefix="kkot-bench-") as data_dir:
-        command = [
-            "services.runner",
-            "--model-dir",
-            str(model_dir),
-            "--data-dir",
-            data_dir,
-            *[arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))],
-        ]
-        # The edge rate limit would throttle a benchmark client; everything else as run.
-        env = {"KKOT_GATEWAY_RATE_CAPACITY": "0", **extra_env}
+        command, ports = runner_args(model_dir, data_dir)
+        env = {**RUNNER_ENV, **extra_env}
         with server_process(command, ports["model"], env=env, timeout=180) as process:
             base = f"http://127.0.0.1:{ports['gateway']}"
             _wait_for(base + "/health", timeout=60)  # the model may be up before the gateway

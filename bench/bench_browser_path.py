@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import REPO_ROOT, bench_inputs, free_port, percentile, table
+from _util import REPO_ROOT, RUNNER_ENV, bench_inputs, percentile, runner_args, table
 
 from shared.processes import stop_process
 
@@ -50,24 +50,17 @@ def main() -> int:
     if inputs is None:
         return 0
     model_dir, photos = inputs
-    ports = {name: free_port() for name in ("gateway", "web", "was", "model", "gateway-metrics")}
     with (
         tempfile.TemporaryDirectory(prefix="kkot-bench-") as data_dir,
         tempfile.TemporaryFile() as log,
     ):
-        command = [
-            sys.executable,
-            "-m",
-            "services.runner",
-            "--model-dir",
-            str(model_dir),
-            "--data-dir",
-            data_dir,
-            *[arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))],
-        ]
-        env = {**os.environ, "KKOT_GATEWAY_RATE_CAPACITY": "0"}
+        runner, ports = runner_args(model_dir, data_dir)
         process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", *runner],
+            cwd=REPO_ROOT,
+            env={**os.environ, **RUNNER_ENV},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             base = f"http://127.0.0.1:{ports['gateway']}"

@@ -32,13 +32,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import REPO_ROOT, bench_inputs, cpu_seconds, free_port, table
+from _util import REPO_ROOT, RUNNER_ENV, bench_inputs, cpu_seconds, runner_args, table
 from bench_app import _load_levels, _wait_for
 
 from shared.processes import stop_process
 
 CONCURRENCY = 32
-PORTS = ("gateway", "web", "was", "model", "gateway-metrics")
 
 
 def main() -> int:
@@ -92,24 +91,13 @@ def _span(values: list[float]) -> str:
 @contextlib.contextmanager
 def _stack(tree: Path, env: dict[str, str], model_dir: Path) -> Iterator[tuple[int, str]]:
     """`kkot run` from `tree` on free ports: (its pid, the classification URL)."""
-    ports = {name: free_port() for name in PORTS}
     with tempfile.TemporaryDirectory(prefix="kkot-bench-") as data_dir:
-        command = [
-            sys.executable,
-            "-m",
-            "services.runner",
-            "--model-dir",
-            str(model_dir),
-            "--data-dir",
-            data_dir,
-            *[arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))],
-        ]
+        args, ports = runner_args(model_dir, data_dir)
         # `python -m` puts the tree first on sys.path: its own services and shared run.
-        # The edge rate limit would throttle a benchmark client; everything else as run.
         process = subprocess.Popen(
-            command,
+            [sys.executable, "-m", *args],
             cwd=tree,
-            env={**os.environ, "KKOT_GATEWAY_RATE_CAPACITY": "0", **env},
+            env={**os.environ, **RUNNER_ENV, **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
