@@ -15,8 +15,11 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import uvloop
+from aiohttp import web
 
-__all__ = ["new_event_loop", "run"]
+from shared.settings import ServiceSettings
+
+__all__ = ["new_event_loop", "run", "serve"]
 
 T = TypeVar("T")
 
@@ -30,3 +33,18 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run(main)` on a uvloop event loop."""
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)
+
+
+def serve(app: web.Application, settings: ServiceSettings) -> None:
+    """Serve `app` on `settings.host`:`settings.port` on uvloop until SIGINT/SIGTERM
+    (what each service's `python -m` entry point does). aiohttp's access log and start
+    banner are off: the request-context middleware writes the one request line, and
+    every other line is structured."""
+    web.run_app(
+        app,
+        loop=new_event_loop(),
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        print=None,
+    )

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from services.model.app import create_app
 from services.model.settings import ModelServerSettings
-from shared.event_loop import new_event_loop
+from shared.event_loop import serve
 from shared.logging import configure_logging, get_logger
 
 __all__ = ["run"]
@@ -21,11 +19,4 @@ def run(settings: ModelServerSettings) -> None:
         port=settings.port,
         model_dir=str(settings.model_dir),
     )
-    web.run_app(
-        create_app(settings),
-        loop=new_event_loop(),
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        print=None,
-    )
+    serve(create_app(settings), settings)

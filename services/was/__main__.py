@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from services.was.app import create_app
 from services.was.settings import WasSettings
-from shared.event_loop import new_event_loop
+from shared.event_loop import serve
 from shared.logging import configure_logging
 
 
@@ -14,13 +12,7 @@ def main() -> None:
     """Load settings, configure logging, serve."""
     settings = WasSettings()
     configure_logging(settings.log_level, settings.log_format)
-    web.run_app(
-        create_app(settings),
-        loop=new_event_loop(),
-        host=settings.host,
-        port=settings.port,
-        print=None,
-    )
+    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":
